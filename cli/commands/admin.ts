@@ -1,0 +1,117 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../../src/config.js';
+import { backupDatabase, restoreDatabase } from '../../src/db/backup.js';
+import { migrateToLatest } from '../../src/db/migrate.js';
+import { globals, withContext } from '../context.js';
+import { CliError, cliActor, printJson, printTable, promptHidden, say } from '../io.js';
+
+export function registerAdminCommands(program: Command): void {
+  program
+    .command('migrate')
+    .description('apply pending database migrations (also done by every other command)')
+    .action(async (_options, command: Command) => {
+      await withContext(async (ctx) => {
+        // createContext has migrated already; this reports the state.
+        const applied = await migrateToLatest(ctx.database.db);
+        if (globals(command).json) printJson({ applied, database: ctx.database.file });
+        else say(`database ${ctx.database.file} is up to date`);
+      });
+    });
+
+  const user = program.command('user').description('admin users of the web UI');
+  user
+    .command('create <username>')
+    .description('create an admin user (password from SECRETSFLY_PASSWORD or a prompt)')
+    .action(async (username: string, _options, command: Command) => {
+      let password = process.env.SECRETSFLY_PASSWORD;
+      if (!password && process.stdin.isTTY) {
+        password = await promptHidden('Password: ');
+        const again = await promptHidden('Again: ');
+        if (again !== password) throw new CliError('the passwords do not match');
+      }
+      if (!password) throw new CliError('no password: set SECRETSFLY_PASSWORD or run in a terminal');
+      await withContext(async (ctx) => {
+        const created = await ctx.users.create(username, password, cliActor());
+        if (globals(command).json) printJson(created);
+        else say(`created admin user "${created.username}"`);
+      });
+    });
+
+  const env = program.command('env').description('environments (global: every project has every environment)');
+  env
+    .command('create <name>')
+    .description('add an environment')
+    .action(async (name: string, _options, command: Command) => {
+      await withContext(async (ctx) => {
+        const created = await ctx.environments.create(name, cliActor());
+        if (globals(command).json) printJson({ name: created.name, created_at: created.created_at });
+        else say(`created environment "${created.name}"`);
+      });
+    });
+  env
+    .command('list')
+    .description('list environments')
+    .action(async (_options, command: Command) => {
+      await withContext(async (ctx) => {
+        const rows = await ctx.environments.list();
+        if (globals(command).json) printJson(rows.map((row) => ({ name: row.name, created_at: row.created_at })));
+        else printTable(['NAME', 'CREATED'], rows.map((row) => [row.name, row.created_at]), 'no environments');
+      });
+    });
+
+  program
+    .command('audit')
+    .description('show audit events, newest first; --verify checks the log has not been altered')
+    .option('--project <name>', 'only events of this project')
+    .option('--limit <n>', 'how many events', '100')
+    .option('--verify', 'check the hash chain of the whole log')
+    .action(async (options: { project?: string; limit: string; verify?: boolean }, command: Command) => {
+      const json = globals(command).json;
+      await withContext(async (ctx) => {
+        if (options.verify) {
+          const result = await ctx.audit.verify();
+          if (json) printJson(result);
+          else if (result.ok) process.stdout.write(`audit log intact: ${result.events} events\n`);
+          if (!result.ok) throw new CliError(`audit log altered: ${result.problem}`);
+          return;
+        }
+        const limit = Number(options.limit);
+        if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new CliError('--limit takes 1 to 1000');
+        const projects = await ctx.projects.list();
+        const names = new Map(projects.map((p) => [p.id, p.name]));
+        const projectIds = options.project === undefined ? undefined : [(await ctx.projects.byName(options.project)).id];
+        const events = await ctx.audit.list({ ...(projectIds && { projectIds }), limit });
+        const rows = events.map((e) => ({ ...e, project: e.projectId ? (names.get(e.projectId) ?? e.projectId) : null }));
+        if (json) printJson(rows.map(({ projectId: _, ...rest }) => rest));
+        else {
+          printTable(
+            ['SEQ', 'AT', 'ACTOR', 'ACTION', 'PROJECT', 'ENV', 'KEY', 'DETAILS'],
+            rows.map((e) => [e.seq, e.at, e.actor, e.action, e.project, e.environment, e.key, e.details ? JSON.stringify(e.details) : null]),
+            'no audit events',
+          );
+        }
+      });
+    });
+
+  program
+    .command('backup <file>')
+    .description('write a consistent copy of the database (safe while the server runs)')
+    .action(async (file: string, _options, command: Command) => {
+      await withContext(async (ctx) => {
+        await backupDatabase(ctx.database.sqlite, file);
+        if (globals(command).json) printJson({ backup: file });
+        else say(`backed up ${ctx.database.file} to ${file}`);
+      });
+    });
+
+  program
+    .command('restore <file>')
+    .description('restore a backup into DATA_DIR (refuses to overwrite a database without --force)')
+    .option('--force', 'replace an existing database')
+    .action(async (file: string, options: { force?: boolean }, command: Command) => {
+      const config = loadConfig();
+      await restoreDatabase(config.dataDir, file, options.force === true);
+      if (globals(command).json) printJson({ restored: file, dataDir: config.dataDir });
+      else say(`restored ${file} into ${config.dataDir}`);
+    });
+}

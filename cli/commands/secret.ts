@@ -1,0 +1,150 @@
+import type { Command } from 'commander';
+import { globals, withContext } from '../context.js';
+import {
+  cliActor,
+  dropOneTrailingNewline,
+  printJson,
+  printTable,
+  readStdin,
+  readTextFile,
+  say,
+  UsageError,
+  withMasterKey,
+} from '../io.js';
+
+const masterKeyOption = ['--master-key-file <path>', 'file holding the master key of the project\'s root'] as const;
+
+async function valueFrom(argument: string | undefined, fromFile: string | undefined): Promise<string> {
+  if (argument !== undefined && fromFile !== undefined) throw new UsageError('give the value as an argument or --from-file, not both');
+  if (argument !== undefined) return argument;
+  if (fromFile !== undefined) return dropOneTrailingNewline(readTextFile(fromFile));
+  if (process.stdin.isTTY) process.stderr.write('Value (end with Ctrl-D): ');
+  return dropOneTrailingNewline(await readStdin());
+}
+
+function parseVersion(text: string): number {
+  if (!/^\d{1,9}$/.test(text) || Number(text) < 1) throw new UsageError(`"${text.slice(0, 20)}" is not a version number`);
+  return Number(text);
+}
+
+export function registerSecretCommands(program: Command): void {
+  const secret = program.command('secret').description('secrets of a project in an environment');
+
+  secret
+    .command('set <project> <env> <KEY> [value]')
+    .description('write a new version (value from the argument, --from-file, or stdin; one trailing newline dropped)')
+    .option('--from-file <path>', 'read the value from this file')
+    .option(...masterKeyOption)
+    .action(async (project: string, env: string, key: string, argument: string | undefined, options: { fromFile?: string; masterKeyFile?: string }, command: Command) => {
+      const value = await valueFrom(argument, options.fromFile);
+      await withContext((ctx) =>
+        withMasterKey(options, async (masterKey) => {
+          const written = await ctx.secrets.set({ project, environment: env, key, value }, { masterKey }, cliActor());
+          if (globals(command).json) printJson(written);
+          else say(`${key} is at version ${written.version} in ${project}/${env}`);
+        }),
+      );
+    });
+
+  secret
+    .command('get <project> <env> <KEY>')
+    .description('print the resolved value, raw, followed by one newline')
+    .option(...masterKeyOption)
+    .action(async (project: string, env: string, key: string, options: { masterKeyFile?: string }, command: Command) => {
+      await withContext((ctx) =>
+        withMasterKey(options, async (masterKey) => {
+          const found = await ctx.secrets.get({ project, environment: env, key }, { masterKey });
+          if (globals(command).json) printJson({ key, value: found.value, version: found.version, project: found.project, environment: env });
+          else process.stdout.write(`${found.value}\n`);
+        }),
+      );
+    });
+
+  secret
+    .command('list <project> <env>')
+    .description('resolved keys with versions and source projects, no values')
+    .action(async (project: string, env: string, _options, command: Command) => {
+      await withContext(async (ctx) => {
+        const rows = await ctx.secrets.list({ project, environment: env });
+        if (globals(command).json) printJson(rows.map((r) => ({ key: r.key, version: r.version, project: r.project, inherited: r.inherited, updated_at: r.updatedAt })));
+        else {
+          printTable(
+            ['KEY', 'VERSION', 'FROM', 'UPDATED'],
+            rows.map((r) => [r.key, r.version, r.inherited ? `${r.project} (inherited)` : r.project, r.updatedAt]),
+            `no secrets in ${project}/${env}`,
+          );
+        }
+      });
+    });
+
+  secret
+    .command('history <project> <env> <KEY>')
+    .description('versions of a key in this project, with dates, no values')
+    .action(async (project: string, env: string, key: string, _options, command: Command) => {
+      await withContext(async (ctx) => {
+        const rows = await ctx.secrets.history({ project, environment: env, key });
+        if (globals(command).json) printJson(rows.map((r) => ({ version: r.version, kind: r.kind, deleted: r.deleted, created_at: r.createdAt, created_by: r.createdBy })));
+        else printTable(['VERSION', 'CHANGE', 'AT', 'BY'], rows.map((r) => [r.version, r.kind, r.createdAt, r.createdBy]), 'no versions');
+      });
+    });
+
+  secret
+    .command('delete <project> <env> <KEY>')
+    .description('delete a key (a tombstone version; history is kept, an inherited value shows again)')
+    .action(async (project: string, env: string, key: string, _options, command: Command) => {
+      await withContext(async (ctx) => {
+        const deleted = await ctx.secrets.remove({ project, environment: env, key }, cliActor());
+        if (globals(command).json) printJson(deleted);
+        else say(`deleted ${key} in ${project}/${env} (version ${deleted.version})`);
+      });
+    });
+
+  secret
+    .command('rollback <project> <env> <KEY> <version>')
+    .description("write that version's value as a new version")
+    .option(...masterKeyOption)
+    .action(async (project: string, env: string, key: string, versionText: string, options: { masterKeyFile?: string }, command: Command) => {
+      const version = parseVersion(versionText);
+      await withContext((ctx) =>
+        withMasterKey(options, async (masterKey) => {
+          const written = await ctx.secrets.rollback({ project, environment: env, key, version }, { masterKey }, cliActor());
+          if (globals(command).json) printJson(written);
+          else say(`${key} is at version ${written.version} (the value of version ${version})`);
+        }),
+      );
+    });
+
+  program
+    .command('import <project> <env> <file>')
+    .description('write every key of a dotenv file, in one transaction')
+    .option(...masterKeyOption)
+    .action(async (project: string, env: string, file: string, options: { masterKeyFile?: string }, command: Command) => {
+      const content = readTextFile(file);
+      await withContext((ctx) =>
+        withMasterKey(options, async (masterKey) => {
+          const result = await ctx.secrets.importDotenv({ project, environment: env, content }, { masterKey }, cliActor());
+          if (globals(command).json) printJson(result);
+          else say(`imported ${result.written.length} keys into ${project}/${env} (${result.unchanged.length} unchanged)`);
+        }),
+      );
+    });
+
+  program
+    .command('diff <project>')
+    .description('keys present in some environments but missing in others (resolved)')
+    .action(async (project: string, _options, command: Command) => {
+      await withContext(async (ctx) => {
+        const result = await ctx.secrets.diff(project);
+        if (globals(command).json) {
+          printJson(result.missing.map((r) => ({ key: r.key, present_in: r.presentIn, missing_in: r.missingIn })));
+          return;
+        }
+        if (result.missing.length === 0) {
+          say(`every key of ${project} is present in all ${result.environments.length} environments`);
+          return;
+        }
+        printTable(['KEY', 'MISSING IN', 'PRESENT IN'], result.missing.map((r) => [r.key, r.missingIn.join(','), r.presentIn.join(',')]), '');
+      });
+    });
+}
+

@@ -1,0 +1,66 @@
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../src/config.js';
+import { AppError } from '../src/errors.js';
+import { VERSION } from '../src/version.js';
+import { registerAdminCommands } from './commands/admin.js';
+import { registerProjectCommands } from './commands/project.js';
+import { registerSecretCommands } from './commands/secret.js';
+import { registerTokenCommands } from './commands/token.js';
+import { CliError, UsageError } from './io.js';
+
+function buildProgram(): Command {
+  const program = new Command('secretsfly')
+    .description('self-hosted, hierarchical secrets manager')
+    .version(VERSION)
+    .option('--json', 'print JSON instead of text')
+    .exitOverride()
+    .showSuggestionAfterError();
+
+  registerAdminCommands(program);
+  registerProjectCommands(program);
+  registerSecretCommands(program);
+  registerTokenCommands(program);
+
+  // Reserved: they arrive with the HTTP server (#3) and the benchmark suite (#5).
+  for (const [name, issue] of [['serve', 3], ['pull', 3], ['run', 3], ['bench', 5]] as const) {
+    program
+      .command(name)
+      .description(`(not available yet, see issue #${issue})`)
+      .allowUnknownOption()
+      .allowExcessArguments()
+      .action(() => {
+        throw new CliError(`"${name}" is not available in this version yet`);
+      });
+  }
+  return program;
+}
+
+/** Runs the CLI; resolves to the exit code: 0 success, 1 failure, 2 usage error. */
+export async function main(argv: readonly string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync([...argv]);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander has printed its own message already.
+      return error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0 ? 0 : 2;
+    }
+    if (error instanceof UsageError) {
+      process.stderr.write(`secretsfly: ${error.message}\n`);
+      return 2;
+    }
+    if (error instanceof ConfigError) {
+      process.stderr.write(`secretsfly: invalid configuration: ${error.message}\n`);
+      return 1;
+    }
+    if (error instanceof AppError) {
+      process.stderr.write(`secretsfly: ${error.message}\n`);
+      return 1;
+    }
+    // Unexpected: one line, no stack (it could carry data), and a hint for debugging.
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`secretsfly: unexpected error: ${message.split('\n')[0]}\n`);
+    if (process.env.LOG_LEVEL === 'debug' && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,11 @@
+import type { Migration } from 'kysely';
+import * as initial from './2026-11-22T0000-initial.js';
+
+/**
+ * Every migration, by name; names sort in the order they apply. Listed statically (rather than
+ * read from the folder) so the same list works from TypeScript sources and from compiled `dist/`.
+ * A landed migration is never edited: add a new file.
+ */
+export const migrations: Record<string, Migration> = {
+  '2026-11-22T0000-initial': initial,
+};

@@ -1,0 +1,100 @@
+import path from 'node:path';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly dataDir: string;
+  readonly availableEnvironments: readonly string[];
+  /** Seconds after which an unsealed root project seals itself again. */
+  readonly masterKeyExpirationSeconds: number;
+  readonly decryptedMinutesBeforeRedirect: number;
+  readonly sessionTtlSeconds: number;
+  readonly sessionSecret: string | undefined;
+  readonly uiEnabled: boolean;
+  readonly maxSecretBytes: number;
+  readonly masterKeyAttemptsPerMinute: number;
+  readonly trustProxy: boolean;
+  readonly logLevel: LogLevel;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join('; '));
+    this.name = 'ConfigError';
+  }
+}
+
+export const ENVIRONMENT_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+
+type Env = Record<string, string | undefined>;
+
+/** Reads every variable once; collects all problems so one run names every bad variable. */
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+
+  const integer = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const value = /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
+    if (!Number.isSafeInteger(value) || value < min || value > max) {
+      problems.push(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
+      return fallback;
+    }
+    return value;
+  };
+
+  const boolean = (name: string, fallback: boolean): boolean => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const normalized = raw.trim().toLowerCase();
+    if (['true', '1', 'yes', 'on'].includes(normalized)) return true;
+    if (['false', '0', 'no', 'off'].includes(normalized)) return false;
+    problems.push(`${name} must be true or false, got "${raw}"`);
+    return fallback;
+  };
+
+  const environments = (env.AVAILABLE_ENVIRONMENTS ?? 'prod')
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+  const badEnvironments = environments.filter((name) => !ENVIRONMENT_NAME.test(name));
+  if (environments.length === 0 || badEnvironments.length > 0) {
+    problems.push(
+      `AVAILABLE_ENVIRONMENTS must be comma-separated names matching ${ENVIRONMENT_NAME.source}, got "${env.AVAILABLE_ENVIRONMENTS}"`,
+    );
+  }
+
+  const logLevel = (env.LOG_LEVEL ?? 'info').trim().toLowerCase();
+  if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) {
+    problems.push(`LOG_LEVEL must be one of debug, info, warn, error, got "${env.LOG_LEVEL}"`);
+  }
+
+  const host = (env.HOST ?? '127.0.0.1').trim();
+  if (host === '') problems.push('HOST must not be empty');
+
+  const sessionSecret = env.SESSION_SECRET;
+  if (sessionSecret !== undefined && sessionSecret !== '' && sessionSecret.length < 32) {
+    problems.push('SESSION_SECRET must be at least 32 characters long');
+  }
+
+  const config: Config = {
+    port: integer('PORT', 8080, 0, 65535),
+    host,
+    dataDir: path.resolve(env.DATA_DIR && env.DATA_DIR.trim() !== '' ? env.DATA_DIR : './data'),
+    availableEnvironments: [...new Set(environments)],
+    masterKeyExpirationSeconds: integer('ADMIN_MASTER_KEY_EXPIRATION', 300, 1, 7 * 24 * 3600),
+    decryptedMinutesBeforeRedirect: integer('NB_MINUTES_DECRYPTED_BEFORE_REDIRECT', 5, 1, 24 * 60),
+    sessionTtlSeconds: integer('SESSION_TTL', 3600, 60, 30 * 24 * 3600),
+    sessionSecret: sessionSecret === '' ? undefined : sessionSecret,
+    uiEnabled: boolean('UI_ENABLED', true),
+    maxSecretBytes: integer('MAX_SECRET_BYTES', 65536, 1, 1024 * 1024 - 1024),
+    masterKeyAttemptsPerMinute: integer('MASTER_KEY_ATTEMPTS_PER_MINUTE', 5, 1, 10_000),
+    trustProxy: boolean('TRUST_PROXY', false),
+    logLevel: logLevel as LogLevel,
+  };
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze({ ...config, availableEnvironments: Object.freeze([...config.availableEnvironments]) });
+}

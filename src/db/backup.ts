@@ -1,0 +1,65 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { AppError, InvalidRequest } from '../errors.js';
+import { databasePath } from './open.js';
+
+const REQUIRED_TABLES = ['projects', 'root_keys', 'secrets', 'secret_versions', 'kysely_migration'];
+
+/** A consistent copy through SQLite's online backup API: safe while the server writes. */
+export async function backupDatabase(sqlite: SqliteDatabase.Database, target: string): Promise<void> {
+  const file = path.resolve(target);
+  if (fs.existsSync(file)) throw new InvalidRequest(`${target} already exists: choose a new file`);
+  const partial = `${file}.partial`;
+  try {
+    await sqlite.backup(partial);
+    fs.chmodSync(partial, 0o600);
+    fs.renameSync(partial, file);
+  } catch (error) {
+    fs.rmSync(partial, { force: true });
+    throw error;
+  }
+}
+
+/** Checks that `file` is an intact secretsfly database before anything is replaced. */
+function assertRestorable(file: string): void {
+  let source: SqliteDatabase.Database | undefined;
+  try {
+    source = new SqliteDatabase(file, { readonly: true, fileMustExist: true });
+    const check = source.pragma('integrity_check', { simple: true });
+    const tables = new Set(
+      (source.prepare("select name from sqlite_master where type = 'table'").all() as { name: string }[]).map((r) => r.name),
+    );
+    if (check !== 'ok' || !REQUIRED_TABLES.every((name) => tables.has(name))) throw new Error('not intact');
+  } catch {
+    throw new AppError('invalid_backup', `${path.basename(file)} is not an intact secretsfly backup`);
+  } finally {
+    source?.close();
+  }
+}
+
+/**
+ * Replaces DATA_DIR's database with a backup. Refuses to overwrite an existing database unless
+ * `force`; the copy is made beside the target and renamed into place, so a failure changes nothing.
+ */
+export async function restoreDatabase(dataDir: string, source: string, force: boolean): Promise<void> {
+  const sourceFile = path.resolve(source);
+  if (!fs.existsSync(sourceFile)) throw new InvalidRequest(`${source} does not exist`);
+  assertRestorable(sourceFile);
+  const target = databasePath(dataDir);
+  if (fs.existsSync(target) && fs.statSync(target).size > 0 && !force) {
+    throw new AppError('database_exists', `${target} already holds a database: pass --force to replace it`);
+  }
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const staging = `${target}.restoring`;
+  fs.rmSync(staging, { force: true });
+  const reader = new SqliteDatabase(sourceFile, { readonly: true });
+  try {
+    await reader.backup(staging);
+  } finally {
+    reader.close();
+  }
+  fs.chmodSync(staging, 0o600);
+  for (const suffix of ['-wal', '-shm']) fs.rmSync(`${target}${suffix}`, { force: true });
+  fs.renameSync(staging, target);
+}

@@ -1,0 +1,60 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, SqliteDialect, sql } from 'kysely';
+import type { Database } from './database.js';
+
+export const DATABASE_FILE = 'secretsfly.db';
+
+export interface DatabaseHandle {
+  readonly db: Kysely<Database>;
+  readonly sqlite: SqliteDatabase.Database;
+  readonly file: string;
+  close(): Promise<void>;
+}
+
+export function databasePath(dataDir: string): string {
+  return path.join(dataDir, DATABASE_FILE);
+}
+
+export function openDatabase(dataDir: string): DatabaseHandle {
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const file = databasePath(dataDir);
+  // Create the file ourselves so it is private from the start; SQLite gives -wal and -shm the same mode.
+  fs.closeSync(fs.openSync(file, 'a', 0o600));
+
+  const sqlite = new SqliteDatabase(file);
+  sqlite.pragma('journal_mode = WAL');
+  // FULL: a committed secret survives a power cut, not only a process crash.
+  sqlite.pragma('synchronous = FULL');
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('busy_timeout = 5000');
+
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return {
+    db,
+    sqlite,
+    file,
+    close: () => db.destroy(),
+  };
+}
+
+/**
+ * Runs `fn` in one write transaction. SQLite's deferred BEGIN can fail with SQLITE_BUSY when two
+ * processes (server and CLI) upgrade a read lock at once; BEGIN IMMEDIATE takes the write lock up
+ * front and waits on the busy timeout instead. Inside `fn`, use only the `trx` handed in: a stray
+ * call on the outer `db` would wait forever for the single connection.
+ */
+export async function writeTransaction<T>(db: Kysely<Database>, fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+  return db.connection().execute(async (conn) => {
+    await sql`begin immediate`.execute(conn);
+    try {
+      const result = await fn(conn);
+      await sql`commit`.execute(conn);
+      return result;
+    } catch (error) {
+      await sql`rollback`.execute(conn);
+      throw error;
+    }
+  });
+}

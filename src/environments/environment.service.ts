@@ -1,0 +1,61 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { Actor, AuditService } from '../audit/audit.service.js';
+import { ENVIRONMENT_NAME } from '../config.js';
+import type { Database } from '../db/database.js';
+import { writeTransaction } from '../db/open.js';
+import { AlreadyExists, InvalidRequest, NotFound } from '../errors.js';
+import type { EnvironmentRow } from './environment.table.js';
+
+export function assertEnvironmentName(name: string): void {
+  if (!ENVIRONMENT_NAME.test(name)) {
+    throw new InvalidRequest(`invalid environment name "${name.slice(0, 40)}": use a-z, 0-9, "-" or "_", up to 32 characters`);
+  }
+}
+
+export function createEnvironmentService(deps: { db: Kysely<Database>; audit: Pick<AuditService, 'record'>; now: () => Date }) {
+  const { db, audit, now } = deps;
+
+  function list(): Promise<EnvironmentRow[]> {
+    return db.selectFrom('environments').selectAll().orderBy('created_at').orderBy('name').execute();
+  }
+
+  async function byName(name: string): Promise<EnvironmentRow> {
+    const row = await db.selectFrom('environments').selectAll().where('name', '=', name).executeTakeFirst();
+    if (!row) throw new NotFound('environment', name);
+    return row;
+  }
+
+  async function create(name: string, actor: Actor): Promise<EnvironmentRow> {
+    assertEnvironmentName(name);
+    return writeTransaction(db, async (trx) => {
+      const existing = await trx.selectFrom('environments').select('id').where('name', '=', name).executeTakeFirst();
+      if (existing) throw new AlreadyExists('environment', name);
+      const row = { id: randomUUID(), name, created_at: now().toISOString() };
+      await trx.insertInto('environments').values(row).execute();
+      await audit.record(trx, { actor, action: 'environment_created', environment: name });
+      return row;
+    });
+  }
+
+  /** Creates the configured environments that do not exist yet (at every start, in one transaction). */
+  async function ensure(names: readonly string[]): Promise<void> {
+    names.forEach(assertEnvironmentName);
+    await writeTransaction(db, async (trx) => {
+      const existing = new Set(
+        (await trx.selectFrom('environments').select('name').execute()).map((row) => row.name),
+      );
+      const at = now().toISOString();
+      const missing = names.filter((name) => !existing.has(name));
+      if (missing.length === 0) return;
+      await trx
+        .insertInto('environments')
+        .values(missing.map((name) => ({ id: randomUUID(), name, created_at: at })))
+        .execute();
+    });
+  }
+
+  return { list, byName, create, ensure };
+}
+
+export type EnvironmentService = ReturnType<typeof createEnvironmentService>;

@@ -1,0 +1,149 @@
+import { randomBytes } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { Actor, AuditService } from '../audit/audit.service.js';
+import { DecryptionFailed } from '../crypto/aead.js';
+import { generateDataKey, unwrapDataKey, wrapDataKey } from '../crypto/envelope.js';
+import { DEFAULT_KDF_PARAMS, type Kdf, type KdfParams, parseKdfParams } from '../crypto/kdf.js';
+import type { Database } from '../db/database.js';
+import { AppError, InvalidMasterKey, Sealed } from '../errors.js';
+import type { ProjectRow } from '../projects/project.table.js';
+import type { Keystore } from './keystore.js';
+import { findRootKey } from './root-key.repository.js';
+import type { RootKeyRow, RootKeyTable } from './root-key.table.js';
+
+/** How a caller proves it may use a root's data key. */
+export type KeyAccess =
+  /** The master key itself (CLI, API). The caller owns the bytes and wipes them. */
+  | { readonly masterKey: Uint8Array }
+  /** An admin unseal that is still in force (web UI). */
+  | { readonly unsealed: true };
+
+export interface DataKey {
+  readonly dek: Uint8Array;
+  /** The key_version the DEK belongs to: a write must check it in its transaction (bumpRevision). */
+  readonly keyVersion: number;
+  readonly rootKey: RootKeyRow;
+}
+
+export class KeyRotatedMeanwhile extends AppError {
+  constructor() {
+    super('key_rotated', 'the master key of this project was rotated during the operation: try again');
+  }
+}
+
+export function createKeyService(deps: {
+  db: Kysely<Database>;
+  kdf: Kdf;
+  keystore: Keystore;
+  audit: Pick<AuditService, 'record' | 'recordAlone'>;
+  now: () => Date;
+  kdfParams?: KdfParams;
+}) {
+  const { db, kdf, keystore, audit, now } = deps;
+  const kdfParams = deps.kdfParams ?? DEFAULT_KDF_PARAMS;
+
+  async function requireRootKey(rootId: string): Promise<RootKeyRow> {
+    const rootKey = await findRootKey(db, rootId);
+    if (!rootKey) throw new Error(`root project ${rootId} has no key`);
+    return rootKey;
+  }
+
+  /** Derives a KEK from a new master key and wraps `dek` under it. Runs the KDF: call before any transaction. */
+  async function wrapForMasterKey(
+    rootId: string,
+    masterKey: Uint8Array,
+    dek: Uint8Array,
+    keyVersion: number,
+  ): Promise<Pick<RootKeyTable, 'kdf' | 'salt' | 'wrapped_dek' | 'key_version'>> {
+    const salt = new Uint8Array(randomBytes(16));
+    const kek = await kdf.derive(masterKey, salt, kdfParams);
+    try {
+      return {
+        kdf: JSON.stringify(kdfParams),
+        salt,
+        wrapped_dek: wrapDataKey(kek, dek, { rootId, keyVersion }),
+        key_version: keyVersion,
+      };
+    } finally {
+      kek.fill(0);
+    }
+  }
+
+  /** The root_keys row for a new root project, with a fresh random DEK. */
+  async function prepareRootKey(rootId: string, masterKey: Uint8Array): Promise<RootKeyTable> {
+    const dek = generateDataKey();
+    try {
+      const wrapped = await wrapForMasterKey(rootId, masterKey, dek, 1);
+      return { project_id: rootId, ...wrapped, revision: 0, created_at: now().toISOString(), rotated_at: null };
+    } finally {
+      dek.fill(0);
+    }
+  }
+
+  /** Master key → KEK → DEK. Throws InvalidMasterKey. The caller wipes the returned DEK. */
+  async function unlock(rootKey: RootKeyRow, masterKey: Uint8Array): Promise<Uint8Array> {
+    const kek = await kdf.derive(masterKey, rootKey.salt, parseKdfParams(rootKey.kdf));
+    try {
+      return unwrapDataKey(kek, rootKey.wrapped_dek, { rootId: rootKey.project_id, keyVersion: rootKey.key_version });
+    } catch (error) {
+      if (error instanceof DecryptionFailed) throw new InvalidMasterKey();
+      throw error;
+    } finally {
+      kek.fill(0);
+    }
+  }
+
+  /**
+   * Runs `fn` with a private copy of the root's DEK, wiped afterwards. A master key is checked
+   * against the API cache first, and only derived (once) when it is not there.
+   */
+  async function withDataKey<T>(root: ProjectRow, access: KeyAccess, fn: (key: DataKey) => Promise<T>): Promise<T> {
+    const rootKey = await requireRootKey(root.id);
+    let dek: Uint8Array | undefined;
+    if ('masterKey' in access) {
+      dek = keystore.apiKey(root.id, access.masterKey, rootKey.key_version);
+      if (!dek) {
+        dek = await unlock(rootKey, access.masterKey);
+        keystore.rememberApiKey(root.id, access.masterKey, dek, rootKey.key_version);
+      }
+    } else {
+      dek = keystore.adminKey(root.id, rootKey.key_version);
+      if (!dek) throw new Sealed(root.name);
+    }
+    try {
+      return await fn({ dek, keyVersion: rootKey.key_version, rootKey });
+    } finally {
+      dek.fill(0);
+    }
+  }
+
+  async function unseal(root: ProjectRow, masterKey: Uint8Array, actor: Actor): Promise<{ expiresAt: Date }> {
+    const rootKey = await requireRootKey(root.id);
+    let dek: Uint8Array;
+    try {
+      dek = await unlock(rootKey, masterKey);
+    } catch (error) {
+      if (error instanceof InvalidMasterKey) {
+        await audit.recordAlone({ actor, action: 'unseal_failed', projectId: root.id });
+      }
+      throw error;
+    }
+    try {
+      const sealed = keystore.unseal(root.id, dek, rootKey.key_version);
+      await audit.recordAlone({ actor, action: 'unseal', projectId: root.id });
+      return sealed;
+    } finally {
+      dek.fill(0);
+    }
+  }
+
+  async function seal(root: ProjectRow, actor: Actor): Promise<boolean> {
+    const wasUnsealed = keystore.seal(root.id);
+    await audit.recordAlone({ actor, action: 'seal', projectId: root.id });
+    return wasUnsealed;
+  }
+
+  return { prepareRootKey, wrapForMasterKey, unlock, withDataKey, unseal, seal, requireRootKey };
+}
+
+export type KeyService = ReturnType<typeof createKeyService>;

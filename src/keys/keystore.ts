@@ -1,0 +1,183 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { hmac } from '@noble/hashes/hmac.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+
+export type SealReason = 'manual' | 'expired' | 'rotated' | 'shutdown';
+
+interface HeldKey {
+  readonly dek: Uint8Array;
+  /** The root's key_version when the key was unwrapped; a rotation elsewhere makes it stale. */
+  readonly keyVersion: number;
+  readonly expiresAt: number;
+  readonly timer: NodeJS.Timeout;
+}
+
+interface ApiEntry extends HeldKey {
+  /** HMAC of the master key that proved this entry, under a per-process random key. */
+  readonly proof: Uint8Array;
+}
+
+interface ResolvedEntry {
+  readonly revision: number;
+  readonly values: ReadonlyMap<string, unknown>;
+}
+
+interface RootSlot {
+  admin?: HeldKey;
+  api: ApiEntry[];
+  resolved: Map<string, ResolvedEntry>;
+}
+
+export interface KeystoreOptions {
+  /** How long an unsealed root (and an API cache entry) lives, in milliseconds. */
+  readonly ttlMs: number;
+  readonly now?: () => number;
+  /** Called after a timer sealed an admin unseal (for the audit log). */
+  readonly onExpired?: (rootId: string) => void;
+}
+
+const wipe = (held: HeldKey) => {
+  clearTimeout(held.timer);
+  held.dek.fill(0);
+};
+
+/**
+ * The only holder of data keys (DEKs) and of anything decrypted with them. Nothing here is ever
+ * serialised, logged or put in a session. Every DEK handed in is copied, and every copy is
+ * overwritten with zeros when it is sealed, expires, goes stale, or the process shuts down.
+ */
+export class Keystore {
+  readonly #roots = new Map<string, RootSlot>();
+  readonly #proofKey = new Uint8Array(randomBytes(32));
+  readonly #ttlMs: number;
+  readonly #now: () => number;
+  readonly #onExpired: (rootId: string) => void;
+
+  constructor(options: KeystoreOptions) {
+    this.#ttlMs = options.ttlMs;
+    this.#now = options.now ?? Date.now;
+    this.#onExpired = options.onExpired ?? (() => {});
+  }
+
+  /** Admin unseal: holds a copy of the DEK until `seal`, the timer, or `sealAll`. */
+  unseal(rootId: string, dek: Uint8Array, keyVersion: number): { expiresAt: Date } {
+    const slot = this.#slot(rootId);
+    if (slot.admin) wipe(slot.admin);
+    const timer = setTimeout(() => {
+      if (this.#roots.get(rootId)?.admin?.timer !== timer) return;
+      this.#dropAdmin(rootId);
+      this.#onExpired(rootId);
+    }, this.#ttlMs).unref();
+    const held = { dek: Uint8Array.from(dek), keyVersion, expiresAt: this.#now() + this.#ttlMs, timer };
+    slot.admin = held;
+    return { expiresAt: new Date(held.expiresAt) };
+  }
+
+  isUnsealed(rootId: string): boolean {
+    return this.unsealedUntil(rootId) !== undefined;
+  }
+
+  unsealedUntil(rootId: string): Date | undefined {
+    const admin = this.#roots.get(rootId)?.admin;
+    return admin && admin.expiresAt > this.#now() ? new Date(admin.expiresAt) : undefined;
+  }
+
+  /** A copy of the admin-unsealed DEK, or undefined when sealed or stale. The caller wipes the copy. */
+  adminKey(rootId: string, currentKeyVersion: number): Uint8Array | undefined {
+    const admin = this.#roots.get(rootId)?.admin;
+    if (!admin) return undefined;
+    if (admin.expiresAt <= this.#now() || admin.keyVersion !== currentKeyVersion) {
+      this.#dropAdmin(rootId);
+      return undefined;
+    }
+    return Uint8Array.from(admin.dek);
+  }
+
+  /**
+   * API cache: remembers that `masterKey` unwrapped `dek`, so the next request presenting the same
+   * key skips the KDF. It never makes the root look unsealed and never serves a request without its key.
+   */
+  rememberApiKey(rootId: string, masterKey: Uint8Array, dek: Uint8Array, keyVersion: number): void {
+    const slot = this.#slot(rootId);
+    const proof = this.#proof(masterKey);
+    this.#dropApi(rootId, (entry) => timingSafeEqual(entry.proof, proof));
+    const timer = setTimeout(() => this.#dropApi(rootId, (entry) => entry.timer === timer), this.#ttlMs).unref();
+    slot.api.push({ dek: Uint8Array.from(dek), keyVersion, expiresAt: this.#now() + this.#ttlMs, timer, proof });
+  }
+
+  /** A copy of the DEK proven earlier by this very master key, or undefined. The caller wipes the copy. */
+  apiKey(rootId: string, masterKey: Uint8Array, currentKeyVersion: number): Uint8Array | undefined {
+    const slot = this.#roots.get(rootId);
+    if (!slot || slot.api.length === 0) return undefined;
+    const now = this.#now();
+    this.#dropApi(rootId, (entry) => entry.expiresAt <= now || entry.keyVersion !== currentKeyVersion);
+    const proof = this.#proof(masterKey);
+    const entry = slot.api.find((candidate) => timingSafeEqual(candidate.proof, proof));
+    return entry ? Uint8Array.from(entry.dek) : undefined;
+  }
+
+  /** Decrypted values of one (project, environment), valid only at the root's `revision`. */
+  resolved<T>(rootId: string, scope: string, revision: number): ReadonlyMap<string, T> | undefined {
+    const entry = this.#roots.get(rootId)?.resolved.get(scope);
+    return entry && entry.revision === revision ? (entry.values as ReadonlyMap<string, T>) : undefined;
+  }
+
+  rememberResolved<T>(rootId: string, scope: string, revision: number, values: ReadonlyMap<string, T>): void {
+    const slot = this.#roots.get(rootId);
+    // Decrypted values live only as long as a key that could decrypt them again.
+    if (!slot || (!slot.admin && slot.api.length === 0)) return;
+    slot.resolved.set(scope, { revision, values });
+  }
+
+  /** Wipes every key and decrypted value held for this root. Returns whether the admin had it unsealed. */
+  seal(rootId: string): boolean {
+    const slot = this.#roots.get(rootId);
+    if (!slot) return false;
+    const wasUnsealed = slot.admin !== undefined && slot.admin.expiresAt > this.#now();
+    if (slot.admin) wipe(slot.admin);
+    slot.api.forEach(wipe);
+    slot.resolved.clear();
+    this.#roots.delete(rootId);
+    return wasUnsealed;
+  }
+
+  sealAll(): void {
+    for (const rootId of [...this.#roots.keys()]) this.seal(rootId);
+  }
+
+  #slot(rootId: string): RootSlot {
+    let slot = this.#roots.get(rootId);
+    if (!slot) {
+      slot = { api: [], resolved: new Map() };
+      this.#roots.set(rootId, slot);
+    }
+    return slot;
+  }
+
+  #proof(masterKey: Uint8Array): Uint8Array {
+    return hmac(sha256, this.#proofKey, masterKey);
+  }
+
+  #dropAdmin(rootId: string): void {
+    const slot = this.#roots.get(rootId);
+    if (!slot?.admin) return;
+    wipe(slot.admin);
+    delete slot.admin;
+    this.#forgetIfEmpty(rootId, slot);
+  }
+
+  #dropApi(rootId: string, matches: (entry: ApiEntry) => boolean): void {
+    const slot = this.#roots.get(rootId);
+    if (!slot) return;
+    const [gone, kept] = [slot.api.filter(matches), slot.api.filter((entry) => !matches(entry))];
+    gone.forEach(wipe);
+    slot.api = kept;
+    this.#forgetIfEmpty(rootId, slot);
+  }
+
+  #forgetIfEmpty(rootId: string, slot: RootSlot): void {
+    if (slot.admin || slot.api.length > 0) return;
+    slot.resolved.clear();
+    this.#roots.delete(rootId);
+  }
+}

@@ -1,0 +1,41 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/database.js';
+import type { RootKeyRow, RootKeyTable } from './root-key.table.js';
+
+export function findRootKey(db: Kysely<Database>, rootId: string): Promise<RootKeyRow | undefined> {
+  return db.selectFrom('root_keys').selectAll().where('project_id', '=', rootId).executeTakeFirst();
+}
+
+export async function insertRootKey(db: Kysely<Database>, row: RootKeyTable): Promise<void> {
+  await db.insertInto('root_keys').values(row).execute();
+}
+
+/**
+ * Marks a change in the tree (caches of decrypted values compare this revision). With `keyVersion`,
+ * it also proves the data key used for the change is still the root's: it returns false when a
+ * rotation (perhaps by another process) happened meanwhile, and the caller must roll back.
+ */
+export async function bumpRevision(db: Kysely<Database>, rootId: string, keyVersion?: number): Promise<boolean> {
+  let query = db
+    .updateTable('root_keys')
+    .set((eb) => ({ revision: eb('revision', '+', 1) }))
+    .where('project_id', '=', rootId);
+  if (keyVersion !== undefined) query = query.where('key_version', '=', keyVersion);
+  const result = await query.executeTakeFirst();
+  return result.numUpdatedRows === 1n;
+}
+
+export async function replaceWrappedKey(
+  db: Kysely<Database>,
+  rootId: string,
+  expectedKeyVersion: number,
+  next: Pick<RootKeyTable, 'kdf' | 'salt' | 'wrapped_dek' | 'key_version' | 'rotated_at'>,
+): Promise<boolean> {
+  const result = await db
+    .updateTable('root_keys')
+    .set((eb) => ({ ...next, revision: eb('revision', '+', 1) }))
+    .where('project_id', '=', rootId)
+    .where('key_version', '=', expectedKeyVersion)
+    .executeTakeFirst();
+  return result.numUpdatedRows === 1n;
+}

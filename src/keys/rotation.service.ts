@@ -1,0 +1,93 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { Actor, AuditService } from '../audit/audit.service.js';
+import { decryptValue, encryptValue, generateDataKey } from '../crypto/envelope.js';
+import type { Database } from '../db/database.js';
+import { writeTransaction } from '../db/open.js';
+import { InvalidRequest } from '../errors.js';
+import type { ProjectService } from '../projects/project.service.js';
+import { listTreeCiphertexts, replaceCiphertext } from '../secrets/secret.repository.js';
+import { KeyRotatedMeanwhile, type KeyService } from './key.service.js';
+import type { Keystore } from './keystore.js';
+import { assertChosenMasterKey, generateMasterKey, masterKeyBytes } from './master-key.js';
+import { replaceWrappedKey } from './root-key.repository.js';
+
+export function createRotationService(deps: {
+  db: Kysely<Database>;
+  projects: Pick<ProjectService, 'byName'>;
+  keys: Pick<KeyService, 'requireRootKey' | 'unlock' | 'wrapForMasterKey'>;
+  keystore: Pick<Keystore, 'seal'>;
+  audit: Pick<AuditService, 'record'>;
+  now: () => Date;
+}) {
+  const { db, projects, keys, keystore, audit, now } = deps;
+
+  /**
+   * Replaces a root's master key. Plain rotation re-wraps the same data key (instant); `reencrypt`
+   * also makes a new data key and re-encrypts every version of every secret of the tree. Either way
+   * it is one transaction: a failure part-way leaves the old master key and every value as they were.
+   */
+  async function rotate(
+    input: { project: string; oldMasterKey: Uint8Array; newMasterKey?: string | undefined; reencrypt: boolean },
+    actor: Actor,
+  ): Promise<{ masterKey?: string; reencrypted: number; keyVersion: number }> {
+    const project = await projects.byName(input.project);
+    if (project.parent_id !== null) {
+      throw new InvalidRequest(`"${project.name}" is not a root project: rotate the key of its root instead`);
+    }
+    if (input.newMasterKey !== undefined) assertChosenMasterKey(input.newMasterKey);
+    const newMasterKey = input.newMasterKey ?? generateMasterKey();
+    const newBytes = masterKeyBytes(newMasterKey);
+    const rootKey = await keys.requireRootKey(project.id);
+    const oldDek = await keys.unlock(rootKey, input.oldMasterKey);
+    const newDek = input.reencrypt ? generateDataKey() : Uint8Array.from(oldDek);
+    try {
+      if (newBytes.length === input.oldMasterKey.length && timingSafeEqual(newBytes, input.oldMasterKey)) {
+        throw new InvalidRequest('the new master key is the same as the old one');
+      }
+      const keyVersion = rootKey.key_version + 1;
+      // The KDF runs before the transaction, never inside it.
+      const wrapped = await keys.wrapForMasterKey(project.id, newBytes, newDek, keyVersion);
+      const reencrypted = await writeTransaction(db, async (trx) => {
+        let count = 0;
+        if (input.reencrypt) {
+          for (const row of await listTreeCiphertexts(trx, project.id)) {
+            const context = {
+              rootId: project.id,
+              projectId: row.project_id,
+              environmentId: row.environment_id,
+              key: row.key,
+              version: row.version,
+            };
+            const value = decryptValue(oldDek, row.ciphertext!, context);
+            await replaceCiphertext(trx, row.secret_id, row.version, encryptValue(newDek, value, context));
+            count += 1;
+          }
+        }
+        const replaced = await replaceWrappedKey(trx, project.id, rootKey.key_version, {
+          ...wrapped,
+          rotated_at: now().toISOString(),
+        });
+        if (!replaced) throw new KeyRotatedMeanwhile();
+        await audit.record(trx, { actor, action: 'key_rotated', projectId: project.id, details: { key_version: keyVersion } });
+        if (input.reencrypt) {
+          await audit.record(trx, { actor, action: 'reencrypted', projectId: project.id, details: { versions: count } });
+        }
+        return count;
+      });
+      // Whatever this process held under the old key is stale now.
+      keystore.seal(project.id);
+      return input.newMasterKey === undefined
+        ? { masterKey: newMasterKey, reencrypted, keyVersion }
+        : { reencrypted, keyVersion };
+    } finally {
+      oldDek.fill(0);
+      newDek.fill(0);
+      newBytes.fill(0);
+    }
+  }
+
+  return { rotate };
+}
+
+export type RotationService = ReturnType<typeof createRotationService>;

@@ -1,0 +1,90 @@
+import os from 'node:os';
+import { createAuditService } from './audit/audit.service.js';
+import type { Config } from './config.js';
+import { createKdf, type Kdf, type KdfParams } from './crypto/kdf.js';
+import { migrateToLatest } from './db/migrate.js';
+import { type DatabaseHandle, openDatabase } from './db/open.js';
+import { createEnvironmentService } from './environments/environment.service.js';
+import { createKeyService } from './keys/key.service.js';
+import { Keystore } from './keys/keystore.js';
+import { createRotationService } from './keys/rotation.service.js';
+import { createProjectService } from './projects/project.service.js';
+import { createSecretService } from './secrets/secret.service.js';
+import { createTokenService } from './tokens/token.service.js';
+import { createUserService } from './users/user.service.js';
+
+export interface ContextOverrides {
+  readonly now?: () => Date;
+  readonly kdf?: Kdf;
+  /** Cost of the KDF for new root keys and passwords (tests and benchmarks only; stored per root). */
+  readonly kdfParams?: KdfParams;
+}
+
+/**
+ * The composition root: config → database (migrated, environments ensured) → keystore → services.
+ * The server, the CLI and the tests all build the application through this one function.
+ */
+export async function createContext(config: Config, overrides: ContextOverrides = {}) {
+  const now = overrides.now ?? (() => new Date());
+  const database: DatabaseHandle = openDatabase(config.dataDir);
+  try {
+    await migrateToLatest(database.db);
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  const { db } = database;
+  const kdf = overrides.kdf ?? createKdf({ concurrency: Math.max(1, Math.min(2, os.availableParallelism())) });
+
+  const audit = createAuditService({ db, now });
+  const system = { name: 'system' };
+  const keystore = new Keystore({
+    ttlMs: config.masterKeyExpirationSeconds * 1000,
+    onExpired: (rootId) => {
+      audit.recordAlone({ actor: system, action: 'auto_seal', projectId: rootId }).catch(() => {});
+    },
+  });
+  const environments = createEnvironmentService({ db, audit, now });
+  await environments.ensure(config.availableEnvironments);
+
+  const keys = createKeyService({ db, kdf, keystore, audit, now, ...(overrides.kdfParams && { kdfParams: overrides.kdfParams }) });
+  const projects = createProjectService({ db, keys, keystore, audit, now });
+  const secrets = createSecretService({
+    db,
+    projects,
+    environments,
+    keys,
+    keystore,
+    audit,
+    now,
+    maxSecretBytes: config.maxSecretBytes,
+  });
+  const rotation = createRotationService({ db, projects, keys, keystore, audit, now });
+  const tokens = createTokenService({ db, projects, environments, audit, now });
+  const users = createUserService({ db, kdf, audit, now });
+
+  let closed = false;
+  return {
+    config,
+    database,
+    kdf,
+    keystore,
+    audit,
+    environments,
+    keys,
+    projects,
+    secrets,
+    rotation,
+    tokens,
+    users,
+    /** Seals every root (wiping keys) and closes the database. */
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      keystore.sealAll();
+      await database.close();
+    },
+  };
+}
+
+export type AppContext = Awaited<ReturnType<typeof createContext>>;

@@ -1,0 +1,367 @@
+import { randomUUID } from 'node:crypto';
+import { parse as parseDotenv } from 'dotenv';
+import type { Kysely } from 'kysely';
+import type { Actor, AuditService } from '../audit/audit.service.js';
+import { decryptValue, encryptValue, type ValueContext } from '../crypto/envelope.js';
+import type { Database } from '../db/database.js';
+import { writeTransaction } from '../db/open.js';
+import type { EnvironmentService } from '../environments/environment.service.js';
+import type { EnvironmentRow } from '../environments/environment.table.js';
+import { InvalidRequest, NotFound, TooLarge, VersionConflict } from '../errors.js';
+import { type DataKey, type KeyAccess, KeyRotatedMeanwhile, type KeyService } from '../keys/key.service.js';
+import type { Keystore } from '../keys/keystore.js';
+import { bumpRevision } from '../keys/root-key.repository.js';
+import type { ProjectService } from '../projects/project.service.js';
+import type { ProjectRow } from '../projects/project.table.js';
+import { resolveHeads } from './resolve.js';
+import {
+  findSecret,
+  findVersion,
+  insertSecret,
+  insertVersion,
+  listHeads,
+  listVersions,
+  setCurrentVersion,
+  type VersionHead,
+} from './secret.repository.js';
+import type { SecretVersionKind } from './secret.table.js';
+
+export const SECRET_KEY = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+
+export interface ResolvedSecret {
+  readonly value: string;
+  readonly version: number;
+  /** The project the value comes from (the asked project, or the ancestor it inherits from). */
+  readonly project: string;
+  readonly updatedAt: string;
+}
+
+export interface SecretSummary {
+  readonly key: string;
+  readonly version: number;
+  readonly project: string;
+  readonly inherited: boolean;
+  readonly updatedAt: string;
+}
+
+interface Scope {
+  readonly project: ProjectRow;
+  readonly environment: EnvironmentRow;
+  readonly chain: readonly ProjectRow[];
+}
+
+export function assertSecretKey(key: string): void {
+  if (!SECRET_KEY.test(key)) {
+    throw new InvalidRequest(
+      `invalid key "${key.slice(0, 130)}": use letters, digits and "_", not starting with a digit, up to 128 characters`,
+    );
+  }
+}
+
+export function createSecretService(deps: {
+  db: Kysely<Database>;
+  projects: Pick<ProjectService, 'byName' | 'chain'>;
+  environments: Pick<EnvironmentService, 'byName' | 'list'>;
+  keys: Pick<KeyService, 'withDataKey'>;
+  keystore: Pick<Keystore, 'resolved' | 'rememberResolved'>;
+  audit: Pick<AuditService, 'record'>;
+  now: () => Date;
+  maxSecretBytes: number;
+}) {
+  const { db, projects, environments, keys, keystore, audit, now, maxSecretBytes } = deps;
+
+  function assertValue(key: string, value: unknown): asserts value is string {
+    if (typeof value !== 'string') throw new InvalidRequest(`the value of ${key} must be a string`);
+    if (Buffer.byteLength(value, 'utf8') > maxSecretBytes) {
+      throw new TooLarge(`the value of ${key} is larger than ${maxSecretBytes} bytes`);
+    }
+  }
+
+  async function scope(projectName: string, environmentName: string): Promise<Scope> {
+    const project = await projects.byName(projectName);
+    const environment = await environments.byName(environmentName);
+    return { project, environment, chain: await projects.chain(project) };
+  }
+
+  const root = (s: Scope) => s.chain[0]!;
+  const context = (s: Scope, projectId: string, key: string, version: number): ValueContext => ({
+    rootId: s.project.root_id,
+    projectId,
+    environmentId: s.environment.id,
+    key,
+    version,
+  });
+
+  /** Writes one new version (a value, or a tombstone for `null`) of `key` in the scope's own project. */
+  async function writeVersion(
+    trx: Kysely<Database>,
+    s: Scope,
+    dek: Uint8Array | null,
+    write: { key: string; value: string | null; kind: SecretVersionKind; cas?: number | undefined },
+    actor: Actor,
+  ): Promise<number> {
+    const existing = await findSecret(trx, s.project.id, s.environment.id, write.key);
+    const current = existing?.current_version ?? 0;
+    if (write.cas !== undefined) {
+      const live = existing ? (await findVersion(trx, existing.id, current))?.ciphertext != null : false;
+      const matches = write.cas === 0 ? !live : write.cas === current;
+      if (!matches) throw new VersionConflict(write.key, current);
+    }
+    const version = current + 1;
+    const secretId = existing?.id ?? randomUUID();
+    if (existing) await setCurrentVersion(trx, secretId, version);
+    else {
+      await insertSecret(trx, {
+        id: secretId,
+        project_id: s.project.id,
+        environment_id: s.environment.id,
+        key: write.key,
+        current_version: version,
+      });
+    }
+    const ciphertext =
+      write.value === null ? null : encryptValue(dek!, write.value, context(s, s.project.id, write.key, version));
+    await insertVersion(trx, {
+      secret_id: secretId,
+      version,
+      ciphertext,
+      kind: write.kind,
+      created_at: now().toISOString(),
+      created_by: actor.name.slice(0, 200),
+    });
+    return version;
+  }
+
+  /** One transaction for a change made with a data key; fails if the key was rotated meanwhile. */
+  function writeWithKey<T>(s: Scope, key: DataKey, fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+    return writeTransaction(db, async (trx) => {
+      const result = await fn(trx);
+      if (!(await bumpRevision(trx, root(s).id, key.keyVersion))) throw new KeyRotatedMeanwhile();
+      return result;
+    });
+  }
+
+  async function set(
+    input: { project: string; environment: string; key: string; value: unknown; cas?: number | undefined },
+    access: KeyAccess,
+    actor: Actor,
+  ): Promise<{ key: string; version: number }> {
+    assertSecretKey(input.key);
+    assertValue(input.key, input.value);
+    const value = input.value;
+    const s = await scope(input.project, input.environment);
+    return keys.withDataKey(root(s), access, (dataKey) =>
+      writeWithKey(s, dataKey, async (trx) => {
+        const version = await writeVersion(trx, s, dataKey.dek, { key: input.key, value, kind: 'set', cas: input.cas }, actor);
+        await audit.record(trx, {
+          actor,
+          action: 'secret_written',
+          projectId: s.project.id,
+          environment: s.environment.name,
+          key: input.key,
+          details: { version },
+        });
+        return { key: input.key, version };
+      }),
+    );
+  }
+
+  /** A tombstone version; needs no key. NotFound when the project itself has no live value for `key`. */
+  async function remove(
+    input: { project: string; environment: string; key: string },
+    actor: Actor,
+  ): Promise<{ key: string; version: number }> {
+    assertSecretKey(input.key);
+    const s = await scope(input.project, input.environment);
+    return writeTransaction(db, async (trx) => {
+      const existing = await findSecret(trx, s.project.id, s.environment.id, input.key);
+      const head = existing && (await findVersion(trx, existing.id, existing.current_version));
+      if (!head || head.ciphertext === null) throw new NotFound('secret', input.key);
+      const version = await writeVersion(trx, s, null, { key: input.key, value: null, kind: 'delete' }, actor);
+      await bumpRevision(trx, root(s).id);
+      await audit.record(trx, {
+        actor,
+        action: 'secret_deleted',
+        projectId: s.project.id,
+        environment: s.environment.name,
+        key: input.key,
+        details: { version },
+      });
+      return { key: input.key, version };
+    });
+  }
+
+  async function rollback(
+    input: { project: string; environment: string; key: string; version: number },
+    access: KeyAccess,
+    actor: Actor,
+  ): Promise<{ key: string; version: number }> {
+    assertSecretKey(input.key);
+    const s = await scope(input.project, input.environment);
+    const existing = await findSecret(db, s.project.id, s.environment.id, input.key);
+    if (!existing) throw new NotFound('secret', input.key);
+    return keys.withDataKey(root(s), access, (dataKey) =>
+      writeWithKey(s, dataKey, async (trx) => {
+        const old = await findVersion(trx, existing.id, input.version);
+        if (!old) throw new NotFound(`version of ${input.key}`, String(input.version));
+        if (old.ciphertext === null) {
+          throw new InvalidRequest(`version ${input.version} of ${input.key} is a deletion: there is no value to restore`);
+        }
+        const value = decryptValue(dataKey.dek, old.ciphertext, context(s, s.project.id, input.key, old.version));
+        const version = await writeVersion(trx, s, dataKey.dek, { key: input.key, value, kind: 'rollback' }, actor);
+        await audit.record(trx, {
+          actor,
+          action: 'secret_rolled_back',
+          projectId: s.project.id,
+          environment: s.environment.name,
+          key: input.key,
+          details: { from_version: input.version, version },
+        });
+        return { key: input.key, version };
+      }),
+    );
+  }
+
+  async function winners(s: Scope): Promise<Map<string, VersionHead>> {
+    return resolveHeads(
+      s.chain.map((p) => p.id),
+      await listHeads(db, s.chain.map((p) => p.id), s.environment.id),
+    );
+  }
+
+  /**
+   * Every resolved value of a project in an environment. Only winning versions are decrypted, and the
+   * result is kept in the keystore until the root's revision moves (a write anywhere, by any process).
+   */
+  async function resolve(
+    input: { project: string; environment: string },
+    access: KeyAccess,
+  ): Promise<ReadonlyMap<string, ResolvedSecret>> {
+    const s = await scope(input.project, input.environment);
+    const names = new Map(s.chain.map((p) => [p.id, p.name]));
+    const cacheScope = `${s.project.id}/${s.environment.id}`;
+    return keys.withDataKey(root(s), access, async ({ dek, rootKey }) => {
+      // rootKey was read before the values below, so a write in between only makes this entry stale.
+      const cached = keystore.resolved<ResolvedSecret>(root(s).id, cacheScope, rootKey.revision);
+      if (cached) return cached;
+      const resolved = new Map<string, ResolvedSecret>();
+      for (const [key, head] of await winners(s)) {
+        resolved.set(key, {
+          value: decryptValue(dek, head.ciphertext!, context(s, head.projectId, key, head.version)),
+          version: head.version,
+          project: names.get(head.projectId)!,
+          updatedAt: head.createdAt,
+        });
+      }
+      keystore.rememberResolved(root(s).id, cacheScope, rootKey.revision, resolved);
+      return resolved;
+    });
+  }
+
+  async function get(
+    input: { project: string; environment: string; key: string },
+    access: KeyAccess,
+  ): Promise<ResolvedSecret> {
+    assertSecretKey(input.key);
+    const found = (await resolve(input, access)).get(input.key);
+    if (!found) throw new NotFound('secret', input.key);
+    return found;
+  }
+
+  /** Resolved keys with versions and source projects: metadata only, no key needed. */
+  async function list(input: { project: string; environment: string }): Promise<SecretSummary[]> {
+    const s = await scope(input.project, input.environment);
+    const names = new Map(s.chain.map((p) => [p.id, p.name]));
+    return [...(await winners(s))].map(([key, head]) => ({
+      key,
+      version: head.version,
+      project: names.get(head.projectId)!,
+      inherited: head.projectId !== s.project.id,
+      updatedAt: head.createdAt,
+    }));
+  }
+
+  /** Versions of a key in the project itself (not its ancestors), oldest first, without values. */
+  async function history(input: { project: string; environment: string; key: string }) {
+    assertSecretKey(input.key);
+    const s = await scope(input.project, input.environment);
+    const existing = await findSecret(db, s.project.id, s.environment.id, input.key);
+    if (!existing) throw new NotFound('secret', input.key);
+    return (await listVersions(db, existing.id)).map((row) => ({
+      version: row.version,
+      kind: row.kind,
+      deleted: Boolean(row.tombstone),
+      createdAt: row.created_at,
+      createdBy: row.created_by,
+    }));
+  }
+
+  /**
+   * Every key of a dotenv file into the project, in one transaction. Every key and value is checked
+   * before anything is written; keys whose value is unchanged get no new version.
+   */
+  async function importDotenv(
+    input: { project: string; environment: string; content: string },
+    access: KeyAccess,
+    actor: Actor,
+  ): Promise<{ written: string[]; unchanged: string[] }> {
+    const parsed = parseDotenv(input.content);
+    const entries = Object.entries(parsed);
+    if (entries.length === 0) throw new InvalidRequest('the file holds no KEY=value lines');
+    for (const [key, value] of entries) {
+      assertSecretKey(key);
+      assertValue(key, value);
+    }
+    const s = await scope(input.project, input.environment);
+    return keys.withDataKey(root(s), access, (dataKey) =>
+      writeWithKey(s, dataKey, async (trx) => {
+        const written: string[] = [];
+        const unchanged: string[] = [];
+        for (const [key, value] of entries) {
+          const existing = await findSecret(trx, s.project.id, s.environment.id, key);
+          const head = existing && (await findVersion(trx, existing.id, existing.current_version));
+          const same =
+            head?.ciphertext != null &&
+            decryptValue(dataKey.dek, head.ciphertext, context(s, s.project.id, key, head.version)) === value;
+          if (same) unchanged.push(key);
+          else {
+            await writeVersion(trx, s, dataKey.dek, { key, value, kind: 'import' }, actor);
+            written.push(key);
+          }
+        }
+        await audit.record(trx, {
+          actor,
+          action: 'imported',
+          projectId: s.project.id,
+          environment: s.environment.name,
+          details: { written: written.length, unchanged: unchanged.length },
+        });
+        return { written, unchanged };
+      }),
+    );
+  }
+
+  /** Keys resolved in some environments but missing in others (metadata only, no key needed). */
+  async function diff(projectName: string) {
+    const project = await projects.byName(projectName);
+    const chainIds = (await projects.chain(project)).map((p) => p.id);
+    const envs = await environments.list();
+    const present = new Map<string, Set<string>>();
+    for (const env of envs) {
+      present.set(env.name, new Set(resolveHeads(chainIds, await listHeads(db, chainIds, env.id)).keys()));
+    }
+    const allKeys = [...new Set([...present.values()].flatMap((keys) => [...keys]))].sort();
+    const missing = allKeys
+      .map((key) => ({
+        key,
+        presentIn: envs.filter((env) => present.get(env.name)!.has(key)).map((env) => env.name),
+        missingIn: envs.filter((env) => !present.get(env.name)!.has(key)).map((env) => env.name),
+      }))
+      .filter((row) => row.missingIn.length > 0);
+    return { environments: envs.map((env) => env.name), missing };
+  }
+
+  return { set, remove, rollback, resolve, get, list, history, importDotenv, diff };
+}
+
+export type SecretService = ReturnType<typeof createSecretService>;

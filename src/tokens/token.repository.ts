@@ -1,0 +1,70 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/database.js';
+import type { ServiceTokenTable } from './token.table.js';
+
+const viewColumns = [
+  't.id',
+  't.name',
+  'p.name as project',
+  'e.name as environment',
+  't.access',
+  't.created_at',
+  't.last_used_at',
+  't.expires_at',
+  't.revoked_at',
+] as const;
+
+function tokensWithNames(db: Kysely<Database>) {
+  return db
+    .selectFrom('service_tokens as t')
+    .innerJoin('projects as p', 'p.id', 't.project_id')
+    .innerJoin('environments as e', 'e.id', 't.environment_id');
+}
+
+export function listTokenViews(db: Kysely<Database>, projectId?: string) {
+  let query = tokensWithNames(db).select(viewColumns).orderBy('t.created_at').orderBy('t.id');
+  if (projectId !== undefined) query = query.where('t.project_id', '=', projectId);
+  return query.execute();
+}
+
+export function findTokenView(db: Kysely<Database>, id: string) {
+  return tokensWithNames(db).select(viewColumns).where('t.id', '=', id).executeTakeFirst();
+}
+
+/** What authentication needs: the hash to compare and the scope, never more. */
+export function findTokenForAuth(db: Kysely<Database>, id: string) {
+  return tokensWithNames(db)
+    .select([
+      't.id',
+      't.token_hash',
+      't.access',
+      't.expires_at',
+      't.revoked_at',
+      't.last_used_at',
+      't.project_id',
+      'p.name as project',
+      'p.root_id',
+      't.environment_id',
+      'e.name as environment',
+    ])
+    .where('t.id', '=', id)
+    .executeTakeFirst();
+}
+
+export async function insertToken(db: Kysely<Database>, row: ServiceTokenTable): Promise<void> {
+  await db.insertInto('service_tokens').values(row).execute();
+}
+
+export async function markRevoked(db: Kysely<Database>, id: string, at: string): Promise<boolean> {
+  const result = await db
+    .updateTable('service_tokens')
+    .set({ revoked_at: at })
+    .where('id', '=', id)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+  return result.numUpdatedRows === 1n;
+}
+
+export async function touchToken(db: Kysely<Database>, id: string, at: string): Promise<void> {
+  await db.updateTable('service_tokens').set({ last_used_at: at }).where('id', '=', id).execute();
+}

@@ -1,0 +1,151 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { sha256 } from '@noble/hashes/sha2.js';
+import type { Kysely } from 'kysely';
+import type { Actor, AuditService } from '../audit/audit.service.js';
+import type { Database } from '../db/database.js';
+import { writeTransaction } from '../db/open.js';
+import type { EnvironmentService } from '../environments/environment.service.js';
+import { InvalidRequest, InvalidToken, NotFound } from '../errors.js';
+import type { ProjectService } from '../projects/project.service.js';
+import { findTokenForAuth, findTokenView, insertToken, listTokenViews, markRevoked, touchToken } from './token.repository.js';
+import type { TokenAccess } from './token.table.js';
+
+/** `sfst_<16 hex id>_<43 chars: 256 random bits>`; the id is public and finds the row, the rest is the secret. */
+const TOKEN_FORMAT = /^sfst_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
+/** last_used_at is a hint, not a log: refreshing it at most once a minute keeps pulls free of writes. */
+const TOUCH_INTERVAL_MS = 60_000;
+
+export interface TokenView {
+  readonly id: string;
+  readonly name: string;
+  readonly project: string;
+  readonly environment: string;
+  readonly access: TokenAccess;
+  readonly created_at: string;
+  readonly last_used_at: string | null;
+  readonly expires_at: string | null;
+  readonly revoked_at: string | null;
+}
+
+export interface AuthenticatedToken {
+  readonly id: string;
+  readonly access: TokenAccess;
+  readonly projectId: string;
+  readonly project: string;
+  readonly rootId: string;
+  readonly environmentId: string;
+  readonly environment: string;
+}
+
+const hashToken = (token: string) => sha256(new TextEncoder().encode(token));
+
+/** `30m`, `12h`, `7d` (also `s`) → seconds. */
+export function parseDuration(text: string): number {
+  const match = /^(\d{1,6})([smhd])$/.exec(text.trim());
+  const seconds = match ? Number(match[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[match[2] as 's' | 'm' | 'h' | 'd'] : 0;
+  if (seconds <= 0 || seconds > 10 * 365 * 86400) {
+    throw new InvalidRequest(`invalid duration "${text.slice(0, 20)}": use a number and s, m, h or d, e.g. 30m, 12h, 7d`);
+  }
+  return seconds;
+}
+
+export function createTokenService(deps: {
+  db: Kysely<Database>;
+  projects: Pick<ProjectService, 'byName'>;
+  environments: Pick<EnvironmentService, 'byName'>;
+  audit: Pick<AuditService, 'record'>;
+  now: () => Date;
+}) {
+  const { db, projects, environments, audit, now } = deps;
+
+  async function create(
+    input: {
+      project: string;
+      environment: string;
+      access: TokenAccess;
+      expiresInSeconds?: number | undefined;
+      name?: string | undefined;
+    },
+    actor: Actor,
+  ): Promise<{ token: string; view: TokenView }> {
+    const project = await projects.byName(input.project);
+    const environment = await environments.byName(input.environment);
+    const name = (input.name ?? `${project.name}/${environment.name}`).trim();
+    if (name === '' || name.length > 100) throw new InvalidRequest('a token name must be 1 to 100 characters');
+    const id = randomBytes(8).toString('hex');
+    const token = `sfst_${id}_${randomBytes(32).toString('base64url')}`;
+    const at = now();
+    const expiresAt =
+      input.expiresInSeconds === undefined ? null : new Date(at.getTime() + input.expiresInSeconds * 1000).toISOString();
+    await writeTransaction(db, async (trx) => {
+      await insertToken(trx, {
+        id,
+        name,
+        token_hash: hashToken(token),
+        project_id: project.id,
+        environment_id: environment.id,
+        access: input.access,
+        expires_at: expiresAt,
+        revoked_at: null,
+        last_used_at: null,
+        created_at: at.toISOString(),
+        created_by: actor.name.slice(0, 200),
+      });
+      await audit.record(trx, {
+        actor,
+        action: 'token_created',
+        projectId: project.id,
+        environment: environment.name,
+        details: { token_id: id, access: input.access, expires_at: expiresAt },
+      });
+    });
+    return { token, view: (await findTokenView(db, id))! };
+  }
+
+  async function list(projectName?: string): Promise<TokenView[]> {
+    const projectId = projectName === undefined ? undefined : (await projects.byName(projectName)).id;
+    return listTokenViews(db, projectId);
+  }
+
+  /** Immediate: every request looks the token up again, nothing caches it. Revoking twice is a no-op. */
+  async function revoke(id: string, actor: Actor): Promise<TokenView> {
+    const view = await findTokenView(db, id);
+    if (!view) throw new NotFound('token', id.slice(0, 40));
+    await writeTransaction(db, async (trx) => {
+      if (!(await markRevoked(trx, id, now().toISOString()))) return;
+      const row = await findTokenForAuth(trx, id);
+      await audit.record(trx, { actor, action: 'token_revoked', projectId: row!.project_id, details: { token_id: id } });
+    });
+    return (await findTokenView(db, id))!;
+  }
+
+  /** Unknown, malformed, revoked and expired tokens all fail the same way. */
+  async function authenticate(token: string): Promise<AuthenticatedToken> {
+    const match = TOKEN_FORMAT.exec(token);
+    if (!match) throw new InvalidToken();
+    const row = await findTokenForAuth(db, match[1]!);
+    const at = now();
+    const valid =
+      row !== undefined &&
+      timingSafeEqual(row.token_hash, hashToken(token)) &&
+      row.revoked_at === null &&
+      (row.expires_at === null || new Date(row.expires_at) > at);
+    if (!valid) throw new InvalidToken();
+    if (row.last_used_at === null || at.getTime() - new Date(row.last_used_at).getTime() > TOUCH_INTERVAL_MS) {
+      await touchToken(db, row.id, at.toISOString());
+    }
+    return {
+      id: row.id,
+      access: row.access,
+      projectId: row.project_id,
+      project: row.project,
+      rootId: row.root_id,
+      environmentId: row.environment_id,
+      environment: row.environment,
+    };
+  }
+
+  return { create, list, revoke, authenticate };
+}
+
+export type TokenService = ReturnType<typeof createTokenService>;

@@ -1,0 +1,66 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { Actor, AuditService } from '../audit/audit.service.js';
+import type { Kdf } from '../crypto/kdf.js';
+import type { Database } from '../db/database.js';
+import { writeTransaction } from '../db/open.js';
+import { AlreadyExists, InvalidRequest } from '../errors.js';
+import { hashPassword, verifyPassword } from './password.js';
+
+export const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
+export const MIN_PASSWORD_LENGTH = 12;
+
+export interface UserView {
+  readonly id: string;
+  readonly username: string;
+  readonly createdAt: string;
+}
+
+export function createUserService(deps: { db: Kysely<Database>; kdf: Kdf; audit: Pick<AuditService, 'record'>; now: () => Date }) {
+  const { db, kdf, audit, now } = deps;
+  // Compared against when the username is unknown, so a miss costs the same time as a hit.
+  let decoy: Promise<string> | undefined;
+
+  async function create(username: string, password: string, actor: Actor): Promise<UserView> {
+    if (!USERNAME.test(username)) {
+      throw new InvalidRequest('a username is 1 to 64 letters, digits, ".", "_", "@" or "-"');
+    }
+    if (password.length < MIN_PASSWORD_LENGTH || password.length > 1024) {
+      throw new InvalidRequest(`a password must be ${MIN_PASSWORD_LENGTH} to 1024 characters long`);
+    }
+    if (await db.selectFrom('users').select('id').where('username', '=', username).executeTakeFirst()) {
+      throw new AlreadyExists('user', username);
+    }
+    const passwordHash = await hashPassword(kdf, password);
+    const user = { id: randomUUID(), username, password_hash: passwordHash, created_at: now().toISOString() };
+    await writeTransaction(db, async (trx) => {
+      if (await trx.selectFrom('users').select('id').where('username', '=', username).executeTakeFirst()) {
+        throw new AlreadyExists('user', username);
+      }
+      await trx.insertInto('users').values(user).execute();
+      await audit.record(trx, { actor, action: 'user_created', details: { username } });
+    });
+    return { id: user.id, username, createdAt: user.created_at };
+  }
+
+  /** The user when the password matches, else undefined (same cost whether or not the user exists). */
+  async function verify(username: string, password: string): Promise<UserView | undefined> {
+    const row = await db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
+    if (!row) {
+      decoy ??= hashPassword(kdf, randomUUID());
+      await verifyPassword(kdf, password, await decoy);
+      return undefined;
+    }
+    if (!(await verifyPassword(kdf, password, row.password_hash))) return undefined;
+    return { id: row.id, username: row.username, createdAt: row.created_at };
+  }
+
+  async function count(): Promise<number> {
+    const row = await db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  return { create, verify, count };
+}
+
+export type UserService = ReturnType<typeof createUserService>;
