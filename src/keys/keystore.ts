@@ -98,9 +98,10 @@ export class Keystore {
    * key skips the KDF. It never makes the root look unsealed and never serves a request without its key.
    */
   rememberApiKey(rootId: string, masterKey: Uint8Array, dek: Uint8Array, keyVersion: number): void {
-    const slot = this.#slot(rootId);
     const proof = this.#proof(masterKey);
     this.#dropApi(rootId, (entry) => timingSafeEqual(entry.proof, proof));
+    // Only now: dropping the old entry may have forgotten an emptied slot.
+    const slot = this.#slot(rootId);
     const timer = setTimeout(() => this.#dropApi(rootId, (entry) => entry.timer === timer), this.#ttlMs).unref();
     slot.api.push({ dek: Uint8Array.from(dek), keyVersion, expiresAt: this.#now() + this.#ttlMs, timer, proof });
   }

@@ -1,0 +1,94 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import SqliteDatabase from 'better-sqlite3';
+import { loadConfig } from '../../src/config.js';
+import type { KdfParams } from '../../src/crypto/kdf.js';
+import { type AppContext, type ContextOverrides, createContext } from '../../src/main.js';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const BIN = path.join(ROOT, 'bin/secretsfly.js');
+
+/** Cheap scrypt for service-level tests; the parameters are stored per root like real ones. CLI tests use the real cost. */
+export const FAST_KDF: KdfParams = { alg: 'scrypt', v: 1, N: 2 ** 12, r: 8, p: 1 };
+
+export const actor = { name: 'test' };
+
+export function tempDir(prefix = 'secretsfly-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export async function createTestContext(
+  options: { env?: Record<string, string>; overrides?: ContextOverrides } = {},
+): Promise<AppContext & { dataDir: string; dispose(): Promise<void> }> {
+  const dataDir = tempDir();
+  const config = loadConfig({ DATA_DIR: dataDir, AVAILABLE_ENVIRONMENTS: 'prod,staging', ...options.env });
+  const ctx = await createContext(config, { kdfParams: FAST_KDF, ...options.overrides });
+  return Object.assign(ctx, {
+    dataDir,
+    async dispose() {
+      await ctx.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  });
+}
+
+export const bytes = (text: string) => new TextEncoder().encode(text);
+
+/** Every row of every table, for "this changed nothing" assertions. */
+export function snapshotDatabase(dataDir: string): Record<string, unknown[]> {
+  const sqlite = new SqliteDatabase(path.join(dataDir, 'secretsfly.db'), { readonly: true });
+  try {
+    const tables = sqlite.prepare("select name from sqlite_master where type = 'table' order by name").all() as { name: string }[];
+    return Object.fromEntries(tables.map(({ name }) => [name, sqlite.prepare(`select * from "${name}"`).all()]));
+  } finally {
+    sqlite.close();
+  }
+}
+
+/** Runs raw SQL against DATA_DIR's database, as an attacker or a fault would. */
+export function rawSql(dataDir: string, statements: string): void {
+  const sqlite = new SqliteDatabase(path.join(dataDir, 'secretsfly.db'));
+  try {
+    sqlite.exec(statements);
+  } finally {
+    sqlite.close();
+  }
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The real CLI in a child process (the compiled build, as users run it). */
+export function runCli(
+  args: readonly string[],
+  options: { dataDir: string; env?: Record<string, string | undefined>; input?: string | Buffer } = { dataDir: '' },
+): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const env: Record<string, string | undefined> = { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: options.dataDir, ...options.env };
+    const child = spawn(process.execPath, [BIN, ...args], { env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+/** Every file below `dir` (database, WAL, SHM, session secret …), as raw bytes. */
+export function readAllFiles(dir: string): { file: string; content: Buffer }[] {
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => {
+      const file = path.join(entry.parentPath, entry.name);
+      return { file, content: fs.readFileSync(file) };
+    });
+}

@@ -1,0 +1,73 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { masterKeyBytes } from '../../src/keys/master-key.js';
+import { actor, createTestContext, rawSql } from '../helpers/test-context.js';
+
+type Ctx = Awaited<ReturnType<typeof createTestContext>>;
+
+describe('audit log', () => {
+  let ctx: Ctx;
+  let masterKey: string;
+
+  beforeEach(async () => {
+    ctx = await createTestContext();
+    masterKey = (await ctx.projects.create({ name: 'acme' }, actor)).masterKey!;
+    const access = { masterKey: masterKeyBytes(masterKey) };
+    await ctx.secrets.set({ project: 'acme', environment: 'prod', key: 'DB_PASSWORD', value: 'hunter2-value' }, access, actor);
+    await ctx.secrets.rollback({ project: 'acme', environment: 'prod', key: 'DB_PASSWORD', version: 1 }, access, actor);
+    await ctx.secrets.remove({ project: 'acme', environment: 'prod', key: 'DB_PASSWORD' }, actor);
+    const { view } = await ctx.tokens.create({ project: 'acme', environment: 'prod', access: 'read' }, actor);
+    await ctx.tokens.revoke(view.id, actor);
+    const root = await ctx.projects.byName('acme');
+    await ctx.keys.unseal(root, masterKeyBytes(masterKey), actor);
+    await expect(ctx.keys.unseal(root, masterKeyBytes('a-wrong-master-key'), actor)).rejects.toThrow();
+    await ctx.keys.seal(root, actor);
+    await ctx.rotation.rotate({ project: 'acme', oldMasterKey: masterKeyBytes(masterKey), reencrypt: true }, actor);
+  });
+  afterEach(() => ctx.dispose());
+
+  it('should record every lifecycle action, newest first, without values', async () => {
+    const events = await ctx.audit.list({});
+    expect(events.map((e) => e.action).reverse()).toEqual([
+      'project_created',
+      'secret_written',
+      'secret_rolled_back',
+      'secret_deleted',
+      'token_created',
+      'token_revoked',
+      'unseal',
+      'unseal_failed',
+      'seal',
+      'key_rotated',
+      'reencrypted',
+    ]);
+    const all = JSON.stringify(events);
+    expect(all).not.toContain('hunter2-value');
+    expect(all).not.toContain(masterKey);
+    expect(events.find((e) => e.action === 'secret_written')).toMatchObject({ key: 'DB_PASSWORD', environment: 'prod', actor: 'test' });
+  });
+
+  it('should verify an untouched chain', async () => {
+    expect(await ctx.audit.verify()).toEqual({ ok: true, events: 11 });
+  });
+
+  it('should detect an edited event', async () => {
+    rawSql(ctx.dataDir, "update audit_events set actor = 'someone-else' where seq = 4");
+    expect(await ctx.audit.verify()).toMatchObject({ ok: false, problem: 'event 4 was altered' });
+  });
+
+  it('should detect a deleted event', async () => {
+    rawSql(ctx.dataDir, 'delete from audit_events where seq = 5');
+    expect(await ctx.audit.verify()).toMatchObject({ ok: false, problem: 'event 5 is missing (next is 6)' });
+  });
+
+  it('should detect a broken link between two events', async () => {
+    rawSql(ctx.dataDir, "update audit_events set prev_hash = '" + 'f'.repeat(64) + "' where seq = 3");
+    expect(await ctx.audit.verify()).toMatchObject({ ok: false, problem: 'event 3 does not follow event 2' });
+  });
+
+  it('should filter by project', async () => {
+    const other = await ctx.projects.create({ name: 'other' }, actor);
+    const events = await ctx.audit.list({ projectIds: [other.project.id] });
+    expect(events.map((e) => e.action)).toEqual(['project_created']);
+  });
+});

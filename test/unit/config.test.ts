@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+describe('config', () => {
+  it('should apply the documented defaults', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      port: 8080,
+      host: '127.0.0.1',
+      availableEnvironments: ['prod'],
+      masterKeyExpirationSeconds: 300,
+      decryptedMinutesBeforeRedirect: 5,
+      sessionTtlSeconds: 3600,
+      uiEnabled: true,
+      maxSecretBytes: 65536,
+      masterKeyAttemptsPerMinute: 5,
+      trustProxy: false,
+      logLevel: 'info',
+    });
+    expect(config.dataDir).toMatch(/data$/);
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('should name every malformed variable', () => {
+    try {
+      loadConfig({ ADMIN_MASTER_KEY_EXPIRATION: 'abc', UI_ENABLED: 'maybe', AVAILABLE_ENVIRONMENTS: 'prod,Bad Env' });
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      const message = (error as ConfigError).message;
+      expect(message).toContain('ADMIN_MASTER_KEY_EXPIRATION');
+      expect(message).toContain('UI_ENABLED');
+      expect(message).toContain('AVAILABLE_ENVIRONMENTS');
+    }
+  });
+
+  it('should split and de-duplicate environments', () => {
+    expect(loadConfig({ AVAILABLE_ENVIRONMENTS: 'prod, staging,dev,prod' }).availableEnvironments).toEqual(['prod', 'staging', 'dev']);
+  });
+});

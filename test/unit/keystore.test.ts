@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { Keystore } from '../../src/keys/keystore.js';
+import { bytes } from '../helpers/test-context.js';
+
+const dek = () => new Uint8Array(32).fill(7);
+
+describe('keystore', () => {
+  it('should hold an admin unseal until sealed, and hand out copies only', () => {
+    const keystore = new Keystore({ ttlMs: 60_000 });
+    const original = dek();
+    keystore.unseal('root', original, 1);
+    original.fill(0);
+    const copy = keystore.adminKey('root', 1)!;
+    expect(copy).toEqual(dek());
+    copy.fill(0);
+    expect(keystore.adminKey('root', 1)).toEqual(dek());
+    expect(keystore.isUnsealed('root')).toBe(true);
+    expect(keystore.seal('root')).toBe(true);
+    expect(keystore.isUnsealed('root')).toBe(false);
+    expect(keystore.adminKey('root', 1)).toBeUndefined();
+  });
+
+  it('should seal by itself when the expiry timer fires', async () => {
+    const expired: string[] = [];
+    const keystore = new Keystore({ ttlMs: 150, onExpired: (rootId) => expired.push(rootId) });
+    keystore.unseal('root', dek(), 1);
+    expect(keystore.isUnsealed('root')).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(keystore.isUnsealed('root')).toBe(false);
+    expect(keystore.adminKey('root', 1)).toBeUndefined();
+    expect(expired).toEqual(['root']);
+  });
+
+  it('should drop an unsealed key once the root has been rotated elsewhere', () => {
+    const keystore = new Keystore({ ttlMs: 60_000 });
+    keystore.unseal('root', dek(), 1);
+    expect(keystore.adminKey('root', 2)).toBeUndefined();
+    expect(keystore.adminKey('root', 1)).toBeUndefined();
+  });
+
+  describe('API cache', () => {
+    it('should serve a DEK only to the master key that proved it', () => {
+      const keystore = new Keystore({ ttlMs: 60_000 });
+      keystore.rememberApiKey('root', bytes('the-right-master-key'), dek(), 1);
+      expect(keystore.apiKey('root', bytes('the-right-master-key'), 1)).toEqual(dek());
+      expect(keystore.apiKey('root', bytes('a-wrong-master-key!!'), 1)).toBeUndefined();
+      // A wrong key does not evict the good entry.
+      expect(keystore.apiKey('root', bytes('the-right-master-key'), 1)).toEqual(dek());
+      expect(keystore.apiKey('other-root', bytes('the-right-master-key'), 1)).toBeUndefined();
+    });
+
+    it('should never make a root look unsealed', () => {
+      const keystore = new Keystore({ ttlMs: 60_000 });
+      keystore.rememberApiKey('root', bytes('the-right-master-key'), dek(), 1);
+      expect(keystore.isUnsealed('root')).toBe(false);
+      expect(keystore.adminKey('root', 1)).toBeUndefined();
+    });
+
+    it('should expire entries and drop them when the key version moves', () => {
+      let now = 1_000;
+      const keystore = new Keystore({ ttlMs: 10_000, now: () => now });
+      keystore.rememberApiKey('root', bytes('the-right-master-key'), dek(), 1);
+      expect(keystore.apiKey('root', bytes('the-right-master-key'), 2)).toBeUndefined();
+      keystore.rememberApiKey('root', bytes('the-right-master-key'), dek(), 2);
+      now += 10_001;
+      expect(keystore.apiKey('root', bytes('the-right-master-key'), 2)).toBeUndefined();
+    });
+  });
+
+  describe('resolved-values cache', () => {
+    it('should keep values only at the revision they were read at, and only while a key is held', () => {
+      const keystore = new Keystore({ ttlMs: 60_000 });
+      const values = new Map([['A', 'a']]);
+      keystore.rememberResolved('root', 'p/e', 5, values);
+      expect(keystore.resolved('root', 'p/e', 5)).toBeUndefined();
+
+      keystore.rememberApiKey('root', bytes('the-right-master-key'), dek(), 1);
+      keystore.rememberResolved('root', 'p/e', 5, values);
+      expect(keystore.resolved('root', 'p/e', 5)).toBe(values);
+      expect(keystore.resolved('root', 'p/e', 6)).toBeUndefined();
+
+      keystore.seal('root');
+      expect(keystore.resolved('root', 'p/e', 5)).toBeUndefined();
+    });
+  });
+});
