@@ -3,7 +3,7 @@ import os from 'node:os';
 import { read } from 'read';
 import type { Actor } from '../src/audit/audit.service.js';
 import { AppError } from '../src/errors.js';
-import { masterKeyBytes } from '../src/keys/master-key.js';
+import { presentedMasterKey } from '../src/keys/master-key.js';
 
 /** A failure the user can fix; printed as one line, exit 1. */
 export class CliError extends AppError {
@@ -75,7 +75,7 @@ export async function readMasterKey(options: { masterKeyFile?: string }, prompt 
   if (!key) {
     throw new CliError('no master key: pass --master-key-file, set SECRETSFLY_MASTER_KEY, or run in a terminal');
   }
-  return masterKeyBytes(key);
+  return presentedMasterKey(key);
 }
 
 export async function withMasterKey<T>(options: { masterKeyFile?: string }, fn: (key: Uint8Array) => Promise<T>): Promise<T> {

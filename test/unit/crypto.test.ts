@@ -113,5 +113,8 @@ describe('master keys', () => {
     expect(isWellFormedMasterKey('a'.repeat(1025))).toBe(false);
     expect(isWellFormedMasterKey('aaaaaaaa:aaaaaaaa')).toBe(false);
     expect(isWellFormedMasterKey('aaaaaaaa aaaaaaaa')).toBe(false);
+    expect(isWellFormedMasterKey('aaaaaaaaaaaaaaaa\0')).toBe(false);
+    expect(isWellFormedMasterKey('aaaaaaaaaaaaaaaa\u007f')).toBe(false);
+    expect(isWellFormedMasterKey('ünïcødé-kéy-🔐-long')).toBe(true);
   });
 });

@@ -1,0 +1,153 @@
+import { scryptSync } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { unwrapDataKey } from '../../src/crypto/envelope.js';
+import { readAllFiles, rawSql, runCli, snapshotDatabase, tempDir } from '../helpers/test-context.js';
+
+interface RootKeyRow {
+  project_id: string;
+  kdf: string;
+  salt: Buffer;
+  wrapped_dek: Buffer;
+  key_version: number;
+}
+
+/** Derives KEK and DEK as the product does, from outside, to know which bytes must never be on disk. */
+function keyMaterial(dataDir: string, masterKey: string): Buffer[] {
+  const row = (snapshotDatabase(dataDir).root_keys as RootKeyRow[])[0]!;
+  const { N, r, p } = JSON.parse(row.kdf) as { N: number; r: number; p: number };
+  const kek = scryptSync(masterKey, row.salt, 32, { N, r, p, maxmem: 512 * 1024 * 1024 });
+  const dek = unwrapDataKey(kek, row.wrapped_dek, { rootId: row.project_id, keyVersion: row.key_version });
+  return [kek, Buffer.from(dek)];
+}
+
+function encodings(secret: Buffer): Buffer[] {
+  return [
+    secret,
+    Buffer.from(secret.toString('hex')),
+    Buffer.from(secret.toString('hex').toUpperCase()),
+    Buffer.from(secret.toString('base64').replace(/=+$/, '')),
+    Buffer.from(secret.toString('base64url')),
+  ];
+}
+
+describe('nothing readable at rest after a full CLI session', () => {
+  const dataDir = tempDir();
+  const work = tempDir();
+  const masterKeys: string[] = [];
+  const keyBytes: Buffer[] = [];
+  const plaintexts = [
+    'pl41ntext-root-db-password',
+    'pl41ntext-child-api-key',
+    'pl41ntext-imported-value',
+    'pl41ntext-multiline\nsecond-line',
+    'pl41ntext-überschrift-🔐',
+  ];
+  const cli = (args: string[], input?: string) =>
+    runCli(args, { dataDir, env: { AVAILABLE_ENVIRONMENTS: 'prod,staging' }, ...(input !== undefined && { input }) });
+  let files = 0;
+  const keyFile = (key: string) => {
+    const file = path.join(work, `${(files += 1)}.key`);
+    fs.writeFileSync(file, key);
+    return file;
+  };
+
+  beforeAll(async () => {
+    const created = await cli(['project', 'create', 'acme']);
+    masterKeys.push(created.stdout.trim());
+    keyBytes.push(...keyMaterial(dataDir, masterKeys[0]!));
+    const first = keyFile(masterKeys[0]!);
+    await cli(['project', 'create', 'acme-api', '--parent', 'acme']);
+    await cli(['secret', 'set', 'acme', 'prod', 'DB_PASSWORD', plaintexts[0]!, '--master-key-file', first]);
+    await cli(['secret', 'set', 'acme-api', 'prod', 'API_KEY', '--master-key-file', first], plaintexts[1]);
+    const envFile = path.join(work, 'import.env');
+    fs.writeFileSync(envFile, `IMPORTED="${plaintexts[2]}"\nMULTI="${plaintexts[3]!.replace('\n', '\\n')}"\nUNICODE=${plaintexts[4]}\n`);
+    expect((await cli(['import', 'acme-api', 'staging', envFile, '--master-key-file', first])).code).toBe(0);
+    await cli(['token', 'create', 'acme-api', 'prod']);
+
+    const rotated = await cli(['rotate', 'acme', '--master-key-file', first]);
+    expect(rotated.code, rotated.stderr).toBe(0);
+    masterKeys.push(rotated.stdout.trim());
+    keyBytes.push(...keyMaterial(dataDir, masterKeys[1]!));
+
+    masterKeys.push(`chosen-master-key-${'z'.repeat(20)}`);
+    const third = keyFile(masterKeys[2]!);
+    const reencrypted = await cli(['rotate', 'acme', '--reencrypt', '--master-key-file', keyFile(masterKeys[1]!), '--new-master-key-file', third]);
+    expect(reencrypted.code, reencrypted.stderr).toBe(0);
+    keyBytes.push(...keyMaterial(dataDir, masterKeys[2]!));
+
+    // Everything still reads back with the newest key.
+    expect((await cli(['secret', 'get', 'acme-api', 'staging', 'MULTI', '--master-key-file', third])).stdout).toBe(`${plaintexts[3]}\n`);
+  }, 120_000);
+  afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+
+  it('should have written every file it uses, WAL and SHM included', () => {
+    const files = readAllFiles(dataDir);
+    expect(files.map(({ file }) => path.basename(file))).toContain('secretsfly.db');
+    // Positive control: the scan does see what is stored in clear (names are metadata).
+    expect(files.some(({ content }) => content.includes(Buffer.from('acme-api')))).toBe(true);
+    expect(files.some(({ content }) => content.includes(Buffer.from('DB_PASSWORD')))).toBe(true);
+  });
+
+  it('should hold no master key, old or new, in any encoding', () => {
+    for (const { file, content } of readAllFiles(dataDir)) {
+      for (const key of masterKeys) {
+        for (const needle of [...encodings(Buffer.from(key)), Buffer.from(key.replace(/^sfmk_/, ''))]) {
+          expect(content.includes(needle), `${path.basename(file)} contains a master key`).toBe(false);
+        }
+      }
+    }
+  });
+
+  it('should hold no KEK or DEK bytes', () => {
+    expect(keyBytes).toHaveLength(6);
+    for (const { file, content } of readAllFiles(dataDir)) {
+      for (const key of keyBytes) {
+        for (const needle of encodings(key)) {
+          expect(content.includes(needle), `${path.basename(file)} contains key material`).toBe(false);
+        }
+      }
+    }
+  });
+
+  it('should hold no plaintext value', () => {
+    for (const { file, content } of readAllFiles(dataDir)) {
+      for (const value of plaintexts) {
+        for (const needle of [Buffer.from(value), Buffer.from(value, 'utf16le'), Buffer.from(value.slice(0, 14))]) {
+          expect(content.includes(needle), `${path.basename(file)} contains a plaintext value`).toBe(false);
+        }
+      }
+    }
+  });
+});
+
+describe('rotate --reencrypt interrupted by a fault in a real child process', () => {
+  it('should exit 1 and leave the old master key and every version readable', async () => {
+    const dataDir = tempDir();
+    const work = tempDir();
+    const cli = (args: string[]) => runCli(args, { dataDir });
+    const keyFile = path.join(work, 'old.key');
+    fs.writeFileSync(keyFile, (await cli(['project', 'create', 'acme'])).stdout);
+    for (const value of ['v1', 'v2', 'v3']) await cli(['secret', 'set', 'acme', 'prod', 'K', value, '--master-key-file', keyFile]);
+    rawSql(
+      dataDir,
+      `create table fault (n integer); insert into fault values (0);
+       create trigger fail_midway before update of ciphertext on secret_versions begin
+         update fault set n = n + 1;
+         select raise(abort, 'injected fault') where (select n from fault) >= 2;
+       end;`,
+    );
+    const before = snapshotDatabase(dataDir);
+    const result = await cli(['rotate', 'acme', '--reencrypt', '--master-key-file', keyFile]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(snapshotDatabase(dataDir)).toEqual(before);
+
+    rawSql(dataDir, 'drop trigger fail_midway; drop table fault;');
+    for (const version of ['1', '2', '3']) {
+      expect((await cli(['secret', 'rollback', 'acme', 'prod', 'K', version, '--master-key-file', keyFile])).code).toBe(0);
+      expect((await cli(['secret', 'get', 'acme', 'prod', 'K', '--master-key-file', keyFile])).stdout).toBe(`v${version}\n`);
+    }
+  });
+});
