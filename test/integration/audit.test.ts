@@ -71,3 +71,25 @@ describe('audit log', () => {
     expect(events.map((e) => e.action)).toEqual(['project_created']);
   });
 });
+
+describe('sealing on a timer and on shutdown', () => {
+  it('should audit an auto-seal after ADMIN_MASTER_KEY_EXPIRATION, and seal everything on close', async () => {
+    const ctx = await createTestContext({ env: { ADMIN_MASTER_KEY_EXPIRATION: '1' } });
+    try {
+      const a = await ctx.projects.create({ name: 'a' }, actor);
+      const b = await ctx.projects.create({ name: 'b' }, actor);
+      await ctx.keys.unseal(await ctx.projects.byName('a'), masterKeyBytes(a.masterKey!), actor);
+      expect(ctx.keystore.isUnsealed(a.project.id)).toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 1300));
+      expect(ctx.keystore.isUnsealed(a.project.id)).toBe(false);
+      expect((await ctx.audit.list({ projectIds: [a.project.id] }))[0]).toMatchObject({ action: 'auto_seal', actor: 'system' });
+
+      await ctx.keys.unseal(await ctx.projects.byName('b'), masterKeyBytes(b.masterKey!), actor);
+      expect(ctx.keystore.isUnsealed(b.project.id)).toBe(true);
+      await ctx.close();
+      expect(ctx.keystore.isUnsealed(b.project.id)).toBe(false);
+    } finally {
+      await ctx.dispose();
+    }
+  });
+});
