@@ -3,6 +3,8 @@ import { ConfigError } from '../src/config.js';
 import { AppError } from '../src/errors.js';
 import { VERSION } from '../src/version.js';
 import { registerAdminCommands } from './commands/admin.js';
+import { registerClientCommands } from './commands/client.js';
+import { registerServerCommands } from './commands/server.js';
 import { registerProjectCommands } from './commands/project.js';
 import { registerSecretCommands } from './commands/secret.js';
 import { registerTokenCommands } from './commands/token.js';
@@ -14,15 +16,19 @@ function buildProgram(): Command {
     .version(VERSION)
     .option('--json', 'print JSON instead of text')
     .exitOverride()
-    .showSuggestionAfterError();
+    .showSuggestionAfterError()
+    // Options after a subcommand belong to it: `run -- cmd --flag` passes --flag to cmd.
+    .enablePositionalOptions();
 
   registerAdminCommands(program);
   registerProjectCommands(program);
   registerSecretCommands(program);
   registerTokenCommands(program);
+  registerServerCommands(program);
+  registerClientCommands(program);
 
-  // Reserved: they arrive with the HTTP server (#3) and the benchmark suite (#5).
-  for (const [name, issue] of [['serve', 3], ['pull', 3], ['run', 3], ['bench', 5]] as const) {
+  // Reserved: it arrives with the benchmark suite (#5).
+  for (const [name, issue] of [['bench', 5]] as const) {
     program
       .command(name)
       .description(`(not available yet, see issue #${issue})`)
@@ -39,7 +45,8 @@ function buildProgram(): Command {
 export async function main(argv: readonly string[]): Promise<number> {
   try {
     await buildProgram().parseAsync([...argv]);
-    return 0;
+    // `run` sets the child's exit code.
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
     if (error instanceof CommanderError) {
       // Commander has printed its own message already.

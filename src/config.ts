@@ -15,6 +15,8 @@ export interface Config {
   readonly uiEnabled: boolean;
   readonly maxSecretBytes: number;
   readonly masterKeyAttemptsPerMinute: number;
+  /** API requests per minute per client IP; 0 turns the limit off. */
+  readonly apiRequestsPerMinute: number;
   readonly trustProxy: boolean;
   readonly logLevel: LogLevel;
 }
@@ -91,6 +93,7 @@ export function loadConfig(env: Env = process.env): Config {
     uiEnabled: boolean('UI_ENABLED', true),
     maxSecretBytes: integer('MAX_SECRET_BYTES', 65536, 1, 1024 * 1024 - 1024),
     masterKeyAttemptsPerMinute: integer('MASTER_KEY_ATTEMPTS_PER_MINUTE', 5, 1, 10_000),
+    apiRequestsPerMinute: integer('API_RATE_LIMIT_PER_MINUTE', 6000, 0, 10_000_000),
     trustProxy: boolean('TRUST_PROXY', false),
     logLevel: logLevel as LogLevel,
   };

@@ -82,6 +82,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
       if (closed) return;
       closed = true;
       keystore.sealAll();
+      await audit.flush();
       await database.close();
     },
   };

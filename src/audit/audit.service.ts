@@ -117,6 +117,31 @@ export function createAuditService({ db, now }: { db: Kysely<Database>; now: () 
     return writeTransaction(db, (trx) => record(trx, event));
   }
 
+  // High-volume events (api_read …) are batched: one transaction every 100 ms instead of one per request.
+  let queue: AuditEvent[] = [];
+  let flushing: Promise<void> = Promise.resolve();
+  let timer: NodeJS.Timeout | undefined;
+
+  /** Queues an event to be written with others shortly; `flush` (also run on close) writes them now. */
+  function enqueue(event: AuditEvent): void {
+    queue.push(event);
+    timer ??= setTimeout(() => void flush().catch(() => {}), 100).unref();
+  }
+
+  function flush(): Promise<void> {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    const batch = queue;
+    queue = [];
+    flushing = flushing.then(async () => {
+      if (batch.length === 0) return;
+      await writeTransaction(db, async (trx) => {
+        for (const event of batch) await record(trx, event);
+      });
+    });
+    return flushing;
+  }
+
   async function list(filter: { projectIds?: readonly string[]; action?: string; limit?: number; beforeSeq?: number }) {
     const rows = await listAuditEventRows(db, { ...filter, limit: Math.min(Math.max(filter.limit ?? 100, 1), 1000) });
     return rows.map(toEntry);
@@ -146,7 +171,7 @@ export function createAuditService({ db, now }: { db: Kysely<Database>; now: () 
     return { ok: true, events: expectedSeq - 1 };
   }
 
-  return { record, recordAlone, list, verify };
+  return { record, recordAlone, enqueue, flush, list, verify };
 }
 
 export type AuditService = ReturnType<typeof createAuditService>;

@@ -11,10 +11,19 @@ import type { Keystore } from './keystore.js';
 import { findRootKey } from './root-key.repository.js';
 import type { RootKeyRow, RootKeyTable } from './root-key.table.js';
 
+/**
+ * Wraps a key derivation (only a cache miss derives): `before` may refuse it (rate limiting), `after`
+ * learns whether the master key was right.
+ */
+export interface DerivationGuard {
+  before(): Promise<void>;
+  after(succeeded: boolean): Promise<void>;
+}
+
 /** How a caller proves it may use a root's data key. */
 export type KeyAccess =
   /** The master key itself (CLI, API). The caller owns the bytes and wipes them. */
-  | { readonly masterKey: Uint8Array }
+  | { readonly masterKey: Uint8Array; readonly guard?: DerivationGuard }
   /** An admin unseal that is still in force (web UI). */
   | { readonly unsealed: true };
 
@@ -103,7 +112,14 @@ export function createKeyService(deps: {
     if ('masterKey' in access) {
       dek = keystore.apiKey(root.id, access.masterKey, rootKey.key_version);
       if (!dek) {
-        dek = await unlock(rootKey, access.masterKey);
+        await access.guard?.before();
+        let succeeded = false;
+        try {
+          dek = await unlock(rootKey, access.masterKey);
+          succeeded = true;
+        } finally {
+          await access.guard?.after(succeeded);
+        }
         keystore.rememberApiKey(root.id, access.masterKey, dek, rootKey.key_version);
       }
     } else {

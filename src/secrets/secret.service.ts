@@ -166,13 +166,18 @@ export function createSecretService(deps: {
     );
   }
 
-  /** A tombstone version; needs no key. NotFound when the project itself has no live value for `key`. */
+  /**
+   * A tombstone version. It needs no key, but a caller that must prove it holds one (the API) passes
+   * `access`. NotFound when the project itself has no live value for `key`.
+   */
   async function remove(
     input: { project: string; environment: string; key: string },
     actor: Actor,
+    access?: KeyAccess,
   ): Promise<{ key: string; version: number }> {
     assertSecretKey(input.key);
     const s = await scope(input.project, input.environment);
+    if (access) await keys.withDataKey(root(s), access, async () => undefined);
     return writeTransaction(db, async (trx) => {
       const existing = await findSecret(trx, s.project.id, s.environment.id, input.key);
       const head = existing && (await findVersion(trx, existing.id, existing.current_version));

@@ -1,0 +1,81 @@
+import express, { type Express } from 'express';
+import { rateLimit } from 'express-rate-limit';
+import helmet from 'helmet';
+import { RateLimited } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { AppContext } from '../main.js';
+import { secretApiRouter } from '../secrets/secret.api.js';
+import { setupRouter } from '../users/setup.routes.js';
+import type { SetupGate } from '../users/setup.js';
+import { VERSION } from '../version.js';
+import { authenticateApi, type MasterKeyLimiter } from './middleware/api-auth.js';
+import { errorHandler, notFound, requestLogger } from './middleware/error-handler.js';
+
+export interface AppDeps {
+  readonly ctx: AppContext;
+  readonly logger: Logger;
+  readonly setup: SetupGate;
+  readonly masterKeyLimiter: MasterKeyLimiter;
+}
+
+/** The Express application, without listening (tests and `serve` both start it on a port). */
+export function createApp({ ctx, logger, setup, masterKeyLimiter }: AppDeps): Express {
+  const { config } = ctx;
+  const app = express();
+  app.disable('x-powered-by');
+  // An ETag is a hash of the body: for a response carrying secrets, an offline guess at its values.
+  app.set('etag', false);
+  app.set('trust proxy', config.trustProxy ? 1 : false);
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: {
+          defaultSrc: ["'self'"],
+          scriptSrc: ["'self'"],
+          styleSrc: ["'self'"],
+          imgSrc: ["'self'", 'data:'],
+          formAction: ["'self'"],
+          frameAncestors: ["'none'"],
+          baseUri: ["'none'"],
+          objectSrc: ["'none'"],
+          // Only behind a TLS-terminating proxy: on plain HTTP it would break every form.
+          ...(config.trustProxy && { upgradeInsecureRequests: [] }),
+        },
+      },
+      referrerPolicy: { policy: 'no-referrer' },
+    }),
+  );
+  app.use(requestLogger(logger));
+
+  app.get('/api/v1/status', (_req, res) => {
+    res.json({ status: 'ok', version: VERSION });
+  });
+
+  const api = express.Router();
+  if (config.apiRequestsPerMinute > 0) {
+    api.use(
+      rateLimit({
+        windowMs: 60_000,
+        limit: config.apiRequestsPerMinute,
+        standardHeaders: 'draft-8',
+        legacyHeaders: false,
+        handler: (req, _res, next) => {
+          const resetTime = (req as express.Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
+          next(new RateLimited(Math.max(1, Math.ceil(((resetTime?.getTime() ?? Date.now() + 60_000) - Date.now()) / 1000))));
+        },
+      }),
+    );
+  }
+  // The limit is checked from Content-Length before reading, and while reading a chunked body.
+  api.use(express.json({ limit: '1mb', strict: false }));
+  api.use(authenticateApi({ tokens: ctx.tokens, limiter: masterKeyLimiter }));
+  api.use(secretApiRouter({ secrets: ctx.secrets, audit: ctx.audit }));
+  app.use('/api/v1', api);
+
+  if (config.uiEnabled) app.use(setupRouter(setup));
+
+  app.use(notFound);
+  app.use(errorHandler(logger));
+  return app;
+}

@@ -1,0 +1,120 @@
+import { type Request, type RequestHandler, type Response, Router } from 'express';
+import type { AuditService } from '../audit/audit.service.js';
+import { AppError, Forbidden, InvalidMasterKey, InvalidRequest } from '../errors.js';
+import { toDotenv } from '../formats/dotenv.js';
+import { toShell } from '../formats/shell.js';
+import { type ApiCaller, apiCaller, auditDenied } from '../http/middleware/api-auth.js';
+import type { KeyAccess } from '../keys/key.service.js';
+import { assertSecretKey, type SecretService } from './secret.service.js';
+
+type Handler = (req: Request, res: Response, caller: ApiCaller, access: KeyAccess) => Promise<void>;
+
+const DENIALS = new Set(['invalid_master_key', 'forbidden', 'rate_limited']);
+
+/** JSON routes over the token's own project and environment. Every response sends `Cache-Control: no-store`. */
+export function secretApiRouter(deps: { secrets: SecretService; audit: Pick<AuditService, 'enqueue'> }): Router {
+  const { secrets, audit } = deps;
+  const router = Router();
+
+  const handle = (handler: Handler, { write = false } = {}): RequestHandler => async (req, res) => {
+    const caller = apiCaller(req);
+    res.set('Cache-Control', 'no-store');
+    try {
+      // Rights first: a read token that tries to write never costs a derivation.
+      if (write && caller.token.access !== 'read_write') throw new Forbidden('this token is read-only');
+      if (!caller.masterKey) throw new InvalidMasterKey();
+      await handler(req, res, caller, { masterKey: caller.masterKey, guard: caller.guard });
+    } catch (error) {
+      if (error instanceof AppError && DENIALS.has(error.code)) auditDenied(audit, caller, error.code, keyParam(req));
+      throw error;
+    }
+  };
+
+  const scope = (caller: ApiCaller) => ({ project: caller.token.project, environment: caller.token.environment });
+  const audited = (caller: ApiCaller, action: 'api_read' | 'api_write', details: Record<string, string | number>, key?: string) =>
+    audit.enqueue({
+      actor: caller.actor,
+      action,
+      projectId: caller.token.projectId,
+      environment: caller.token.environment,
+      key: key ?? null,
+      details: { token_id: caller.token.id, ...details },
+    });
+
+  router.get(
+    '/secrets',
+    handle(async (req, res, caller, access) => {
+      const format = typeof req.query.format === 'string' ? req.query.format : 'json';
+      if (!['json', 'dotenv', 'shell'].includes(format)) throw new InvalidRequest('format must be json, dotenv or shell');
+      const resolved = await secrets.resolve(scope(caller), access);
+      audited(caller, 'api_read', { format, keys: resolved.size });
+      if (format !== 'json') {
+        const values = new Map([...resolved].map(([key, secret]) => [key, secret.value]));
+        res.type('text/plain').send(format === 'dotenv' ? toDotenv(values) : toShell(values));
+        return;
+      }
+      const withMetadata = req.query.include === 'metadata';
+      const body: Record<string, unknown> = {};
+      for (const [key, secret] of resolved) {
+        body[key] = withMetadata
+          ? { value: secret.value, version: secret.version, project: secret.project, updated_at: secret.updatedAt }
+          : secret.value;
+      }
+      res.json({ project: caller.token.project, environment: caller.token.environment, secrets: body });
+    }),
+  );
+
+  router.get(
+    '/secrets/:key',
+    handle(async (req, res, caller, access) => {
+      const key = keyParam(req)!;
+      assertSecretKey(key);
+      const secret = await secrets.get({ ...scope(caller), key }, access);
+      audited(caller, 'api_read', { version: secret.version }, key);
+      res.json({ key, value: secret.value, version: secret.version, project: secret.project, environment: caller.token.environment });
+    }),
+  );
+
+  router.put(
+    '/secrets/:key',
+    handle(
+      async (req, res, caller, access) => {
+        const key = keyParam(req)!;
+        assertSecretKey(key);
+        const body: unknown = req.body;
+        if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+          throw new InvalidRequest('the body must be a JSON object like {"value": "…"}');
+        }
+        const { value, cas } = body as { value?: unknown; cas?: unknown };
+        if (value === undefined) throw new InvalidRequest('the body has no "value"');
+        if (cas !== undefined && (typeof cas !== 'number' || !Number.isSafeInteger(cas) || cas < 0)) {
+          throw new InvalidRequest('"cas" must be a whole number of 0 or more');
+        }
+        const written = await secrets.set({ ...scope(caller), key, value, cas }, access, caller.actor);
+        audited(caller, 'api_write', { version: written.version }, key);
+        res.json(written);
+      },
+      { write: true },
+    ),
+  );
+
+  router.delete(
+    '/secrets/:key',
+    handle(
+      async (req, res, caller, access) => {
+        const key = keyParam(req)!;
+        const deleted = await secrets.remove({ ...scope(caller), key }, caller.actor, access);
+        audited(caller, 'api_write', { version: deleted.version, deleted: 1 }, key);
+        res.status(204).end();
+      },
+      { write: true },
+    ),
+  );
+
+  return router;
+}
+
+function keyParam(req: Request): string | undefined {
+  const key = (req.params as Record<string, string | undefined>).key;
+  return key === undefined ? undefined : key.slice(0, 200);
+}
