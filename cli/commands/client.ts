@@ -31,8 +31,9 @@ async function fetchSecrets(options: ClientOptions, format: 'json' | 'dotenv' | 
       signal: AbortSignal.timeout(30_000),
     });
   } catch (error) {
-    const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
-    throw new CliError(`cannot reach ${url}: ${cause}`);
+    const { cause } = error as { cause?: { code?: string; message?: string } };
+    const reason = cause?.code ?? cause?.message ?? (error as Error).message;
+    throw new CliError(`cannot reach ${url}: ${reason}`);
   }
   const body = await response.text();
   if (!response.ok) {

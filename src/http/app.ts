@@ -1,7 +1,7 @@
 import express, { type Express } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import helmet from 'helmet';
-import { RateLimited } from '../errors.js';
+import { AppError, RateLimited } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { AppContext } from '../main.js';
 import { secretApiRouter } from '../secrets/secret.api.js';
@@ -10,6 +10,21 @@ import type { SetupGate } from '../users/setup.js';
 import { VERSION } from '../version.js';
 import { authenticateApi, type MasterKeyLimiter } from './middleware/api-auth.js';
 import { errorHandler, notFound, requestLogger } from './middleware/error-handler.js';
+
+const MAX_BODY_BYTES = 1024 * 1024;
+
+/**
+ * A body that declares more than the limit is refused before a byte of it is read, and the
+ * connection closed, so the client need not send it (body-parser would drain it first).
+ */
+function refuseDeclaredOversize(limit: number): express.RequestHandler {
+  return (req, res, next) => {
+    const declared = Number(req.get('content-length') ?? 0);
+    if (declared <= limit) return next();
+    res.set('Connection', 'close');
+    next(new AppError('too_large', 'request body larger than 1 MiB'));
+  };
+}
 
 export interface AppDeps {
   readonly ctx: AppContext;
@@ -67,8 +82,9 @@ export function createApp({ ctx, logger, setup, masterKeyLimiter }: AppDeps): Ex
       }),
     );
   }
-  // The limit is checked from Content-Length before reading, and while reading a chunked body.
-  api.use(express.json({ limit: '1mb', strict: false }));
+  api.use(refuseDeclaredOversize(MAX_BODY_BYTES));
+  // Also enforced while reading a chunked body, which declares no length.
+  api.use(express.json({ limit: MAX_BODY_BYTES, strict: false }));
   api.use(authenticateApi({ tokens: ctx.tokens, limiter: masterKeyLimiter }));
   api.use(secretApiRouter({ secrets: ctx.secrets, audit: ctx.audit }));
   app.use('/api/v1', api);

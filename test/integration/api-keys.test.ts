@@ -1,0 +1,142 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { actor, rawSql, runCli, tempDir } from '../helpers/test-context.js';
+import { call, startTestServer, type TestServer } from '../helpers/test-server.js';
+
+async function setUp(env: Record<string, string> = {}) {
+  const server = await startTestServer(env);
+  const { ctx } = server;
+  const masterKey = (await ctx.projects.create({ name: 'acme' }, actor)).masterKey!;
+  await ctx.projects.create({ name: 'acme-web', parent: 'acme' }, actor);
+  const bytes = { masterKey: new TextEncoder().encode(masterKey) };
+  await ctx.secrets.set({ project: 'acme', environment: 'prod', key: 'A', value: 'a1' }, bytes, actor);
+  await ctx.secrets.set({ project: 'acme-web', environment: 'prod', key: 'B', value: 'b1' }, bytes, actor);
+  const token = (await ctx.tokens.create({ project: 'acme-web', environment: 'prod', access: 'read' }, actor)).token;
+  // Seeding went through this process's keystore: start every test with nothing cached.
+  ctx.keystore.seal((await ctx.projects.byName('acme')).id);
+  const pull = (key = masterKey, as = token) => call(server, '/api/v1/secrets', { token: as, masterKey: key });
+  return { server, ctx, masterKey, token, pull };
+}
+
+describe('API key handling', () => {
+  let server: TestServer | undefined;
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+  });
+
+  it('should derive once for a master key, then serve from the cache; a wrong key neither succeeds nor evicts it', async () => {
+    const t = await setUp();
+    server = t.server;
+    const start = t.ctx.kdf.derivations;
+    expect((await t.pull()).status).toBe(200);
+    expect(t.ctx.kdf.derivations).toBe(start + 1);
+    for (let i = 0; i < 5; i++) expect((await t.pull()).status).toBe(200);
+    expect(t.ctx.kdf.derivations).toBe(start + 1);
+
+    const wrong = await t.pull('sfmk_' + 'W'.repeat(43));
+    expect(wrong.status).toBe(401);
+    expect(t.ctx.kdf.derivations).toBe(start + 2);
+    expect((await t.pull()).status).toBe(200);
+    expect(t.ctx.kdf.derivations).toBe(start + 2);
+    // The cache never makes the root look unsealed to an admin.
+    expect(t.ctx.keystore.isUnsealed((await t.ctx.projects.byName('acme')).id)).toBe(false);
+  });
+
+  it('should never derive for a request without a valid token or without a master key', async () => {
+    const t = await setUp();
+    server = t.server;
+    const start = t.ctx.kdf.derivations;
+    const bad = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => call(server!, '/api/v1/secrets', { token: `sfst_${i.toString(16).padStart(16, '0')}_${'x'.repeat(43)}`, masterKey: t.masterKey })),
+    );
+    expect(bad.every((r) => r.status === 401 && r.json.error.code === 'invalid_token')).toBe(true);
+    expect((await call(server, '/api/v1/secrets', { token: t.token })).json.error.code).toBe('invalid_master_key');
+    expect(t.ctx.kdf.derivations).toBe(start);
+  });
+
+  it('should not decrypt again while nothing changed, and see a write by another process at the very next pull', async () => {
+    const t = await setUp();
+    server = t.server;
+    expect((await t.pull()).json.secrets).toEqual({ A: 'a1', B: 'b1' });
+
+    // Corrupt B's stored ciphertext behind the server's back, without a revision bump: a pull that
+    // decrypted again would fail. It does not.
+    rawSql(server.dataDir, `create table saved as select * from secret_versions;
+      update secret_versions set ciphertext = zeroblob(60)`);
+    expect((await t.pull()).json.secrets).toEqual({ A: 'a1', B: 'b1' });
+    rawSql(server.dataDir, `update secret_versions set ciphertext = (select s.ciphertext from saved s
+      where s.secret_id = secret_versions.secret_id and s.version = secret_versions.version); drop table saved;`);
+
+    const keyFile = path.join(tempDir(), 'k');
+    fs.writeFileSync(keyFile, t.masterKey);
+    const cli = await runCli(['secret', 'set', 'acme', 'prod', 'A', 'a2', '--master-key-file', keyFile], { dataDir: server.dataDir });
+    expect(cli.code, cli.stderr).toBe(0);
+    expect((await t.pull()).json.secrets).toEqual({ A: 'a2', B: 'b1' });
+  });
+
+  it('should refuse the old master key at the next pull after a rotation by the CLI', async () => {
+    const t = await setUp();
+    server = t.server;
+    expect((await t.pull()).status).toBe(200);
+    const keyFile = path.join(tempDir(), 'k');
+    fs.writeFileSync(keyFile, t.masterKey);
+    const rotated = await runCli(['rotate', 'acme', '--reencrypt', '--master-key-file', keyFile], { dataDir: server.dataDir });
+    expect(rotated.code, rotated.stderr).toBe(0);
+    expect((await t.pull()).json.error.code).toBe('invalid_master_key');
+    expect((await t.pull(rotated.stdout.trim())).json.secrets).toEqual({ A: 'a1', B: 'b1' });
+  });
+
+  it('should derive again after a seal and after the expiry', async () => {
+    const t = await setUp({ ADMIN_MASTER_KEY_EXPIRATION: '1' });
+    server = t.server;
+    const root = await t.ctx.projects.byName('acme');
+    await t.pull();
+    const afterFirst = t.ctx.kdf.derivations;
+    await t.ctx.keys.seal(root, actor);
+    expect((await t.pull()).json.secrets).toEqual({ A: 'a1', B: 'b1' });
+    expect(t.ctx.kdf.derivations).toBe(afterFirst + 1);
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    expect((await t.pull()).json.secrets).toEqual({ A: 'a1', B: 'b1' });
+    expect(t.ctx.kdf.derivations).toBe(afterFirst + 2);
+  });
+
+  it('should answer 429 with Retry-After after too many wrong master keys for one token, and only that token', async () => {
+    const t = await setUp({ MASTER_KEY_ATTEMPTS_PER_MINUTE: '5' });
+    server = t.server;
+    const wrong = 'sfmk_' + 'W'.repeat(43);
+    for (let i = 0; i < 5; i++) expect((await t.pull(wrong)).status).toBe(401);
+    const limited = await t.pull(wrong);
+    expect(limited.status).toBe(429);
+    expect(limited.json.error.code).toBe('rate_limited');
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    // An uncached right key waits too: the limit exists to stop guessing.
+    expect((await t.pull()).status).toBe(429);
+
+    const other = (await t.ctx.tokens.create({ project: 'acme', environment: 'prod', access: 'read' }, actor)).token;
+    expect((await t.pull(wrong, other)).status).toBe(401);
+    expect((await t.pull(t.masterKey, other)).status).toBe(200);
+  });
+
+  it('should keep concurrent wrong guesses within the limit', async () => {
+    const t = await setUp({ MASTER_KEY_ATTEMPTS_PER_MINUTE: '5' });
+    server = t.server;
+    const start = t.ctx.kdf.derivations;
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => t.pull(`sfmk_${String(i).padStart(43, 'G')}`)));
+    expect(results.map((r) => r.status).sort()).toEqual([401, 401, 401, 401, 401, 429, 429, 429, 429, 429]);
+    expect(t.ctx.kdf.derivations - start).toBe(5);
+  });
+
+  it('should limit API requests per IP', async () => {
+    const t = await setUp({ API_RATE_LIMIT_PER_MINUTE: '10' });
+    server = t.server;
+    const statuses: number[] = [];
+    for (let i = 0; i < 11; i++) statuses.push((await t.pull()).status);
+    expect(statuses.slice(0, 10).every((s) => s === 200)).toBe(true);
+    const limited = await t.pull();
+    expect(limited.status).toBe(429);
+    expect(limited.json.error.code).toBe('rate_limited');
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+});
