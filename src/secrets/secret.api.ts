@@ -27,6 +27,8 @@ export function secretApiRouter(deps: { secrets: SecretService; audit: Pick<Audi
     } catch (error) {
       if (error instanceof AppError && DENIALS.has(error.code)) auditDenied(audit, caller, error.code, keyParam(req));
       throw error;
+    } finally {
+      caller.masterKey?.fill(0);
     }
   };
 

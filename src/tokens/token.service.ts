@@ -132,7 +132,9 @@ export function createTokenService(deps: {
       (row.expires_at === null || new Date(row.expires_at) > at);
     if (!valid) throw new InvalidToken();
     if (row.last_used_at === null || at.getTime() - new Date(row.last_used_at).getTime() > TOUCH_INTERVAL_MS) {
-      await touchToken(db, row.id, at.toISOString());
+      // A hint, not a record: if another process holds the write lock (a long re-encryption), a
+      // read must not fail over it. The next request a minute on tries again.
+      await touchToken(db, row.id, at.toISOString()).catch(() => undefined);
     }
     return {
       id: row.id,

@@ -49,8 +49,8 @@ export type MasterKeyLimiter = ReturnType<typeof createMasterKeyLimiter>;
 export const apiCaller = (req: Request): ApiCaller => (req as Request & { apiCaller: ApiCaller }).apiCaller;
 
 /**
- * Bearer token first (a bad one never reaches the KDF), then the master key header. The master key
- * is turned into bytes here and wiped when the response is done.
+ * Bearer token first (a bad one never reaches the KDF), then the master key header, turned into
+ * bytes here.
  */
 export function authenticateApi(deps: { tokens: Pick<TokenService, 'authenticate'>; limiter: MasterKeyLimiter }): RequestHandler {
   return async (req, res, next) => {
@@ -72,7 +72,9 @@ export function authenticateApi(deps: { tokens: Pick<TokenService, 'authenticate
         await caller.guard.before();
         await caller.guard.after(false);
       }
-      res.on('close', () => caller.masterKey?.fill(0));
+      // The handler wipes it when done; this covers requests that never reach one. Not on 'close':
+      // that fires when a client hangs up, possibly while a derivation still reads these bytes.
+      res.on('finish', () => caller.masterKey?.fill(0));
       (req as Request & { apiCaller: ApiCaller }).apiCaller = caller;
       next();
     } catch (error) {
