@@ -5,10 +5,10 @@ import { AppError, RateLimited } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { AppContext } from '../main.js';
 import { secretApiRouter } from '../secrets/secret.api.js';
-import { setupRouter } from '../users/setup.routes.js';
 import type { SetupGate } from '../users/setup.js';
 import { VERSION } from '../version.js';
 import { authenticateApi, type MasterKeyLimiter } from './middleware/api-auth.js';
+import { mountUi } from './ui.js';
 import { errorHandler, notFound, requestLogger } from './middleware/error-handler.js';
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -31,10 +31,12 @@ export interface AppDeps {
   readonly logger: Logger;
   readonly setup: SetupGate;
   readonly masterKeyLimiter: MasterKeyLimiter;
+  /** Wrong master keys per admin and root in the UI (same rule as the API's per token). */
+  readonly unsealLimiter: MasterKeyLimiter;
 }
 
 /** The Express application, without listening (tests and `serve` both start it on a port). */
-export function createApp({ ctx, logger, setup, masterKeyLimiter }: AppDeps): Express {
+export function createApp({ ctx, logger, setup, masterKeyLimiter, unsealLimiter }: AppDeps): Express & { closeUi(): void } {
   const { config } = ctx;
   const app = express();
   app.disable('x-powered-by');
@@ -87,11 +89,12 @@ export function createApp({ ctx, logger, setup, masterKeyLimiter }: AppDeps): Ex
   api.use(express.json({ limit: MAX_BODY_BYTES, strict: false }));
   api.use(authenticateApi({ tokens: ctx.tokens, limiter: masterKeyLimiter }));
   api.use(secretApiRouter({ secrets: ctx.secrets, audit: ctx.audit }));
+  api.use(notFound);
   app.use('/api/v1', api);
 
-  if (config.uiEnabled) app.use(setupRouter(setup));
+  const ui = config.uiEnabled ? mountUi(app, { ctx, config, logger, setup, unsealLimiter }) : undefined;
 
   app.use(notFound);
   app.use(errorHandler(logger));
-  return app;
+  return Object.assign(app, { closeUi: () => ui?.close() });
 }

@@ -24,7 +24,8 @@ export async function startServer(
   const ctx = await createContext(config, options.overrides);
   const setup = createSetupGate(ctx.users);
   const masterKeyLimiter = createMasterKeyLimiter(config.masterKeyAttemptsPerMinute);
-  const app = createApp({ ctx, logger, setup, masterKeyLimiter });
+  const unsealLimiter = createMasterKeyLimiter(config.masterKeyAttemptsPerMinute);
+  const app = createApp({ ctx, logger, setup, masterKeyLimiter, unsealLimiter });
 
   const server = await new Promise<import('node:http').Server>((resolve, reject) => {
     const listening = app.listen(config.port, config.host, (error?: Error) => (error ? reject(error) : resolve(listening)));
@@ -51,6 +52,8 @@ export async function startServer(
       await stopped;
       clearTimeout(force);
       masterKeyLimiter.shutdown();
+      unsealLimiter.shutdown();
+      app.closeUi();
       await ctx.close();
       logger.info('secretsfly stopped: every project sealed, database closed');
     })();

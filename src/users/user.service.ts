@@ -55,12 +55,17 @@ export function createUserService(deps: { db: Kysely<Database>; kdf: Kdf; audit:
     return { id: row.id, username: row.username, createdAt: row.created_at };
   }
 
+  async function byId(id: string): Promise<UserView | undefined> {
+    const row = await db.selectFrom('users').select(['id', 'username', 'created_at']).where('id', '=', id).executeTakeFirst();
+    return row && { id: row.id, username: row.username, createdAt: row.created_at };
+  }
+
   async function count(): Promise<number> {
     const row = await db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
     return Number(row.n);
   }
 
-  return { create, verify, count };
+  return { create, verify, byId, count };
 }
 
 export type UserService = ReturnType<typeof createUserService>;

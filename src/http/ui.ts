@@ -1,0 +1,62 @@
+import express, { type Express, type NextFunction, type Request, type Response, Router } from 'express';
+import { engine } from 'express-handlebars';
+import { csrfSync } from 'csrf-sync';
+import { auditRoutes } from '../audit/audit.routes.js';
+import { environmentRoutes } from '../environments/environment.routes.js';
+import { AppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { STATIC_DIR, VIEWS_DIR } from '../paths.js';
+import { projectRoutes } from '../projects/project.routes.js';
+import { secretRoutes } from '../secrets/secret.routes.js';
+import { tokenRoutes } from '../tokens/token.routes.js';
+import { viewHelpers } from '../ui/view-helpers.js';
+import type { UiDeps } from '../ui/ui-kit.js';
+import { authRoutes } from '../users/auth.routes.js';
+import type { SetupGate } from '../users/setup.js';
+import { createSessionMiddleware } from './session.js';
+
+const STATUS: Record<string, number> = { not_found: 404, forbidden: 403, invalid_request: 400, sealed: 423 };
+
+/**
+ * The admin web UI: sessions (DATA_DIR/sessions.db), CSRF on every form, Handlebars views. Mounted
+ * after the API, so API requests never touch sessions. Returns a closer for the session database.
+ */
+export function mountUi(app: Express, deps: UiDeps & { logger: Logger; setup: SetupGate }): { close(): void } {
+  const { ctx, config, logger, setup } = deps;
+  app.engine('hbs', engine({ extname: '.hbs', defaultLayout: 'main', layoutsDir: `${VIEWS_DIR}/layouts`, partialsDir: `${VIEWS_DIR}/partials`, helpers: viewHelpers }));
+  app.set('view engine', 'hbs');
+  app.set('views', VIEWS_DIR);
+  app.use('/static', express.static(STATIC_DIR, { index: false, maxAge: '1h' }));
+
+  const sessions = createSessionMiddleware(config);
+  const { csrfSynchronisedProtection, generateToken } = csrfSync({
+    getTokenFromRequest: (req) => (req.body as Record<string, string> | undefined)?._csrf,
+    errorConfig: { statusCode: 403, message: 'This form has expired or did not come from this site. Reload the page and try again.', code: 'forbidden' },
+  });
+
+  const ui = Router();
+  ui.use(sessions.middleware);
+  ui.use(express.urlencoded({ extended: false, limit: '256kb' }));
+  ui.use(csrfSynchronisedProtection);
+  ui.use(async (req, res, next) => {
+    res.locals.csrfToken = generateToken(req);
+    res.locals.flash = req.session.flash ?? [];
+    if (req.session.flash) delete req.session.flash;
+    res.locals.user = req.session.userId ? await ctx.users.byId(req.session.userId) : undefined;
+    res.locals.environments = (await ctx.environments.list()).map((env) => env.name);
+    next();
+  });
+  ui.use(authRoutes({ ...deps, setup }));
+  ui.use((req, res, next) => (res.locals.user ? next() : res.redirect(303, '/login')));
+  ui.use(projectRoutes(deps), secretRoutes(deps), tokenRoutes(deps), environmentRoutes(deps), auditRoutes(deps));
+  ui.use((_req, res) => res.status(404).render('pages/error', { title: 'Not found', message: 'There is nothing here.' }));
+  ui.use((error: unknown, req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) return next(error);
+    const known = error instanceof AppError ? error : (error as { code?: string }).code === 'forbidden' ? new AppError('forbidden', (error as Error).message) : undefined;
+    if (!known) logger.error('unhandled UI error', { path: req.path, error: (error as Error)?.name, message: String((error as Error)?.message).split('\n')[0] });
+    const status = known ? (STATUS[known.code] ?? 400) : 500;
+    res.status(status).render('pages/error', { title: status === 403 ? 'Refused' : status === 404 ? 'Not found' : 'Something went wrong', message: known?.message ?? 'An unexpected error occurred; it has been logged.' });
+  });
+  app.use(ui);
+  return { close: sessions.close };
+}

@@ -1,0 +1,98 @@
+import { Router } from 'express';
+import { presentedMasterKey } from '../keys/master-key.js';
+import { action, currentUser, field, flash, noStore, param, type UiDeps, uiActor } from '../ui/ui-kit.js';
+import type { ProjectView } from './project.service.js';
+
+interface TreeNode extends ProjectView {
+  children: TreeNode[];
+}
+
+function buildTree(projects: readonly ProjectView[]): TreeNode[] {
+  const nodes = new Map(projects.map((p) => [p.name, { ...p, children: [] as TreeNode[] }]));
+  const roots: TreeNode[] = [];
+  for (const node of nodes.values()) {
+    const parent = node.parent === null ? undefined : nodes.get(node.parent);
+    (parent ? parent.children : roots).push(node);
+  }
+  return roots;
+}
+
+export function projectRoutes({ ctx, unsealLimiter }: UiDeps): Router {
+  const router = Router();
+  const firstEnvironment = async () => (await ctx.environments.list())[0]?.name ?? 'prod';
+
+  router.get('/', async (_req, res) => {
+    const projects = await ctx.projects.list();
+    res.render('pages/home', { title: 'Projects', tree: buildTree(projects), empty: projects.length === 0 });
+  });
+
+  router.get('/projects/new', async (req, res) => {
+    const parent = typeof req.query.parent === 'string' ? req.query.parent : '';
+    res.render('pages/project-new', { title: 'New project', projects: await ctx.projects.list(), parent });
+  });
+
+  router.post(
+    '/projects',
+    action(
+      () => '/projects/new',
+      async (req, res) => {
+        const parent = field(req, 'parent', 63) || undefined;
+        const ownKey = parent === undefined && field(req, 'keyChoice') === 'own' ? field(req, 'masterKey', 1024) : undefined;
+        const created = await ctx.projects.create({ name: field(req, 'name', 100), parent, masterKey: ownKey }, uiActor(req, res));
+        if (created.masterKey) {
+          // Rendered straight into this response, never stored: not in the session, not in a flash.
+          noStore(res).render('pages/master-key', { title: 'Store your master key', project: created.project, masterKey: created.masterKey });
+          return;
+        }
+        flash(req, 'success', `Project "${created.project.name}" created.`);
+        res.redirect(303, `/projects/${created.project.name}`);
+      },
+    ),
+  );
+
+  router.get('/projects/:name', async (req, res) => {
+    const project = await ctx.projects.byName(param(req, 'name'));
+    res.redirect(303, `/projects/${project.name}/envs/${await firstEnvironment()}`);
+  });
+
+  const backTo = (req: import('express').Request) => {
+    const back = field(req, 'back', 300);
+    return back.startsWith('/') && !back.startsWith('//') ? back : '/';
+  };
+
+  router.post(
+    '/projects/:name/unseal',
+    action(backTo, async (req, res) => {
+      const root = await ctx.projects.rootOf(await ctx.projects.byName(param(req, 'name')));
+      const masterKey = presentedMasterKey(field(req, 'masterKey', 1024));
+      try {
+        const guard = unsealLimiter.guard(`${currentUser(res).id}:${root.id}`);
+        await guard.before();
+        let succeeded = false;
+        try {
+          const { expiresAt } = await ctx.keys.unseal(root, masterKey, uiActor(req, res));
+          succeeded = true;
+          const minutes = Math.round((expiresAt.getTime() - Date.now()) / 60_000);
+          flash(req, 'success', `"${root.name}" is unsealed for ${minutes || 'less than a'} minute${minutes === 1 ? '' : 's'}.`);
+        } finally {
+          await guard.after(succeeded);
+        }
+      } finally {
+        masterKey.fill(0);
+      }
+      res.redirect(303, backTo(req));
+    }),
+  );
+
+  router.post(
+    '/projects/:name/seal',
+    action(backTo, async (req, res) => {
+      const root = await ctx.projects.rootOf(await ctx.projects.byName(param(req, 'name')));
+      await ctx.keys.seal(root, uiActor(req, res));
+      flash(req, 'success', `"${root.name}" is sealed: its key is wiped from memory.`);
+      res.redirect(303, backTo(req));
+    }),
+  );
+
+  return router;
+}

@@ -1,0 +1,51 @@
+import { Router } from 'express';
+import { action, field, flash, noStore, param, type UiDeps, uiActor } from '../ui/ui-kit.js';
+import { parseDuration } from './token.service.js';
+
+export function tokenRoutes({ ctx }: UiDeps): Router {
+  const router = Router();
+  const page = (name: string) => `/projects/${encodeURIComponent(name)}/tokens`;
+
+  router.get('/projects/:name/tokens', async (req, res) => {
+    const project = (await ctx.projects.list()).find((p) => p.name === param(req, 'name')) ?? (await ctx.projects.byName(param(req, 'name')));
+    const tokens = await ctx.tokens.list(project.name);
+    const environments = (await ctx.environments.list()).map((e) => ({ name: e.name }));
+    res.render('pages/tokens', { title: `${project.name} · tokens`, project, environments, tokens, tab: 'tokens', back: page(project.name) });
+  });
+
+  router.post(
+    '/projects/:name/tokens',
+    action(
+      (req) => page(param(req, 'name')),
+      async (req, res) => {
+        const expires = field(req, 'expiresIn', 10);
+        const created = await ctx.tokens.create(
+          {
+            project: param(req, 'name'),
+            environment: field(req, 'environment', 32),
+            access: field(req, 'access') === 'read_write' ? 'read_write' : 'read',
+            expiresInSeconds: expires ? parseDuration(expires) : undefined,
+            name: field(req, 'tokenName', 100) || undefined,
+          },
+          uiActor(req, res),
+        );
+        // Rendered once, straight into this response; only its hash is kept.
+        noStore(res).render('pages/token-created', { title: 'Service token created', token: created.token, view: created.view, back: page(param(req, 'name')) });
+      },
+    ),
+  );
+
+  router.post(
+    '/tokens/:id/revoke',
+    action(
+      (req) => field(req, 'back', 300).startsWith('/projects/') ? field(req, 'back', 300) : '/',
+      async (req, res) => {
+        const revoked = await ctx.tokens.revoke(param(req, 'id'), uiActor(req, res));
+        flash(req, 'success', `Token "${revoked.name}" revoked: it stopped working at once.`);
+        res.redirect(303, page(revoked.project));
+      },
+    ),
+  );
+
+  return router;
+}
