@@ -40,8 +40,15 @@ export function mountUi(app: Express, deps: UiDeps & { logger: Logger; setup: Se
   ui.use(csrfSynchronisedProtection);
   ui.use(async (req, res, next) => {
     res.locals.csrfToken = generateToken(req);
-    res.locals.flash = req.session.flash ?? [];
-    if (req.session.flash) delete req.session.flash;
+    // Taken from the session only when a page is rendered, so a redirect in between keeps them.
+    Object.defineProperty(res.locals, 'flash', {
+      enumerable: true,
+      get: () => {
+        const messages = req.session.flash ?? [];
+        delete req.session.flash;
+        return messages;
+      },
+    });
     res.locals.user = req.session.userId ? await ctx.users.byId(req.session.userId) : undefined;
     res.locals.environments = (await ctx.environments.list()).map((env) => env.name);
     next();

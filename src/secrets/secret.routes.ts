@@ -39,7 +39,8 @@ export function secretRoutes({ ctx, config }: UiDeps): Router {
     '/projects/:name/envs/:env/secrets',
     action(base, async (req, res) => {
       const key = field(req, 'key', 200).trim();
-      const value = field(req, 'value', config.maxSecretBytes * 4 + 1);
+      // Browsers send every textarea line break as CRLF (HTML spec); a person typing one means \n.
+      const value = field(req, 'value', config.maxSecretBytes * 4 + 1).replace(/\r\n/g, '\n');
       if (key === '') throw new InvalidRequest('a key is required');
       const written = await ctx.secrets.set({ project: param(req, 'name'), environment: param(req, 'env'), key, value }, { unsealed: true }, uiActor(req, res));
       flash(req, 'success', `${key} saved as version ${written.version}.`);

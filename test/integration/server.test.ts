@@ -2,13 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { actor, runCli, tempDir } from '../helpers/test-context.js';
+import { FormClient } from '../helpers/form-client.js';
 import { call, spawnServe, startTestServer, type TestServer } from '../helpers/test-server.js';
-
-const form = (fields: Record<string, string>) => ({
-  method: 'POST',
-  rawBody: new URLSearchParams(fields).toString(),
-  headers: { 'content-type': 'application/x-www-form-urlencoded' },
-});
 
 describe('first-run setup', () => {
   let server: TestServer | undefined;
@@ -22,25 +17,26 @@ describe('first-run setup', () => {
     const line = server.announced.find((l) => l.includes('/setup?token='))!;
     expect(line).toContain(`${server.url}/setup?token=`);
     const token = /token=([A-Za-z0-9_-]+)/.exec(line)![1]!;
+    const browser = new FormClient(server.url);
 
-    expect((await call(server, '/setup?token=wrong')).status).toBe(404);
-    const page = await call(server, `/setup?token=${token}`);
+    expect((await browser.get('/setup?token=wrong')).status).toBe(404);
+    const page = await browser.get(`/setup?token=${token}`);
     expect(page.status).toBe(200);
     expect(page.headers.get('cache-control')).toBe('no-store');
     expect(page.text).toContain('<form method="post" action="/setup">');
 
-    const short = await call(server, '/setup', form({ token, username: 'admin', password: 'short' }));
+    const short = await browser.post('/setup', { token, username: 'admin', password: 'short' });
     expect(short.status).toBe(400);
     expect(short.text).toContain('12 to 1024 characters');
     expect(short.text).not.toContain('value="short"');
 
-    const created = await call(server, '/setup', form({ token, username: 'admin', password: 'a long enough password' }));
-    expect(created.status).toBe(200);
-    expect(created.text).toContain('Admin created');
+    const created = await browser.post('/setup', { token, username: 'admin', password: 'a long enough password' });
+    expect(created.status).toBe(303);
+    expect(created.location).toBe('/login');
     expect(await server.ctx.users.verify('admin', 'a long enough password')).toBeDefined();
 
-    expect((await call(server, `/setup?token=${token}`)).status).toBe(404);
-    expect((await call(server, '/setup', form({ token, username: 'second', password: 'another long password' }))).status).toBe(404);
+    expect((await browser.get(`/setup?token=${token}`)).status).toBe(404);
+    expect((await browser.post('/setup', { token, username: 'second', password: 'another long password' })).status).toBe(404);
     expect(await server.ctx.users.count()).toBe(1);
   });
 
@@ -57,8 +53,9 @@ describe('first-run setup', () => {
   it('should answer 404 on every UI route with UI_ENABLED=false while the API works', async () => {
     server = await startTestServer({ UI_ENABLED: 'false' });
     expect(server.announced.join('\n')).toContain('secretsfly user create');
-    expect((await call(server, '/setup')).status).toBe(404);
-    expect((await call(server, '/')).status).toBe(404);
+    for (const path of ['/setup', '/', '/login', '/projects/new', '/audit', '/static/app.css']) {
+      expect((await call(server, path)).status, path).toBe(404);
+    }
     const masterKey = (await server.ctx.projects.create({ name: 'api-only' }, actor)).masterKey!;
     const { token } = await server.ctx.tokens.create({ project: 'api-only', environment: 'prod', access: 'read' }, actor);
     expect((await call(server, '/api/v1/secrets', { token, masterKey })).status).toBe(200);

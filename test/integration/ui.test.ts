@@ -1,0 +1,130 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { actor, readAllFiles } from '../helpers/test-context.js';
+import { FormClient } from '../helpers/form-client.js';
+import { startTestServer, type TestServer } from '../helpers/test-server.js';
+
+describe('admin web UI over HTTP', () => {
+  let server: TestServer;
+  let masterKey: string;
+  const password = 'correct horse battery staple';
+
+  beforeAll(async () => {
+    server = await startTestServer({ NB_MINUTES_DECRYPTED_BEFORE_REDIRECT: '3' });
+    await server.ctx.users.create('admin', password, actor);
+    masterKey = (await server.ctx.projects.create({ name: 'acme' }, actor)).masterKey!;
+    await server.ctx.projects.create({ name: 'acme-web', parent: 'acme' }, actor);
+  });
+  afterAll(() => server.close());
+
+  it('should send every page to the login form without a session', async () => {
+    const anonymous = new FormClient(server.url);
+    for (const path of ['/', '/projects/new', '/projects/acme/envs/prod', '/projects/acme/envs/prod/reveal', '/environments', '/audit']) {
+      const res = await anonymous.get(path);
+      expect([res.status, res.location], path).toEqual([303, '/login']);
+    }
+  });
+
+  it('should refuse a form without its CSRF token with 403, changing nothing', async () => {
+    const admin = new FormClient(server.url);
+    await admin.login('admin', password);
+    const before = (await server.ctx.projects.list()).length;
+    const forged = await admin.post('/projects', { name: 'forged' }, { csrf: false });
+    expect(forged.status).toBe(403);
+    const wrong = await admin.post('/projects', { name: 'forged', _csrf: 'not-the-token' }, { csrf: false });
+    expect(wrong.status).toBe(403);
+    expect((await server.ctx.projects.list()).length).toBe(before);
+    expect((await new FormClient(server.url).post('/login', { username: 'admin', password }, { csrf: false })).status).toBe(403);
+  });
+
+  it('should set HttpOnly, SameSite=Strict session cookies, Secure behind an HTTPS proxy', async () => {
+    const browser = new FormClient(server.url);
+    await browser.get('/login');
+    const cookie = browser.lastSetCookie.find((line) => line.startsWith('sf.sid='))!;
+    expect(cookie).toMatch(/HttpOnly/);
+    expect(cookie).toMatch(/SameSite=Strict/);
+    expect(cookie).not.toMatch(/Secure/);
+
+    const behindProxy = await startTestServer({ TRUST_PROXY: 'true' });
+    try {
+      const proxied = new FormClient(behindProxy.url);
+      await proxied.get('/login', { 'x-forwarded-proto': 'https' });
+      expect(proxied.lastSetCookie.find((line) => line.startsWith('sf.sid='))).toMatch(/; Secure/);
+    } finally {
+      await behindProxy.close();
+    }
+  });
+
+  it('should keep master keys and values out of the session store after an unseal and a decrypted view', async () => {
+    const admin = new FormClient(server.url);
+    await admin.login('admin', password);
+    await admin.get('/projects/acme/envs/prod');
+    const unseal = await admin.post('/projects/acme/unseal', { masterKey, back: '/projects/acme/envs/prod' });
+    expect(unseal.status).toBe(303);
+    await admin.get('/projects/acme/envs/prod');
+    await admin.post('/projects/acme/envs/prod/secrets', { key: 'SESSION_PROBE', value: 'v4lue-never-in-a-session' });
+    const reveal = await admin.get('/projects/acme/envs/prod/reveal');
+    expect(reveal.status).toBe(200);
+    expect(reveal.text).toContain('v4lue-never-in-a-session');
+    expect(reveal.headers.get('cache-control')).toBe('no-store');
+    expect(reveal.text).toContain('<meta http-equiv="refresh" content="180;url&#x3D;/projects/acme/envs/prod">');
+
+    const sessionFiles = readAllFiles(server.dataDir).filter(({ file }) => file.includes('sessions.db'));
+    expect(sessionFiles.length).toBeGreaterThan(0);
+    for (const { file, content } of readAllFiles(server.dataDir)) {
+      expect(content.includes(Buffer.from(masterKey)), file).toBe(false);
+      expect(content.includes(Buffer.from('v4lue-never-in-a-session')), file).toBe(false);
+    }
+    // A session holds the user id, the CSRF token and flash messages, nothing else.
+    const { default: Sqlite } = await import('better-sqlite3');
+    const db = new Sqlite(`${server.dataDir}/sessions.db`, { readonly: true });
+    const rows = db.prepare('select sess from sessions').all() as { sess: string }[];
+    db.close();
+    for (const row of rows) {
+      expect(Object.keys(JSON.parse(row.sess)).every((name) => ['cookie', 'csrfToken', 'userId', 'flash'].includes(name))).toBe(true);
+    }
+    await server.ctx.audit.flush();
+    const actions = (await server.ctx.audit.list({ limit: 20 })).map((e) => e.action);
+    expect(actions).toContain('secrets_revealed');
+    expect(actions).toContain('unseal');
+  });
+
+  it('should show a master key and a token once, in the response that made them, never in the session', async () => {
+    const admin = new FormClient(server.url);
+    await admin.login('admin', password);
+    const created = await admin.submit('/projects/new', '/projects', { name: 'shown-once', parent: '', keyChoice: 'generate' });
+    expect(created.status).toBe(200);
+    expect(created.headers.get('cache-control')).toBe('no-store');
+    const key = /<code id="master-key">(sfmk_[A-Za-z0-9_-]{43})<\/code>/.exec(created.text)![1]!;
+    const token = await admin.submit('/projects/shown-once/tokens', '/projects/shown-once/tokens', { environment: 'prod', access: 'read', expiresIn: '7d', tokenName: 'ci' });
+    const tokenValue = /<code id="token">(sfst_[^<]+)<\/code>/.exec(token.text)![1]!;
+    expect((await admin.get('/projects/shown-once/tokens')).text).not.toContain(tokenValue);
+    for (const { file, content } of readAllFiles(server.dataDir)) {
+      expect(content.includes(Buffer.from(key)), file).toBe(false);
+      expect(content.includes(Buffer.from(tokenValue.slice(22))), file).toBe(false);
+    }
+  });
+
+  it('should refuse a wrong master key with a message, audit it, and limit repeated tries', async () => {
+    const admin = new FormClient(server.url);
+    await admin.login('admin', password);
+    await admin.get('/projects/acme-web/envs/prod');
+    const wrong = await admin.post('/projects/acme-web/unseal', { masterKey: 'sfmk_' + 'Q'.repeat(43), back: '/projects/acme-web/envs/prod' });
+    expect(wrong.location).toBe('/projects/acme-web/envs/prod');
+    expect((await admin.get('/projects/acme-web/envs/prod')).text).toContain('invalid master key');
+    for (let i = 0; i < 5; i++) await admin.post('/projects/acme-web/unseal', { masterKey: 'sfmk_' + 'Q'.repeat(43), back: '/projects/acme-web/envs/prod' });
+    expect((await admin.get('/projects/acme-web/envs/prod')).text).toContain('too many requests');
+    await server.ctx.audit.flush();
+    expect((await server.ctx.audit.list({ action: 'unseal_failed' })).length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('should limit failed sign-ins per username and never echo the password', async () => {
+    const attacker = new FormClient(server.url);
+    let last;
+    for (let i = 0; i < 6; i++) last = await attacker.submit('/login', '/login', { username: 'victim', password: `guess-number-${i}` });
+    expect(last!.status).toBe(429);
+    const failed = await new FormClient(server.url).submit('/login', '/login', { username: 'someone', password: 'echo-me-not-123' });
+    expect(failed.status).toBe(401);
+    expect(failed.text).not.toContain('echo-me-not-123');
+    expect(failed.text).toContain('value="someone"');
+  });
+});
