@@ -16,6 +16,14 @@ describe('admin web UI over HTTP', () => {
   });
   afterAll(() => server.close());
 
+  it('should forbid inline scripts and framing with its Content-Security-Policy', async () => {
+    const csp = (await new FormClient(server.url).get('/login')).headers.get('content-security-policy')!;
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain('unsafe-inline');
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).toContain("default-src 'self'");
+  });
+
   it('should send every page to the login form without a session', async () => {
     const anonymous = new FormClient(server.url);
     for (const path of ['/', '/projects/new', '/projects/acme/envs/prod', '/projects/acme/envs/prod/reveal', '/environments', '/audit']) {
