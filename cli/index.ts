@@ -3,12 +3,13 @@ import { ConfigError } from '../src/config.js';
 import { AppError } from '../src/errors.js';
 import { VERSION } from '../src/version.js';
 import { registerAdminCommands } from './commands/admin.js';
+import { registerBenchCommand } from './commands/bench.js';
 import { registerClientCommands } from './commands/client.js';
 import { registerServerCommands } from './commands/server.js';
 import { registerProjectCommands } from './commands/project.js';
 import { registerSecretCommands } from './commands/secret.js';
 import { registerTokenCommands } from './commands/token.js';
-import { CliError, UsageError } from './io.js';
+import { UsageError } from './io.js';
 
 function buildProgram(): Command {
   const program = new Command('secretsfly')
@@ -26,18 +27,7 @@ function buildProgram(): Command {
   registerTokenCommands(program);
   registerServerCommands(program);
   registerClientCommands(program);
-
-  // Reserved: it arrives with the benchmark suite (#5).
-  for (const [name, issue] of [['bench', 5]] as const) {
-    program
-      .command(name)
-      .description(`(not available yet, see issue #${issue})`)
-      .allowUnknownOption()
-      .allowExcessArguments()
-      .action(() => {
-        throw new CliError(`"${name}" is not available in this version yet`);
-      });
-  }
+  registerBenchCommand(program);
   return program;
 }
 

@@ -1,0 +1,22 @@
+import path from 'node:path';
+import { type Command, Option } from 'commander';
+import { runBench, SCENARIO_NAMES, toMarkdown } from '../../benchmark/run.js';
+import { UsageError } from '../io.js';
+
+export function registerBenchCommand(program: Command): void {
+  program
+    .command('bench')
+    .description('run the benchmark suite; writes results.json and results.md')
+    .option('--quick', 'smaller sizes and shorter runs (under a minute)')
+    .option('--out <dir>', 'where to write the results', 'bench-results')
+    .option('--only <scenarios>', `comma-separated subset of: ${SCENARIO_NAMES.join(', ')}`)
+    // Smallest sizes, for the test that proves the command works.
+    .addOption(new Option('--tiny').hideHelp())
+    .action(async (options: { quick?: boolean; tiny?: boolean; out: string; only?: string }) => {
+      const only = options.only?.split(',').map((name) => name.trim());
+      const unknown = only?.filter((name) => !(SCENARIO_NAMES as string[]).includes(name));
+      if (unknown?.length) throw new UsageError(`unknown scenario: ${unknown.join(', ')}`);
+      const report = await runBench({ mode: options.tiny ? 'tiny' : options.quick ? 'quick' : 'full', out: path.resolve(options.out), ...(only && { only }) });
+      process.stdout.write(toMarkdown(report));
+    });
+}
