@@ -6,8 +6,8 @@ export function findLastAuditEvent(db: Kysely<Database>) {
   return db.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
 }
 
-export async function insertAuditEvent(db: Kysely<Database>, row: AuditEventTable): Promise<void> {
-  await db.insertInto('audit_events').values(row).execute();
+export async function insertAuditEvents(db: Kysely<Database>, rows: AuditEventTable[]): Promise<void> {
+  if (rows.length > 0) await db.insertInto('audit_events').values(rows).execute();
 }
 
 export function listAuditEventRows(

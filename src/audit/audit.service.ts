@@ -3,7 +3,7 @@ import { bytesToHex } from '@noble/hashes/utils.js';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database.js';
 import { writeTransaction } from '../db/open.js';
-import { allAuditEventsInOrder, findLastAuditEvent, insertAuditEvent, listAuditEventRows } from './audit.repository.js';
+import { allAuditEventsInOrder, findLastAuditEvent, insertAuditEvents, listAuditEventRows } from './audit.repository.js';
 import type { AuditEventRow, AuditEventTable } from './audit.table.js';
 
 export type AuditAction =
@@ -93,23 +93,31 @@ function hashOf(row: Omit<AuditEventTable, 'hash'>): string {
 }
 
 export function createAuditService({ db, now }: { db: Kysely<Database>; now: () => Date }) {
-  /** Appends inside the caller's transaction, so the event commits or rolls back with the change. */
-  async function record(trx: Kysely<Database>, event: AuditEvent): Promise<void> {
+  /** Appends inside the caller's transaction, so the events commit or roll back with the change. */
+  async function record(trx: Kysely<Database>, ...events: AuditEvent[]): Promise<void> {
     const last = await findLastAuditEvent(trx);
-    const row: Omit<AuditEventTable, 'hash'> = {
-      seq: (last?.seq ?? 0) + 1,
-      at: now().toISOString(),
-      actor: event.actor.name.slice(0, 200),
-      action: event.action,
-      project_id: event.projectId ?? null,
-      environment: event.environment ?? null,
-      key: event.key ?? null,
-      ip: event.actor.ip?.slice(0, 64) ?? null,
-      user_agent: event.actor.userAgent?.slice(0, 512) ?? null,
-      details: redact(event.details),
-      prev_hash: last?.hash ?? GENESIS,
-    };
-    await insertAuditEvent(trx, { ...row, hash: hashOf(row) });
+    let seq = last?.seq ?? 0;
+    let prevHash = last?.hash ?? GENESIS;
+    const at = now().toISOString();
+    const rows = events.map((event): AuditEventTable => {
+      const row: Omit<AuditEventTable, 'hash'> = {
+        seq: (seq += 1),
+        at,
+        actor: event.actor.name.slice(0, 200),
+        action: event.action,
+        project_id: event.projectId ?? null,
+        environment: event.environment ?? null,
+        key: event.key ?? null,
+        ip: event.actor.ip?.slice(0, 64) ?? null,
+        user_agent: event.actor.userAgent?.slice(0, 512) ?? null,
+        details: redact(event.details),
+        prev_hash: prevHash,
+      };
+      prevHash = hashOf(row);
+      return { ...row, hash: prevHash };
+    });
+    // One statement per 50 events (12 columns each, well under SQLite's bound-parameter limit).
+    for (let i = 0; i < rows.length; i += 50) await insertAuditEvents(trx, rows.slice(i, i + 50));
   }
 
   /** For events that change nothing else (a failed unseal, a denied request). */
@@ -117,27 +125,38 @@ export function createAuditService({ db, now }: { db: Kysely<Database>; now: () 
     return writeTransaction(db, (trx) => record(trx, event));
   }
 
-  // High-volume events (api_read …) are batched: one transaction every 100 ms instead of one per request.
+  // API events are batched: one transaction every 100 ms instead of one per request. Identical
+  // reads within a batch (same token, address, agent, scope and format) become one event with a
+  // count: at thousands of pulls a second, one row each would outgrow everything else stored.
   let queue: AuditEvent[] = [];
+  const reads = new Map<string, { event: AuditEvent; count: number }>();
   let flushing: Promise<void> = Promise.resolve();
   let timer: NodeJS.Timeout | undefined;
 
   /** Queues an event to be written with others shortly; `flush` (also run on close) writes them now. */
-  function enqueue(event: AuditEvent): void {
-    queue.push(event);
+  function enqueue(event: AuditEvent, options: { coalesce?: boolean } = {}): void {
+    if (options.coalesce) {
+      const { actor, ...rest } = event;
+      const key = JSON.stringify([actor.name, actor.ip, actor.userAgent, rest]);
+      const seen = reads.get(key);
+      if (seen) seen.count += 1;
+      else reads.set(key, { event, count: 1 });
+    } else queue.push(event);
     timer ??= setTimeout(() => void flush().catch(() => {}), 100).unref();
   }
 
   function flush(): Promise<void> {
     if (timer) clearTimeout(timer);
     timer = undefined;
-    const batch = queue;
+    const batch = [
+      ...queue,
+      ...[...reads.values()].map(({ event, count }) => (count === 1 ? event : { ...event, details: { ...event.details, count } })),
+    ];
     queue = [];
+    reads.clear();
     flushing = flushing.then(async () => {
       if (batch.length === 0) return;
-      await writeTransaction(db, async (trx) => {
-        for (const event of batch) await record(trx, event);
-      });
+      await writeTransaction(db, (trx) => record(trx, ...batch));
     });
     return flushing;
   }

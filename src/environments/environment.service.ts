@@ -20,9 +20,26 @@ export function createEnvironmentService(deps: { db: Kysely<Database>; audit: Pi
     return db.selectFrom('environments').selectAll().orderBy('created_at').orderBy('name').execute();
   }
 
+  // Environments are never renamed or deleted: a row read once stays true.
+  const rowsByName = new Map<string, EnvironmentRow>();
+
   async function byName(name: string): Promise<EnvironmentRow> {
+    const cached = rowsByName.get(name);
+    if (cached) return cached;
     const row = await db.selectFrom('environments').selectAll().where('name', '=', name).executeTakeFirst();
     if (!row) throw new NotFound('environment', name);
+    rowsByName.set(name, row);
+    return row;
+  }
+
+  const rowsById = new Map<string, EnvironmentRow>();
+
+  async function byId(id: string): Promise<EnvironmentRow> {
+    const cached = rowsById.get(id);
+    if (cached) return cached;
+    const row = await db.selectFrom('environments').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) throw new NotFound('environment', id);
+    rowsById.set(id, row);
     return row;
   }
 
@@ -55,7 +72,7 @@ export function createEnvironmentService(deps: { db: Kysely<Database>; audit: Pi
     });
   }
 
-  return { list, byName, create, ensure };
+  return { list, byName, byId, create, ensure };
 }
 
 export type EnvironmentService = ReturnType<typeof createEnvironmentService>;

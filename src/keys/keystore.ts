@@ -20,6 +20,8 @@ interface ApiEntry extends HeldKey {
 interface ResolvedEntry {
   readonly revision: number;
   readonly values: ReadonlyMap<string, unknown>;
+  /** Response bodies rendered from `values` (JSON, dotenv …), by variant; they go with it. */
+  readonly renders: Map<string, string>;
 }
 
 interface RootSlot {
@@ -127,7 +129,18 @@ export class Keystore {
     const slot = this.#roots.get(rootId);
     // Decrypted values live only as long as a key that could decrypt them again.
     if (!slot || (!slot.admin && slot.api.length === 0)) return;
-    slot.resolved.set(scope, { revision, values });
+    slot.resolved.set(scope, { revision, values, renders: new Map() });
+  }
+
+  /** A body rendered earlier from the values cached at this revision, or undefined. */
+  rendered(rootId: string, scope: string, revision: number, variant: string): string | undefined {
+    const entry = this.#roots.get(rootId)?.resolved.get(scope);
+    return entry && entry.revision === revision ? entry.renders.get(variant) : undefined;
+  }
+
+  rememberRendered(rootId: string, scope: string, revision: number, variant: string, body: string): void {
+    const entry = this.#roots.get(rootId)?.resolved.get(scope);
+    if (entry && entry.revision === revision) entry.renders.set(variant, body);
   }
 
   /** Wipes every key and decrypted value held for this root. Returns whether the admin had it unsealed. */

@@ -1,9 +1,13 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database.js';
+import { reusableQuery } from '../db/reusable-query.js';
 import type { RootKeyRow, RootKeyTable } from './root-key.table.js';
 
-export function findRootKey(db: Kysely<Database>, rootId: string): Promise<RootKeyRow | undefined> {
-  return db.selectFrom('root_keys').selectAll().where('project_id', '=', rootId).executeTakeFirst();
+const rootKeyQuery = reusableQuery((db, rootId: string) => db.selectFrom('root_keys').selectAll().where('project_id', '=', rootId));
+
+/** Read on every use of a key (its key_version and revision guard the caches), hence compiled once. */
+export async function findRootKey(db: Kysely<Database>, rootId: string): Promise<RootKeyRow | undefined> {
+  return (await rootKeyQuery(db, rootId))[0];
 }
 
 export async function insertRootKey(db: Kysely<Database>, row: RootKeyTable): Promise<void> {

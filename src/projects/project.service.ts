@@ -9,7 +9,7 @@ import type { Keystore } from '../keys/keystore.js';
 import { insertRootKey } from '../keys/root-key.repository.js';
 import { assertChosenMasterKey, generateMasterKey, masterKeyBytes } from '../keys/master-key.js';
 import { chainOf, MAX_DEPTH } from './hierarchy.js';
-import { findProjectByName, insertProject, listProjectRows, listTreeRows } from './project.repository.js';
+import { findProjectById, findProjectByName, insertProject, listProjectRows, listTreeRows } from './project.repository.js';
 import type { ProjectRow } from './project.table.js';
 
 export const PROJECT_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -42,15 +42,39 @@ export function createProjectService(deps: {
 }) {
   const { db, keys, keystore, audit, now } = deps;
 
+  // Projects are never renamed, re-parented or deleted, so what was read once stays true: these
+  // caches only ever hold rows that exist (a project another process creates is a miss, then read).
+  const rowsByName = new Map<string, ProjectRow>();
+  const chains = new Map<string, ProjectRow[]>();
+
   async function byName(name: string): Promise<ProjectRow> {
+    const cached = rowsByName.get(name);
+    if (cached) return cached;
     const row = await findProjectByName(db, name);
     if (!row) throw new NotFound('project', name);
+    rowsByName.set(name, row);
+    return row;
+  }
+
+  const rowsById = new Map<string, ProjectRow>();
+
+  async function byId(id: string): Promise<ProjectRow> {
+    const cached = rowsById.get(id);
+    if (cached) return cached;
+    const row = await findProjectById(db, id);
+    if (!row) throw new NotFound('project', id);
+    rowsById.set(id, row);
     return row;
   }
 
   /** The project's chain from its root down to itself. */
   async function chain(project: ProjectRow): Promise<ProjectRow[]> {
-    return chainOf(project, await listTreeRows(db, project.root_id));
+    let found = chains.get(project.id);
+    if (!found) {
+      found = chainOf(project, await listTreeRows(db, project.root_id));
+      chains.set(project.id, found);
+    }
+    return found;
   }
 
   async function rootOf(project: ProjectRow): Promise<ProjectRow> {
@@ -127,7 +151,7 @@ export function createProjectService(deps: {
     };
   }
 
-  return { byName, chain, rootOf, create, list };
+  return { byName, byId, chain, rootOf, create, list };
 }
 
 export type ProjectService = ReturnType<typeof createProjectService>;

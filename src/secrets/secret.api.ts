@@ -34,35 +34,40 @@ export function secretApiRouter(deps: { secrets: SecretService; audit: Pick<Audi
 
   const scope = (caller: ApiCaller) => ({ project: caller.token.project, environment: caller.token.environment });
   const audited = (caller: ApiCaller, action: 'api_read' | 'api_write', details: Record<string, string | number>, key?: string) =>
-    audit.enqueue({
-      actor: caller.actor,
-      action,
-      projectId: caller.token.projectId,
-      environment: caller.token.environment,
-      key: key ?? null,
-      details: { token_id: caller.token.id, ...details },
-    });
+    audit.enqueue(
+      {
+        actor: caller.actor,
+        action,
+        projectId: caller.token.projectId,
+        environment: caller.token.environment,
+        key: key ?? null,
+        details: { token_id: caller.token.id, ...details },
+      },
+      { coalesce: action === 'api_read' },
+    );
 
   router.get(
     '/secrets',
     handle(async (req, res, caller, access) => {
       const format = typeof req.query.format === 'string' ? req.query.format : 'json';
       if (!['json', 'dotenv', 'shell'].includes(format)) throw new InvalidRequest('format must be json, dotenv or shell');
-      const resolved = await secrets.resolve(scope(caller), access);
-      audited(caller, 'api_read', { format, keys: resolved.size });
-      if (format !== 'json') {
-        const values = new Map([...resolved].map(([key, secret]) => [key, secret.value]));
-        res.type('text/plain').send(format === 'dotenv' ? toDotenv(values) : toShell(values));
-        return;
-      }
-      const withMetadata = req.query.include === 'metadata';
-      const body: Record<string, unknown> = {};
-      for (const [key, secret] of resolved) {
-        body[key] = withMetadata
-          ? { value: secret.value, version: secret.version, project: secret.project, updated_at: secret.updatedAt }
-          : secret.value;
-      }
-      res.json({ project: caller.token.project, environment: caller.token.environment, secrets: body });
+      const withMetadata = format === 'json' && req.query.include === 'metadata';
+      const variant = withMetadata ? 'json+metadata' : format;
+      const { body, keys } = await secrets.resolveRendered(scope(caller), access, variant, (resolved) => {
+        if (format === 'dotenv' || format === 'shell') {
+          const values = new Map([...resolved].map(([key, secret]) => [key, secret.value]));
+          return format === 'dotenv' ? toDotenv(values) : toShell(values);
+        }
+        const out: Record<string, unknown> = {};
+        for (const [key, secret] of resolved) {
+          out[key] = withMetadata
+            ? { value: secret.value, version: secret.version, project: secret.project, updated_at: secret.updatedAt }
+            : secret.value;
+        }
+        return JSON.stringify({ project: caller.token.project, environment: caller.token.environment, secrets: out });
+      });
+      audited(caller, 'api_read', { format, keys });
+      res.type(format === 'json' ? 'application/json' : 'text/plain').send(body);
     }),
   );
 

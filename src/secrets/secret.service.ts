@@ -63,7 +63,7 @@ export function createSecretService(deps: {
   projects: Pick<ProjectService, 'byName' | 'chain'>;
   environments: Pick<EnvironmentService, 'byName' | 'list'>;
   keys: Pick<KeyService, 'withDataKey'>;
-  keystore: Pick<Keystore, 'resolved' | 'rememberResolved'>;
+  keystore: Pick<Keystore, 'resolved' | 'rememberResolved' | 'rendered' | 'rememberRendered'>;
   audit: Pick<AuditService, 'record'>;
   now: () => Date;
   maxSecretBytes: number;
@@ -238,28 +238,53 @@ export function createSecretService(deps: {
    * Every resolved value of a project in an environment. Only winning versions are decrypted, and the
    * result is kept in the keystore until the root's revision moves (a write anywhere, by any process).
    */
+  async function resolveWithKey(s: Scope, { dek, rootKey }: DataKey): Promise<ReadonlyMap<string, ResolvedSecret>> {
+    const cacheScope = `${s.project.id}/${s.environment.id}`;
+    // rootKey was read before the values below, so a write in between only makes this entry stale.
+    const cached = keystore.resolved<ResolvedSecret>(root(s).id, cacheScope, rootKey.revision);
+    if (cached) return cached;
+    const names = new Map(s.chain.map((p) => [p.id, p.name]));
+    const resolved = new Map<string, ResolvedSecret>();
+    for (const [key, head] of await winners(s)) {
+      resolved.set(key, {
+        value: decryptValue(dek, head.ciphertext!, context(s, head.projectId, key, head.version)),
+        version: head.version,
+        project: names.get(head.projectId)!,
+        updatedAt: head.createdAt,
+      });
+    }
+    keystore.rememberResolved(root(s).id, cacheScope, rootKey.revision, resolved);
+    return resolved;
+  }
+
   async function resolve(
     input: { project: string; environment: string },
     access: KeyAccess,
   ): Promise<ReadonlyMap<string, ResolvedSecret>> {
     const s = await scope(input.project, input.environment);
-    const names = new Map(s.chain.map((p) => [p.id, p.name]));
-    const cacheScope = `${s.project.id}/${s.environment.id}`;
-    return keys.withDataKey(root(s), access, async ({ dek, rootKey }) => {
-      // rootKey was read before the values below, so a write in between only makes this entry stale.
-      const cached = keystore.resolved<ResolvedSecret>(root(s).id, cacheScope, rootKey.revision);
-      if (cached) return cached;
-      const resolved = new Map<string, ResolvedSecret>();
-      for (const [key, head] of await winners(s)) {
-        resolved.set(key, {
-          value: decryptValue(dek, head.ciphertext!, context(s, head.projectId, key, head.version)),
-          version: head.version,
-          project: names.get(head.projectId)!,
-          updatedAt: head.createdAt,
-        });
-      }
-      keystore.rememberResolved(root(s).id, cacheScope, rootKey.revision, resolved);
-      return resolved;
+    return keys.withDataKey(root(s), access, (dataKey) => resolveWithKey(s, dataKey));
+  }
+
+  /**
+   * A response body rendered from the resolved values (`render` names the variant: json, dotenv …),
+   * kept with the cached values until the root's revision moves, so a repeated pull neither decrypts
+   * nor serialises again.
+   */
+  async function resolveRendered(
+    input: { project: string; environment: string },
+    access: KeyAccess,
+    variant: string,
+    render: (resolved: ReadonlyMap<string, ResolvedSecret>) => string,
+  ): Promise<{ body: string; keys: number }> {
+    const s = await scope(input.project, input.environment);
+    return keys.withDataKey(root(s), access, async (dataKey) => {
+      const cacheScope = `${s.project.id}/${s.environment.id}`;
+      const resolved = await resolveWithKey(s, dataKey);
+      const cached = keystore.rendered(root(s).id, cacheScope, dataKey.rootKey.revision, variant);
+      if (cached !== undefined) return { body: cached, keys: resolved.size };
+      const body = render(resolved);
+      keystore.rememberRendered(root(s).id, cacheScope, dataKey.rootKey.revision, variant, body);
+      return { body, keys: resolved.size };
     });
   }
 
@@ -366,7 +391,7 @@ export function createSecretService(deps: {
     return { environments: envs.map((env) => env.name), missing };
   }
 
-  return { set, remove, rollback, resolve, get, list, history, importDotenv, diff };
+  return { set, remove, rollback, resolve, resolveRendered, get, list, history, importDotenv, diff };
 }
 
 export type SecretService = ReturnType<typeof createSecretService>;

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database.js';
+import { reusableQuery } from '../db/reusable-query.js';
 import type { ServiceTokenTable } from './token.table.js';
 
 const viewColumns = [
@@ -31,24 +32,16 @@ export function findTokenView(db: Kysely<Database>, id: string) {
   return tokensWithNames(db).select(viewColumns).where('t.id', '=', id).executeTakeFirst();
 }
 
-/** What authentication needs: the hash to compare and the scope, never more. */
-export function findTokenForAuth(db: Kysely<Database>, id: string) {
-  return tokensWithNames(db)
-    .select([
-      't.id',
-      't.token_hash',
-      't.access',
-      't.expires_at',
-      't.revoked_at',
-      't.last_used_at',
-      't.project_id',
-      'p.name as project',
-      'p.root_id',
-      't.environment_id',
-      'e.name as environment',
-    ])
-    .where('t.id', '=', id)
-    .executeTakeFirst();
+const authQuery = reusableQuery((db, id: string) =>
+  db
+    .selectFrom('service_tokens')
+    .select(['id', 'token_hash', 'access', 'expires_at', 'revoked_at', 'last_used_at', 'project_id', 'environment_id'])
+    .where('id', '=', id),
+);
+
+/** What authentication needs: the hash to compare and the scope ids, never more. One primary-key read. */
+export async function findTokenForAuth(db: Kysely<Database>, id: string) {
+  return (await authQuery(db, id))[0];
 }
 
 export async function insertToken(db: Kysely<Database>, row: ServiceTokenTable): Promise<void> {

@@ -51,8 +51,8 @@ export function parseDuration(text: string): number {
 
 export function createTokenService(deps: {
   db: Kysely<Database>;
-  projects: Pick<ProjectService, 'byName'>;
-  environments: Pick<EnvironmentService, 'byName'>;
+  projects: Pick<ProjectService, 'byName' | 'byId'>;
+  environments: Pick<EnvironmentService, 'byName' | 'byId'>;
   audit: Pick<AuditService, 'record'>;
   now: () => Date;
 }) {
@@ -131,6 +131,7 @@ export function createTokenService(deps: {
       row.revoked_at === null &&
       (row.expires_at === null || new Date(row.expires_at) > at);
     if (!valid) throw new InvalidToken();
+    const [project, environment] = await Promise.all([projects.byId(row.project_id), environments.byId(row.environment_id)]);
     if (row.last_used_at === null || at.getTime() - new Date(row.last_used_at).getTime() > TOUCH_INTERVAL_MS) {
       // A hint, not a record: if another process holds the write lock (a long re-encryption), a
       // read must not fail over it. The next request a minute on tries again.
@@ -140,10 +141,10 @@ export function createTokenService(deps: {
       id: row.id,
       access: row.access,
       projectId: row.project_id,
-      project: row.project,
-      rootId: row.root_id,
+      project: project.name,
+      rootId: project.root_id,
       environmentId: row.environment_id,
-      environment: row.environment,
+      environment: environment.name,
     };
   }
 
