@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import type { Actor, AuditService } from '../audit/audit.service.js';
 import { ENVIRONMENT_NAME } from '../config.js';
 import type { Database } from '../db/database.js';
+import { immutableRows } from '../db/immutable-rows.js';
 import { writeTransaction } from '../db/open.js';
 import { AlreadyExists, InvalidRequest, NotFound } from '../errors.js';
 import type { EnvironmentRow } from './environment.table.js';
@@ -21,27 +22,14 @@ export function createEnvironmentService(deps: { db: Kysely<Database>; audit: Pi
   }
 
   // Environments are never renamed or deleted: a row read once stays true.
-  const rowsByName = new Map<string, EnvironmentRow>();
-
-  async function byName(name: string): Promise<EnvironmentRow> {
-    const cached = rowsByName.get(name);
-    if (cached) return cached;
-    const row = await db.selectFrom('environments').selectAll().where('name', '=', name).executeTakeFirst();
-    if (!row) throw new NotFound('environment', name);
-    rowsByName.set(name, row);
-    return row;
-  }
-
-  const rowsById = new Map<string, EnvironmentRow>();
-
-  async function byId(id: string): Promise<EnvironmentRow> {
-    const cached = rowsById.get(id);
-    if (cached) return cached;
-    const row = await db.selectFrom('environments').selectAll().where('id', '=', id).executeTakeFirst();
-    if (!row) throw new NotFound('environment', id);
-    rowsById.set(id, row);
-    return row;
-  }
+  const byName = immutableRows(
+    (name: string) => db.selectFrom('environments').selectAll().where('name', '=', name).executeTakeFirst(),
+    (name) => new NotFound('environment', name),
+  );
+  const byId = immutableRows(
+    (id: string) => db.selectFrom('environments').selectAll().where('id', '=', id).executeTakeFirst(),
+    (id) => new NotFound('environment', id),
+  );
 
   async function create(name: string, actor: Actor): Promise<EnvironmentRow> {
     assertEnvironmentName(name);

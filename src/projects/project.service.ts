@@ -8,6 +8,7 @@ import type { KeyService } from '../keys/key.service.js';
 import type { Keystore } from '../keys/keystore.js';
 import { insertRootKey } from '../keys/root-key.repository.js';
 import { assertChosenMasterKey, generateMasterKey, masterKeyBytes } from '../keys/master-key.js';
+import { immutableRows } from '../db/immutable-rows.js';
 import { chainOf, MAX_DEPTH } from './hierarchy.js';
 import { findProjectById, findProjectByName, insertProject, listProjectRows, listTreeRows } from './project.repository.js';
 import type { ProjectRow } from './project.table.js';
@@ -42,30 +43,10 @@ export function createProjectService(deps: {
 }) {
   const { db, keys, keystore, audit, now } = deps;
 
-  // Projects are never renamed, re-parented or deleted, so what was read once stays true: these
-  // caches only ever hold rows that exist (a project another process creates is a miss, then read).
-  const rowsByName = new Map<string, ProjectRow>();
+  // Projects are never renamed, re-parented or deleted: rows and chains read once stay true.
+  const byName = immutableRows((name: string) => findProjectByName(db, name), (name) => new NotFound('project', name));
+  const byId = immutableRows((id: string) => findProjectById(db, id), (id) => new NotFound('project', id));
   const chains = new Map<string, ProjectRow[]>();
-
-  async function byName(name: string): Promise<ProjectRow> {
-    const cached = rowsByName.get(name);
-    if (cached) return cached;
-    const row = await findProjectByName(db, name);
-    if (!row) throw new NotFound('project', name);
-    rowsByName.set(name, row);
-    return row;
-  }
-
-  const rowsById = new Map<string, ProjectRow>();
-
-  async function byId(id: string): Promise<ProjectRow> {
-    const cached = rowsById.get(id);
-    if (cached) return cached;
-    const row = await findProjectById(db, id);
-    if (!row) throw new NotFound('project', id);
-    rowsById.set(id, row);
-    return row;
-  }
 
   /** The project's chain from its root down to itself. */
   async function chain(project: ProjectRow): Promise<ProjectRow[]> {
