@@ -6,6 +6,7 @@ import { registerAdminCommands } from './commands/admin.js';
 import { registerBenchCommand } from './commands/bench.js';
 import { registerClientCommands } from './commands/client.js';
 import { registerServerCommands } from './commands/server.js';
+import { registerShareCommands } from './commands/share.js';
 import { registerProjectCommands } from './commands/project.js';
 import { registerSecretCommands } from './commands/secret.js';
 import { registerTokenCommands } from './commands/token.js';
@@ -28,6 +29,7 @@ function buildProgram(): Command {
   registerServerCommands(program);
   registerClientCommands(program);
   registerBenchCommand(program);
+  registerShareCommands(program);
   return program;
 }
 

@@ -105,3 +105,12 @@ export function printTable(headers: readonly string[], rows: readonly (readonly 
 }
 
 export const say = (message: string) => process.stderr.write(`${message}\n`);
+
+/** A value from the argument, a file, or stdin: byte for byte, except one trailing newline. */
+export async function valueFrom(argument: string | undefined, fromFile: string | undefined): Promise<string> {
+  if (argument !== undefined && fromFile !== undefined) throw new UsageError('give the value as an argument or --from-file, not both');
+  if (argument !== undefined) return argument;
+  if (fromFile !== undefined) return dropOneTrailingNewline(readTextFile(fromFile));
+  if (process.stdin.isTTY) process.stderr.write('Value (end with Ctrl-D): ');
+  return dropOneTrailingNewline(await readStdin());
+}

@@ -1,5 +1,6 @@
 import type { Migration } from 'kysely';
 import * as initial from './2026-11-22T0000-initial.js';
+import * as shares from './2026-11-23T0000-shares.js';
 
 /**
  * Every migration, by name; names sort in the order they apply. Listed statically (rather than
@@ -8,4 +9,5 @@ import * as initial from './2026-11-22T0000-initial.js';
  */
 export const migrations: Record<string, Migration> = {
   '2026-11-22T0000-initial': initial,
+  '2026-11-23T0000-shares': shares,
 };

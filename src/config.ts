@@ -19,6 +19,10 @@ export interface Config {
   readonly apiRequestsPerMinute: number;
   readonly trustProxy: boolean;
   readonly logLevel: LogLevel;
+  /** Creating a one-time share needs an admin session or a read_write token. */
+  readonly sharesRequireAuth: boolean;
+  /** Largest share ciphertext accepted, in characters (the encrypted, encoded text). */
+  readonly shareMaxBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -96,6 +100,8 @@ export function loadConfig(env: Env = process.env): Config {
     apiRequestsPerMinute: integer('API_RATE_LIMIT_PER_MINUTE', 6000, 0, 10_000_000),
     trustProxy: boolean('TRUST_PROXY', false),
     logLevel: logLevel as LogLevel,
+    sharesRequireAuth: boolean('SHARES_REQUIRE_AUTH', true),
+    shareMaxBytes: integer('SHARE_MAX_BYTES', 131072, 256, 1024 * 1024 - 4096),
   };
 
   if (problems.length > 0) throw new ConfigError(problems);

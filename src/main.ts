@@ -10,6 +10,7 @@ import { Keystore } from './keys/keystore.js';
 import { createRotationService } from './keys/rotation.service.js';
 import { createProjectService } from './projects/project.service.js';
 import { createSecretService } from './secrets/secret.service.js';
+import { createShareService } from './shares/share.service.js';
 import { createTokenService } from './tokens/token.service.js';
 import { createUserService } from './users/user.service.js';
 
@@ -62,6 +63,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
   const rotation = createRotationService({ db, projects, keys, keystore, audit, now });
   const tokens = createTokenService({ db, projects, environments, audit, now });
   const users = createUserService({ db, kdf, audit, now });
+  const shares = createShareService({ db, audit, now, maxBytes: config.shareMaxBytes });
 
   let closed = false;
   return {
@@ -77,6 +79,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     rotation,
     tokens,
     users,
+    shares,
     /** Seals every root (wiping keys) and closes the database. */
     async close(): Promise<void> {
       if (closed) return;

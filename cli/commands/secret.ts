@@ -1,26 +1,8 @@
 import type { Command } from 'commander';
 import { globals, withContext } from '../context.js';
-import {
-  cliActor,
-  dropOneTrailingNewline,
-  printJson,
-  printTable,
-  readStdin,
-  readTextFile,
-  say,
-  UsageError,
-  withMasterKey,
-} from '../io.js';
+import { cliActor, printJson, printTable, readTextFile, say, UsageError, valueFrom, withMasterKey } from '../io.js';
 
 const masterKeyOption = ['--master-key-file <path>', 'file holding the master key of the project\'s root'] as const;
-
-async function valueFrom(argument: string | undefined, fromFile: string | undefined): Promise<string> {
-  if (argument !== undefined && fromFile !== undefined) throw new UsageError('give the value as an argument or --from-file, not both');
-  if (argument !== undefined) return argument;
-  if (fromFile !== undefined) return dropOneTrailingNewline(readTextFile(fromFile));
-  if (process.stdin.isTTY) process.stderr.write('Value (end with Ctrl-D): ');
-  return dropOneTrailingNewline(await readStdin());
-}
 
 function parseVersion(text: string): number {
   if (!/^\d{1,9}$/.test(text) || Number(text) < 1) throw new UsageError(`"${text.slice(0, 20)}" is not a version number`);

@@ -28,7 +28,11 @@ export type AuditAction =
   | 'key_rotated'
   | 'reencrypted'
   | 'imported'
-  | 'backup_restored';
+  | 'backup_restored'
+  | 'share_created'
+  | 'share_viewed'
+  | 'share_burned'
+  | 'share_expired';
 
 /** Who did it and from where; services receive it from the route or the CLI. */
 export interface Actor {

@@ -3,6 +3,7 @@ import type { EnvironmentTable } from '../environments/environment.table.js';
 import type { RootKeyTable } from '../keys/root-key.table.js';
 import type { ProjectTable } from '../projects/project.table.js';
 import type { SecretTable, SecretVersionTable } from '../secrets/secret.table.js';
+import type { ShareTable } from '../shares/share.table.js';
 import type { ServiceTokenTable } from '../tokens/token.table.js';
 import type { UserTable } from '../users/user.table.js';
 
@@ -15,4 +16,5 @@ export interface Database {
   service_tokens: ServiceTokenTable;
   users: UserTable;
   audit_events: AuditEventTable;
+  shares: ShareTable;
 }

@@ -9,6 +9,8 @@ import type { SetupGate } from '../users/setup.js';
 import { VERSION } from '../version.js';
 import { authenticateApi, type MasterKeyLimiter } from './middleware/api-auth.js';
 import { mountUi } from './ui.js';
+import { createSessionMiddleware } from './session.js';
+import { shareApiRouter } from '../shares/share.api.js';
 import { errorHandler, notFound, requestLogger } from './middleware/error-handler.js';
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -69,6 +71,13 @@ export function createApp({ ctx, logger, setup, masterKeyLimiter, unsealLimiter 
     res.json({ status: 'ok', version: VERSION });
   });
 
+  const sessions = config.uiEnabled ? createSessionMiddleware(config) : undefined;
+  const shares = express.Router();
+  if (sessions) shares.use(sessions.middleware);
+  shares.use(refuseDeclaredOversize(MAX_BODY_BYTES), express.json({ limit: MAX_BODY_BYTES }));
+  shares.use(shareApiRouter({ shares: ctx.shares, tokens: ctx.tokens, users: ctx.users, config }));
+  app.use('/api/v1/shares', shares);
+
   const api = express.Router();
   if (config.apiRequestsPerMinute > 0) {
     api.use(
@@ -92,9 +101,9 @@ export function createApp({ ctx, logger, setup, masterKeyLimiter, unsealLimiter 
   api.use(notFound);
   app.use('/api/v1', api);
 
-  const ui = config.uiEnabled ? mountUi(app, { ctx, config, logger, setup, unsealLimiter }) : undefined;
+  if (sessions) mountUi(app, { ctx, config, logger, setup, unsealLimiter, sessions: sessions.middleware });
 
   app.use(notFound);
   app.use(errorHandler(logger));
-  return Object.assign(app, { closeUi: () => ui?.close() });
+  return Object.assign(app, { closeUi: () => sessions?.close() });
 }

@@ -43,6 +43,11 @@ export async function startServer(
     );
   }
 
+  // Expired share ciphertexts are destroyed within a minute (every access checks expiry too).
+  const cleanup = setInterval(() => {
+    ctx.shares.expireDue().catch((error: Error) => logger.warn('share cleanup failed', { error: error.name }));
+  }, 60_000).unref();
+
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
@@ -51,6 +56,7 @@ export async function startServer(
       const force = setTimeout(() => server.closeAllConnections(), GRACE_MS).unref();
       await stopped;
       clearTimeout(force);
+      clearInterval(cleanup);
       masterKeyLimiter.shutdown();
       unsealLimiter.shutdown();
       app.closeUi();

@@ -1,4 +1,4 @@
-import express, { type Express, type NextFunction, type Request, type Response, Router } from 'express';
+import express, { type Express, type NextFunction, type Request, type RequestHandler, type Response, Router } from 'express';
 import { engine } from 'express-handlebars';
 import { csrfSync } from 'csrf-sync';
 import { auditRoutes } from '../audit/audit.routes.js';
@@ -10,10 +10,9 @@ import { projectRoutes } from '../projects/project.routes.js';
 import { secretRoutes } from '../secrets/secret.routes.js';
 import { tokenRoutes } from '../tokens/token.routes.js';
 import { viewHelpers } from '../ui/view-helpers.js';
-import type { UiDeps } from '../ui/ui-kit.js';
+import { noStore, type UiDeps } from '../ui/ui-kit.js';
 import { authRoutes } from '../users/auth.routes.js';
 import type { SetupGate } from '../users/setup.js';
-import { createSessionMiddleware } from './session.js';
 
 const STATUS: Record<string, number> = { not_found: 404, forbidden: 403, invalid_request: 400, sealed: 423 };
 
@@ -21,21 +20,25 @@ const STATUS: Record<string, number> = { not_found: 404, forbidden: 403, invalid
  * The admin web UI: sessions (DATA_DIR/sessions.db), CSRF on every form, Handlebars views. Mounted
  * after the API, so API requests never touch sessions. Returns a closer for the session database.
  */
-export function mountUi(app: Express, deps: UiDeps & { logger: Logger; setup: SetupGate }): { close(): void } {
+export function mountUi(app: Express, deps: UiDeps & { logger: Logger; setup: SetupGate; sessions: RequestHandler }): void {
   const { ctx, config, logger, setup } = deps;
   app.engine('hbs', engine({ extname: '.hbs', defaultLayout: 'main', layoutsDir: `${VIEWS_DIR}/layouts`, partialsDir: `${VIEWS_DIR}/partials`, helpers: viewHelpers }));
   app.set('view engine', 'hbs');
   app.set('views', VIEWS_DIR);
   app.use('/static', express.static(STATIC_DIR, { index: false, maxAge: '1h' }));
+  // The public reveal page: no session, and viewing it consumes nothing (link previewers GET it).
+  app.get('/s/:id', async (req, res) => {
+    const share = await ctx.shares.peek(String(req.params.id)).catch(() => undefined);
+    res.set('Cache-Control', 'no-store').render('pages/share-reveal', { title: 'A secret for you', bare: true, share, id: req.params.id });
+  });
 
-  const sessions = createSessionMiddleware(config);
   const { csrfSynchronisedProtection, generateToken } = csrfSync({
     getTokenFromRequest: (req) => (req.body as Record<string, string> | undefined)?._csrf,
     errorConfig: { statusCode: 403, message: 'This form has expired or did not come from this site. Reload the page and try again.', code: 'forbidden' },
   });
 
   const ui = Router();
-  ui.use(sessions.middleware);
+  ui.use(deps.sessions);
   ui.use(express.urlencoded({ extended: false, limit: '256kb' }));
   ui.use(csrfSynchronisedProtection);
   ui.use(async (req, res, next) => {
@@ -56,6 +59,7 @@ export function mountUi(app: Express, deps: UiDeps & { logger: Logger; setup: Se
   ui.use(authRoutes({ ...deps, setup }));
   ui.use((req, res, next) => (res.locals.user ? next() : res.redirect(303, '/login')));
   ui.use(projectRoutes(deps), secretRoutes(deps), tokenRoutes(deps), environmentRoutes(deps), auditRoutes(deps));
+  ui.get('/share', (_req, res) => noStore(res).render('pages/share-create', { title: 'Share once' }));
   ui.use((_req, res) => res.status(404).render('pages/error', { title: 'Not found', message: 'There is nothing here.' }));
   ui.use((error: unknown, req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(error);
@@ -65,5 +69,4 @@ export function mountUi(app: Express, deps: UiDeps & { logger: Logger; setup: Se
     res.status(status).render('pages/error', { title: status === 403 ? 'Refused' : status === 404 ? 'Not found' : 'Something went wrong', message: known?.message ?? 'An unexpected error occurred; it has been logged.' });
   });
   app.use(ui);
-  return { close: sessions.close };
 }

@@ -11,6 +11,7 @@ const STATUS: Record<string, number> = {
   already_exists: 409,
   version_conflict: 409,
   key_rotated: 409,
+  gone: 410,
   too_large: 413,
   not_representable: 422,
   sealed: 423,

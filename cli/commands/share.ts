@@ -1,0 +1,87 @@
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Command } from 'commander';
+import { STATIC_DIR } from '../../src/paths.js';
+import { CliError, dropOneTrailingNewline, readTextFile, say, UsageError, valueFrom } from '../io.js';
+
+interface ShareCrypto {
+  encryptShare(text: string, passphrase?: string): Promise<{ ciphertext: string; key: string }>;
+  decryptShare(ciphertext: string, key: string, passphrase?: string): Promise<string>;
+}
+
+// The browser's own module (static/share-crypto.js, WebCrypto): one implementation, so links interoperate.
+const shareCrypto = () => import(pathToFileURL(path.join(STATIC_DIR, 'share-crypto.js')).href) as Promise<ShareCrypto>;
+
+async function request(url: string, init: RequestInit = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+  let response: Response;
+  try {
+    response = await fetch(url, { ...init, headers: { 'user-agent': 'secretsfly-cli', ...init.headers }, signal: AbortSignal.timeout(30_000) });
+  } catch (error) {
+    const { cause } = error as { cause?: { code?: string; message?: string } };
+    throw new CliError(`cannot reach ${new URL(url).origin}: ${cause?.code ?? cause?.message ?? (error as Error).message}`);
+  }
+  const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+  if (!response.ok) {
+    const error = body.error as { message?: string; code?: string } | undefined;
+    throw new CliError(`the server refused: ${error?.message ?? `HTTP ${response.status}`}${error?.code ? ` (${error.code}, HTTP ${response.status})` : ''}`);
+  }
+  return { status: response.status, body };
+}
+
+const passphraseFrom = (file: string | undefined) =>
+  file === undefined ? undefined : dropOneTrailingNewline(readTextFile(file, 'the passphrase file'));
+
+export function registerShareCommands(program: Command): void {
+  const share = program.command('share').description('share one secret once, by a link whose key never reaches the server');
+
+  share
+    .command('create [value]', { isDefault: true })
+    .description('encrypt locally and print a one-time link (value from the argument, --from-file, or stdin)')
+    .option('--ttl <duration>', 'how long the link works: 15m, 1h, 4h, 24h, 3d …', '1h')
+    .option('--passphrase-file <path>', 'also require this passphrase to open it')
+    .option('--from-file <path>', 'read the secret from this file')
+    .action(async (argument: string | undefined, options: { ttl: string; passphraseFile?: string; fromFile?: string }) => {
+      const server = process.env.SECRETSFLY_URL?.replace(/\/+$/, '');
+      if (!server) throw new CliError('SECRETSFLY_URL is not set (e.g. https://secrets.example.com)');
+      const value = await valueFrom(argument, options.fromFile);
+      if (value === '') throw new UsageError('nothing to share: the secret is empty');
+      const passphrase = passphraseFrom(options.passphraseFile);
+      const { ciphertext, key } = await (await shareCrypto()).encryptShare(value, passphrase);
+      const token = process.env.SECRETSFLY_TOKEN;
+      const { body } = await request(`${server}/api/v1/shares`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(token && { authorization: `Bearer ${token}` }) },
+        body: JSON.stringify({ ciphertext, ttl: options.ttl, passphrase_protected: passphrase !== undefined }),
+      });
+      say(`works once, until ${String(body.expires_at)}${passphrase ? ', with the passphrase' : ''}`);
+      say(`creator key (to check or burn it): ${String(body.creator_key)}`);
+      process.stdout.write(`${server}/s/${String(body.id)}#${key}\n`);
+    });
+
+  share
+    .command('open <link>')
+    .description('reveal a one-time link (this consumes it) and print the secret')
+    .option('--passphrase-file <path>', 'the passphrase the sender gave you')
+    .action(async (link: string, options: { passphraseFile?: string }) => {
+      let url: URL;
+      try {
+        url = new URL(link);
+      } catch {
+        throw new UsageError('that is not a link');
+      }
+      const id = /^\/s\/([A-Za-z0-9_-]{22})$/.exec(url.pathname)?.[1];
+      const key = url.hash.slice(1);
+      if (!id || !key) throw new UsageError('not a complete secretsfly share link (…/s/<id>#<key>)');
+      const passphrase = passphraseFrom(options.passphraseFile);
+      // Look before consuming: a share that needs a passphrase we do not have must not be burned.
+      const { body: peek } = await request(`${url.origin}/api/v1/shares/${id}`);
+      if (peek.state !== 'pending') throw new CliError(peek.state === 'viewed' ? 'this secret has already been viewed' : `this secret is ${String(peek.state)}`);
+      if (peek.passphrase_protected && passphrase === undefined) throw new CliError('this secret needs its passphrase: pass --passphrase-file');
+      const { body } = await request(`${url.origin}/api/v1/shares/${id}/reveal`, { method: 'POST' });
+      try {
+        process.stdout.write(`${await (await shareCrypto()).decryptShare(String(body.ciphertext), key, passphrase)}\n`);
+      } catch (error) {
+        throw new CliError(`${(error as Error).message}; the secret was consumed and cannot be revealed again`);
+      }
+    });
+}

@@ -1,0 +1,77 @@
+import { type Request, Router } from 'express';
+import { rateLimit } from 'express-rate-limit';
+import type { Actor } from '../audit/audit.service.js';
+import type { Config } from '../config.js';
+import { Forbidden, InvalidToken, RateLimited } from '../errors.js';
+import type { TokenService } from '../tokens/token.service.js';
+import type { UserService } from '../users/user.service.js';
+import type { ShareService } from './share.service.js';
+
+const requester = (req: Request, name: string): Actor => ({ name, ip: req.ip, userAgent: req.get('user-agent') });
+
+/**
+ * /api/v1/shares. Creating may need a read_write token or an admin session (SHARES_REQUIRE_AUTH);
+ * status and burn need the creator key; reveal needs nothing but the id, and is the only call that
+ * consumes anything. Nothing here ever sees a key or a plaintext.
+ */
+export function shareApiRouter(deps: {
+  shares: ShareService;
+  tokens: Pick<TokenService, 'authenticate'>;
+  users: Pick<UserService, 'byId'>;
+  config: Config;
+}): Router {
+  const { shares, tokens, users, config } = deps;
+  const router = Router();
+  const revealLimit = rateLimit({
+    windowMs: 60_000,
+    limit: 30,
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    handler: (_req, _res, next) => next(new RateLimited(60)),
+  });
+
+  async function creator(req: Request): Promise<Actor> {
+    const [scheme, token] = (req.get('authorization') ?? '').split(' ');
+    if (scheme?.toLowerCase() === 'bearer' && token) {
+      const authenticated = await tokens.authenticate(token);
+      if (authenticated.access !== 'read_write') throw new Forbidden('sharing needs a read_write token');
+      return requester(req, `token:${authenticated.id}`);
+    }
+    const session = (req as Request & { session?: { userId?: string; csrfToken?: string } }).session;
+    // A signed-in admin: the page's CSRF token must come along as a header.
+    if (session?.userId && session.csrfToken && req.get('x-csrf-token') === session.csrfToken) {
+      const user = await users.byId(session.userId);
+      if (user) return requester(req, `user:${user.username}`);
+    }
+    if (config.sharesRequireAuth) throw new InvalidToken();
+    return requester(req, 'anonymous');
+  }
+
+  router.post('/', async (req, res) => {
+    res.set('Cache-Control', 'no-store');
+    const actor = await creator(req);
+    const body = (typeof req.body === 'object' && req.body !== null ? req.body : {}) as Record<string, unknown>;
+    res.status(201).json(await shares.create({ ciphertext: body.ciphertext, ttl: body.ttl, passphraseProtected: body.passphrase_protected }, actor));
+  });
+
+  // Public, and consumes nothing: what a reveal page needs to know before the click.
+  router.get('/:id', async (req, res) => {
+    const share = await shares.peek(String(req.params.id));
+    res.set('Cache-Control', 'no-store').json({ state: share.state, passphrase_protected: share.passphraseProtected, expires_at: share.expiresAt });
+  });
+
+  router.get('/:id/status', async (req, res) => {
+    res.set('Cache-Control', 'no-store').json(await shares.status(String(req.params.id), req.get('x-creator-key')));
+  });
+
+  router.delete('/:id', async (req, res) => {
+    await shares.burn(String(req.params.id), req.get('x-creator-key'), requester(req, 'creator'));
+    res.status(204).end();
+  });
+
+  router.post('/:id/reveal', revealLimit, async (req, res) => {
+    res.set('Cache-Control', 'no-store').json(await shares.reveal(String(req.params.id), requester(req, 'recipient')));
+  });
+
+  return router;
+}
