@@ -60,7 +60,7 @@ export function createShareService(deps: { db: Kysely<Database>; audit: Pick<Aud
           created_by: actor.name.slice(0, 200),
         })
         .execute();
-      await audit.record(trx, { actor, action: 'share_created', details: { share_id: id, expires_at: expiresAt, passphrase: passphraseProtected } });
+      await audit.record(trx, { actor, action: 'share_created', details: { share_id: id, expires_at: expiresAt, protected: passphraseProtected } });
     });
     return { id, creator_key: creatorKey, expires_at: expiresAt };
   }
