@@ -23,6 +23,10 @@ export interface Config {
   readonly sharesRequireAuth: boolean;
   /** Largest share ciphertext accepted, in characters (the encrypted, encoded text). */
   readonly shareMaxBytes: number;
+  /** Where users reach this server (links in Slack DMs); unset: the address the server listens on. */
+  readonly publicUrl: string | undefined;
+  /** Slack: the app's signing secret and bot token; without both, the Slack routes answer 404. */
+  readonly slack: { readonly signingSecret: string; readonly botToken: string; readonly apiUrl: string } | undefined;
 }
 
 export class ConfigError extends Error {
@@ -49,6 +53,19 @@ export function loadConfig(env: Env = process.env): Config {
       return fallback;
     }
     return value;
+  };
+
+  const url = (name: string): string | undefined => {
+    const raw = env[name]?.trim();
+    if (!raw) return undefined;
+    try {
+      const parsed = new URL(raw);
+      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('not http');
+      return raw.replace(/\/+$/, '');
+    } catch {
+      problems.push(`${name} must be an http(s) URL, got "${raw}"`);
+      return undefined;
+    }
   };
 
   const boolean = (name: string, fallback: boolean): boolean => {
@@ -102,7 +119,16 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: logLevel as LogLevel,
     sharesRequireAuth: boolean('SHARES_REQUIRE_AUTH', true),
     shareMaxBytes: integer('SHARE_MAX_BYTES', 131072, 256, 1024 * 1024 - 4096),
+    publicUrl: url('PUBLIC_URL'),
+    slack:
+      env.SLACK_SIGNING_SECRET && env.SLACK_BOT_TOKEN
+        ? { signingSecret: env.SLACK_SIGNING_SECRET, botToken: env.SLACK_BOT_TOKEN, apiUrl: url('SLACK_API_URL') ?? 'https://slack.com/api' }
+        : undefined,
   };
+  if ((env.SLACK_SIGNING_SECRET ? 1 : 0) + (env.SLACK_BOT_TOKEN ? 1 : 0) === 1) {
+    problems.push('SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN go together: set both or neither');
+  }
+
 
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({ ...config, availableEnvironments: Object.freeze([...config.availableEnvironments]) });

@@ -1,16 +1,6 @@
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
-import { STATIC_DIR } from '../../src/paths.js';
+import { loadShareCrypto as shareCrypto } from '../../src/shares/share-crypto.js';
 import { CliError, dropOneTrailingNewline, readTextFile, say, UsageError, valueFrom } from '../io.js';
-
-interface ShareCrypto {
-  encryptShare(text: string, passphrase?: string): Promise<{ ciphertext: string; key: string }>;
-  decryptShare(ciphertext: string, key: string, passphrase?: string): Promise<string>;
-}
-
-// The browser's own module (static/share-crypto.js, WebCrypto): one implementation, so links interoperate.
-const shareCrypto = () => import(pathToFileURL(path.join(STATIC_DIR, 'share-crypto.js')).href) as Promise<ShareCrypto>;
 
 async function request(url: string, init: RequestInit = {}): Promise<{ status: number; body: Record<string, unknown> }> {
   let response: Response;

@@ -32,7 +32,8 @@ export type AuditAction =
   | 'share_created'
   | 'share_viewed'
   | 'share_burned'
-  | 'share_expired';
+  | 'share_expired'
+  | 'dm_failed';
 
 /** Who did it and from where; services receive it from the route or the CLI. */
 export interface Actor {

@@ -11,6 +11,7 @@ import { authenticateApi, type MasterKeyLimiter } from './middleware/api-auth.js
 import { mountUi } from './ui.js';
 import { createSessionMiddleware } from './session.js';
 import { shareApiRouter } from '../shares/share.api.js';
+import { slackRouter } from '../integrations/slack.js';
 import { errorHandler, notFound, requestLogger } from './middleware/error-handler.js';
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -35,10 +36,12 @@ export interface AppDeps {
   readonly masterKeyLimiter: MasterKeyLimiter;
   /** Wrong master keys per admin and root in the UI (same rule as the API's per token). */
   readonly unsealLimiter: MasterKeyLimiter;
+  /** Where users reach this server: PUBLIC_URL, else the address it listens on. */
+  readonly publicUrl: () => string;
 }
 
 /** The Express application, without listening (tests and `serve` both start it on a port). */
-export function createApp({ ctx, logger, setup, masterKeyLimiter, unsealLimiter }: AppDeps): Express & { closeUi(): void } {
+export function createApp({ ctx, logger, setup, masterKeyLimiter, unsealLimiter, publicUrl }: AppDeps): Express & { closeUi(): void } {
   const { config } = ctx;
   const app = express();
   app.disable('x-powered-by');
@@ -77,6 +80,10 @@ export function createApp({ ctx, logger, setup, masterKeyLimiter, unsealLimiter 
   shares.use(refuseDeclaredOversize(MAX_BODY_BYTES), express.json({ limit: MAX_BODY_BYTES }));
   shares.use(shareApiRouter({ shares: ctx.shares, tokens: ctx.tokens, users: ctx.users, config }));
   app.use('/api/v1/shares', shares);
+
+  if (config.slack) {
+    app.use('/integrations/slack', slackRouter({ slack: config.slack, publicUrl, shares: ctx.shares, audit: ctx.audit, logger }));
+  }
 
   const api = express.Router();
   if (config.apiRequestsPerMinute > 0) {

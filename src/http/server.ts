@@ -25,14 +25,15 @@ export async function startServer(
   const setup = createSetupGate(ctx.users);
   const masterKeyLimiter = createMasterKeyLimiter(config.masterKeyAttemptsPerMinute);
   const unsealLimiter = createMasterKeyLimiter(config.masterKeyAttemptsPerMinute);
-  const app = createApp({ ctx, logger, setup, masterKeyLimiter, unsealLimiter });
+  let url = '';
+  const app = createApp({ ctx, logger, setup, masterKeyLimiter, unsealLimiter, publicUrl: () => config.publicUrl ?? url });
 
   const server = await new Promise<import('node:http').Server>((resolve, reject) => {
     const listening = app.listen(config.port, config.host, (error?: Error) => (error ? reject(error) : resolve(listening)));
   });
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-  const url = `http://${host}:${port}`;
+  url = `http://${host}:${port}`;
   logger.info('secretsfly listening', { url, data_dir: config.dataDir });
 
   if (await setup.isOpen()) {

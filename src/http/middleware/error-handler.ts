@@ -5,6 +5,7 @@ import type { Logger } from '../../logger.js';
 const STATUS: Record<string, number> = {
   invalid_request: 400,
   invalid_token: 401,
+  invalid_signature: 401,
   invalid_master_key: 401,
   forbidden: 403,
   not_found: 404,
