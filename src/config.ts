@@ -25,6 +25,8 @@ export interface Config {
   readonly shareMaxBytes: number;
   /** Where users reach this server (links in Slack DMs); unset: the address the server listens on. */
   readonly publicUrl: string | undefined;
+  /** SMTP server for optional e-mail notices (smtp://user:pass@host:port or smtps://…). */
+  readonly smtp: { readonly url: string; readonly from: string } | undefined;
   /** Slack: the app's signing secret and bot token; without both, the Slack routes answer 404. */
   readonly slack: { readonly signingSecret: string; readonly botToken: string; readonly apiUrl: string } | undefined;
 }
@@ -54,6 +56,8 @@ export function loadConfig(env: Env = process.env): Config {
     }
     return value;
   };
+
+  if (env.SMTP_URL?.trim() && !/^smtps?:\/\//.test(env.SMTP_URL.trim())) problems.push('SMTP_URL must start with smtp:// or smtps://');
 
   const url = (name: string): string | undefined => {
     const raw = env[name]?.trim();
@@ -120,6 +124,7 @@ export function loadConfig(env: Env = process.env): Config {
     sharesRequireAuth: boolean('SHARES_REQUIRE_AUTH', true),
     shareMaxBytes: integer('SHARE_MAX_BYTES', 131072, 256, 1024 * 1024 - 4096),
     publicUrl: url('PUBLIC_URL'),
+    smtp: env.SMTP_URL?.trim() ? { url: env.SMTP_URL.trim(), from: env.SMTP_FROM?.trim() || 'secretsfly <no-reply@localhost>' } : undefined,
     slack:
       env.SLACK_SIGNING_SECRET && env.SLACK_BOT_TOKEN
         ? { signingSecret: env.SLACK_SIGNING_SECRET, botToken: env.SLACK_BOT_TOKEN, apiUrl: url('SLACK_API_URL') ?? 'https://slack.com/api' }

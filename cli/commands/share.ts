@@ -30,7 +30,8 @@ export function registerShareCommands(program: Command): void {
     .option('--ttl <duration>', 'how long the link works: 15m, 1h, 4h, 24h, 3d …', '1h')
     .option('--passphrase-file <path>', 'also require this passphrase to open it')
     .option('--from-file <path>', 'read the secret from this file')
-    .action(async (argument: string | undefined, options: { ttl: string; passphraseFile?: string; fromFile?: string }) => {
+    .option('--notify <email>', 'e-mail the recipient that a secret is waiting (the link is yours to send)')
+    .action(async (argument: string | undefined, options: { ttl: string; passphraseFile?: string; fromFile?: string; notify?: string }) => {
       const server = process.env.SECRETSFLY_URL?.replace(/\/+$/, '');
       if (!server) throw new CliError('SECRETSFLY_URL is not set (e.g. https://secrets.example.com)');
       const value = await valueFrom(argument, options.fromFile);
@@ -41,8 +42,9 @@ export function registerShareCommands(program: Command): void {
       const { body } = await request(`${server}/api/v1/shares`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...(token && { authorization: `Bearer ${token}` }) },
-        body: JSON.stringify({ ciphertext, ttl: options.ttl, passphrase_protected: passphrase !== undefined }),
+        body: JSON.stringify({ ciphertext, ttl: options.ttl, passphrase_protected: passphrase !== undefined, ...(options.notify && { notify_email: options.notify }) }),
       });
+      if (body.notified === false) say(`the e-mail notice to ${options.notify} could not be sent`);
       say(`works once, until ${String(body.expires_at)}${passphrase ? ', with the passphrase' : ''}`);
       say(`creator key (to check or burn it): ${String(body.creator_key)}`);
       process.stdout.write(`${server}/s/${String(body.id)}#${key}\n`);

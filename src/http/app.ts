@@ -11,6 +11,7 @@ import { authenticateApi, type MasterKeyLimiter } from './middleware/api-auth.js
 import { mountUi } from './ui.js';
 import { createSessionMiddleware } from './session.js';
 import { shareApiRouter } from '../shares/share.api.js';
+import { createShareNotifier } from '../shares/share-notice.js';
 import { slackRouter } from '../integrations/slack.js';
 import { errorHandler, notFound, requestLogger } from './middleware/error-handler.js';
 
@@ -78,7 +79,7 @@ export function createApp({ ctx, logger, setup, masterKeyLimiter, unsealLimiter,
   const shares = express.Router();
   if (sessions) shares.use(sessions.middleware);
   shares.use(refuseDeclaredOversize(MAX_BODY_BYTES), express.json({ limit: MAX_BODY_BYTES }));
-  shares.use(shareApiRouter({ shares: ctx.shares, tokens: ctx.tokens, users: ctx.users, config }));
+  shares.use(shareApiRouter({ shares: ctx.shares, notifier: createShareNotifier(config.smtp), tokens: ctx.tokens, users: ctx.users, config }));
   app.use('/api/v1/shares', shares);
 
   if (config.slack) {

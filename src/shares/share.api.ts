@@ -2,9 +2,10 @@ import { type Request, Router } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import type { Actor } from '../audit/audit.service.js';
 import type { Config } from '../config.js';
-import { Forbidden, InvalidToken, RateLimited } from '../errors.js';
+import { Forbidden, InvalidRequest, InvalidToken, RateLimited } from '../errors.js';
 import type { TokenService } from '../tokens/token.service.js';
 import type { UserService } from '../users/user.service.js';
+import { assertEmail, type ShareNotifier } from './share-notice.js';
 import type { ShareService } from './share.service.js';
 
 const requester = (req: Request, name: string): Actor => ({ name, ip: req.ip, userAgent: req.get('user-agent') });
@@ -16,11 +17,12 @@ const requester = (req: Request, name: string): Actor => ({ name, ip: req.ip, us
  */
 export function shareApiRouter(deps: {
   shares: ShareService;
+  notifier: ShareNotifier;
   tokens: Pick<TokenService, 'authenticate'>;
   users: Pick<UserService, 'byId'>;
   config: Config;
 }): Router {
-  const { shares, tokens, users, config } = deps;
+  const { shares, notifier, tokens, users, config } = deps;
   const router = Router();
   const revealLimit = rateLimit({
     windowMs: 60_000,
@@ -51,7 +53,21 @@ export function shareApiRouter(deps: {
     res.set('Cache-Control', 'no-store');
     const actor = await creator(req);
     const body = (typeof req.body === 'object' && req.body !== null ? req.body : {}) as Record<string, unknown>;
-    res.status(201).json(await shares.create({ ciphertext: body.ciphertext, ttl: body.ttl, passphraseProtected: body.passphrase_protected }, actor));
+    if (body.notify_email !== undefined) {
+      // Checked before the share exists, so a refused notice leaves nothing behind.
+      if (!config.smtp) throw new InvalidRequest('e-mail notices are not set up on this server (SMTP_URL)');
+      assertEmail(body.notify_email);
+    }
+    const created = await shares.create({ ciphertext: body.ciphertext, ttl: body.ttl, passphraseProtected: body.passphrase_protected }, actor);
+    let notified: boolean | undefined;
+    if (body.notify_email !== undefined) {
+      // The share exists either way; the answer says whether the notice went out.
+      notified = await notifier.notify(body.notify_email, { expiresAt: created.expires_at, sender: actor.name }).then(
+        () => true,
+        () => false,
+      );
+    }
+    res.status(201).json(notified === undefined ? created : { ...created, notified });
   });
 
   // Public, and consumes nothing: what a reveal page needs to know before the click.
