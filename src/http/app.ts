@@ -7,7 +7,7 @@ import type { AppContext } from '../main.js';
 import { secretApiRouter } from '../secrets/secret.api.js';
 import type { SetupGate } from '../users/setup.js';
 import { VERSION } from '../version.js';
-import { authenticateApi, type MasterKeyLimiter } from './middleware/api-auth.js';
+import { authenticateApi, type MasterKeyLimiter, refuseCredentialsInQuery } from './middleware/api-auth.js';
 import { mountUi } from './ui.js';
 import { createSessionMiddleware } from './session.js';
 import { shareApiRouter } from '../shares/share.api.js';
@@ -75,6 +75,7 @@ export function createApp({ ctx, logger, setup, masterKeyLimiter, unsealLimiter,
     res.json({ status: 'ok', version: VERSION });
   });
 
+  app.use('/api/v1', refuseCredentialsInQuery);
   const sessions = config.uiEnabled ? createSessionMiddleware(config) : undefined;
   const shares = express.Router();
   if (sessions) shares.use(sessions.middleware);

@@ -108,6 +108,11 @@ describe('one-time shares over HTTP', () => {
     expect(events[0]!.details).toEqual({ share_id: expect.any(String), expires_at: expect.any(String), protected: false });
   });
 
+  it('should refuse credentials in the query string here too', async () => {
+    const res = await call(server, `/api/v1/shares?token=${writeToken}`, { method: 'POST', body: { ciphertext: 'v1.n.a.b.c', ttl: '1h' } });
+    expect([res.status, res.json.error.code]).toEqual([400, 'invalid_request']);
+  });
+
   it('should rate-limit reveals per IP', async () => {
     const statuses: number[] = [];
     for (let i = 0; i < 32; i++) statuses.push((await call(server, `/api/v1/shares/${'x'.repeat(22)}/reveal`, { method: 'POST' })).status);

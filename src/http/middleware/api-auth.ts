@@ -46,6 +46,14 @@ export function createMasterKeyLimiter(perMinute: number) {
 
 export type MasterKeyLimiter = ReturnType<typeof createMasterKeyLimiter>;
 
+/** Anywhere under /api/v1: a token or master key in the URL is refused (URLs end up in logs and histories). */
+export const refuseCredentialsInQuery: RequestHandler = (req, _res, next) => {
+  if (CREDENTIALS_IN_QUERY.some((name) => name in req.query)) {
+    return next(new InvalidRequest('credentials go in the Authorization and X-Master-Key headers, never in the URL'));
+  }
+  next();
+};
+
 export const apiCaller = (req: Request): ApiCaller => (req as Request & { apiCaller: ApiCaller }).apiCaller;
 
 /**
@@ -55,9 +63,6 @@ export const apiCaller = (req: Request): ApiCaller => (req as Request & { apiCal
 export function authenticateApi(deps: { tokens: Pick<TokenService, 'authenticate'>; limiter: MasterKeyLimiter }): RequestHandler {
   return async (req, res, next) => {
     try {
-      if (CREDENTIALS_IN_QUERY.some((name) => name in req.query)) {
-        throw new InvalidRequest('credentials go in the Authorization and X-Master-Key headers, never in the URL');
-      }
       const [scheme, token] = (req.get('authorization') ?? '').split(' ');
       const authenticated = await deps.tokens.authenticate(scheme?.toLowerCase() === 'bearer' && token ? token : '');
       const header = req.get('x-master-key');
