@@ -28,7 +28,6 @@ export type AuditAction =
   | 'key_rotated'
   | 'reencrypted'
   | 'imported'
-  | 'backup_restored'
   | 'share_created'
   | 'share_viewed'
   | 'share_burned'

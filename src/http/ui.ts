@@ -21,7 +21,7 @@ const STATUS: Record<string, number> = { not_found: 404, forbidden: 403, invalid
  * after the API, so API requests never touch sessions. Returns a closer for the session database.
  */
 export function mountUi(app: Express, deps: UiDeps & { logger: Logger; setup: SetupGate; sessions: RequestHandler }): void {
-  const { ctx, config, logger, setup } = deps;
+  const { ctx, logger, setup } = deps;
   app.engine('hbs', engine({ extname: '.hbs', defaultLayout: 'main', layoutsDir: `${VIEWS_DIR}/layouts`, partialsDir: `${VIEWS_DIR}/partials`, helpers: viewHelpers }));
   app.set('view engine', 'hbs');
   app.set('views', VIEWS_DIR);
@@ -57,7 +57,7 @@ export function mountUi(app: Express, deps: UiDeps & { logger: Logger; setup: Se
     next();
   });
   ui.use(authRoutes({ ...deps, setup }));
-  ui.use((req, res, next) => (res.locals.user ? next() : res.redirect(303, '/login')));
+  ui.use((_req, res, next) => (res.locals.user ? next() : res.redirect(303, '/login')));
   ui.use(projectRoutes(deps), secretRoutes(deps), tokenRoutes(deps), environmentRoutes(deps), auditRoutes(deps));
   ui.get('/share', (_req, res) => noStore(res).render('pages/share-create', { title: 'Share once' }));
   ui.use((_req, res) => res.status(404).render('pages/error', { title: 'Not found', message: 'There is nothing here.' }));

@@ -20,13 +20,3 @@ export function chainOf(project: ProjectRow, tree: readonly ProjectRow[]): Proje
   }
   return chain;
 }
-
-/** Whether making `parentId` the parent of `projectId` would close a loop. */
-export function wouldCreateCycle(projectId: string, parentId: string, all: readonly ProjectRow[]): boolean {
-  const byId = new Map(all.map((row) => [row.id, row]));
-  for (let id: string | null = parentId, steps = 0; id !== null && steps <= all.length; steps++) {
-    if (id === projectId) return true;
-    id = byId.get(id)?.parent_id ?? null;
-  }
-  return false;
-}

@@ -1,4 +1,4 @@
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import type { Actor } from '../audit/audit.service.js';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
@@ -53,5 +53,3 @@ export function action(back: (req: Request) => string, handler: (req: Request, r
 export function noStore(res: Response): Response {
   return res.set('Cache-Control', 'no-store');
 }
-
-export type Next = NextFunction;

@@ -25,7 +25,7 @@ export function authRoutes({ ctx, setup }: UiDeps & { setup: SetupGate }): Route
     handler: tooMany,
   });
 
-  router.get('/login', async (req, res) => {
+  router.get('/login', async (_req, res) => {
     if (res.locals.user) return res.redirect(303, '/');
     if (await setup.isOpen()) res.locals.setupHint = true;
     renderLogin(res, 200);
