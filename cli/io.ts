@@ -63,7 +63,12 @@ export async function promptHidden(prompt: string): Promise<string> {
  * The master key as bytes, from `--master-key-file`, else SECRETSFLY_MASTER_KEY, else a hidden prompt.
  * The caller wipes the bytes when done.
  */
-export async function readMasterKey(options: { masterKeyFile?: string }, prompt = 'Master key: '): Promise<Uint8Array> {
+export async function readMasterKey(options: { masterKeyFile?: string }): Promise<Uint8Array> {
+  return presentedMasterKey(await readMasterKeyText(options));
+}
+
+/** The same lookup, as text: only for sending it to a server in the X-Master-Key header. */
+export async function readMasterKeyText(options: { masterKeyFile?: string }, prompt = 'Master key: '): Promise<string> {
   let key: string | undefined;
   if (options.masterKeyFile !== undefined) {
     key = dropOneTrailingNewline(readTextFile(options.masterKeyFile, 'the master key file'));
@@ -75,7 +80,7 @@ export async function readMasterKey(options: { masterKeyFile?: string }, prompt 
   if (!key) {
     throw new CliError('no master key: pass --master-key-file, set SECRETSFLY_MASTER_KEY, or run in a terminal');
   }
-  return presentedMasterKey(key);
+  return key;
 }
 
 export async function withMasterKey<T>(options: { masterKeyFile?: string }, fn: (key: Uint8Array) => Promise<T>): Promise<T> {

@@ -1,52 +1,21 @@
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
-import { CliError, readTextFile, dropOneTrailingNewline, UsageError, promptHidden } from '../io.js';
+import { CliError, readMasterKeyText, UsageError } from '../io.js';
+import { callServer, serverUrl } from '../server-client.js';
 
 interface ClientOptions {
   masterKeyFile?: string;
 }
 
-/** SECRETSFLY_URL, SECRETSFLY_TOKEN and the master key (file, SECRETSFLY_MASTER_KEY, or a prompt). */
-async function clientSettings(options: ClientOptions) {
-  const url = process.env.SECRETSFLY_URL;
-  const token = process.env.SECRETSFLY_TOKEN;
-  if (!url) throw new CliError('SECRETSFLY_URL is not set (e.g. https://secrets.example.com)');
-  if (!token) throw new CliError('SECRETSFLY_TOKEN is not set');
-  let masterKey =
-    options.masterKeyFile !== undefined
-      ? dropOneTrailingNewline(readTextFile(options.masterKeyFile, 'the master key file'))
-      : process.env.SECRETSFLY_MASTER_KEY;
-  if (!masterKey && process.stdin.isTTY) masterKey = await promptHidden('Master key: ');
-  if (!masterKey) throw new CliError('no master key: set SECRETSFLY_MASTER_KEY or pass --master-key-file');
-  return { url: url.replace(/\/+$/, ''), token, masterKey };
-}
-
-/** GET /api/v1/secrets; any failure is one line naming what the server said. */
+/** GET /api/v1/secrets with SECRETSFLY_TOKEN and the master key; any failure is one line. */
 async function fetchSecrets(options: ClientOptions, format: 'json' | 'dotenv' | 'shell'): Promise<string> {
-  const { url, token, masterKey } = await clientSettings(options);
-  let response: Response;
-  try {
-    response = await fetch(`${url}/api/v1/secrets${format === 'json' ? '' : `?format=${format}`}`, {
-      headers: { authorization: `Bearer ${token}`, 'x-master-key': masterKey, 'user-agent': 'secretsfly-cli' },
-      signal: AbortSignal.timeout(30_000),
-    });
-  } catch (error) {
-    const { cause } = error as { cause?: { code?: string; message?: string } };
-    const reason = cause?.code ?? cause?.message ?? (error as Error).message;
-    throw new CliError(`cannot reach ${url}: ${reason}`);
-  }
-  const body = await response.text();
-  if (!response.ok) {
-    let message = `HTTP ${response.status}`;
-    try {
-      const parsed = JSON.parse(body) as { error?: { code?: string; message?: string } };
-      if (parsed.error?.message) message = `${parsed.error.message} (${parsed.error.code}, HTTP ${response.status})`;
-    } catch {
-      // not our JSON: keep the status alone
-    }
-    throw new CliError(`the server refused: ${message}`);
-  }
-  return body;
+  const url = serverUrl();
+  const token = process.env.SECRETSFLY_TOKEN;
+  if (!token) throw new CliError('SECRETSFLY_TOKEN is not set');
+  const masterKey = await readMasterKeyText(options);
+  return callServer(`${url}/api/v1/secrets${format === 'json' ? '' : `?format=${format}`}`, {
+    headers: { authorization: `Bearer ${token}`, 'x-master-key': masterKey },
+  });
 }
 
 const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];

@@ -1,22 +1,9 @@
 import type { Command } from 'commander';
 import { loadShareCrypto as shareCrypto } from '../../src/shares/share-crypto.js';
 import { CliError, dropOneTrailingNewline, readTextFile, say, UsageError, valueFrom } from '../io.js';
+import { callServer, serverUrl } from '../server-client.js';
 
-async function request(url: string, init: RequestInit = {}): Promise<{ status: number; body: Record<string, unknown> }> {
-  let response: Response;
-  try {
-    response = await fetch(url, { ...init, headers: { 'user-agent': 'secretsfly-cli', ...init.headers }, signal: AbortSignal.timeout(30_000) });
-  } catch (error) {
-    const { cause } = error as { cause?: { code?: string; message?: string } };
-    throw new CliError(`cannot reach ${new URL(url).origin}: ${cause?.code ?? cause?.message ?? (error as Error).message}`);
-  }
-  const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
-  if (!response.ok) {
-    const error = body.error as { message?: string; code?: string } | undefined;
-    throw new CliError(`the server refused: ${error?.message ?? `HTTP ${response.status}`}${error?.code ? ` (${error.code}, HTTP ${response.status})` : ''}`);
-  }
-  return { status: response.status, body };
-}
+const requestJson = async (url: string, init?: RequestInit) => JSON.parse(await callServer(url, init)) as Record<string, unknown>;
 
 const passphraseFrom = (file: string | undefined) =>
   file === undefined ? undefined : dropOneTrailingNewline(readTextFile(file, 'the passphrase file'));
@@ -32,14 +19,13 @@ export function registerShareCommands(program: Command): void {
     .option('--from-file <path>', 'read the secret from this file')
     .option('--notify <email>', 'e-mail the recipient that a secret is waiting (the link is yours to send)')
     .action(async (argument: string | undefined, options: { ttl: string; passphraseFile?: string; fromFile?: string; notify?: string }) => {
-      const server = process.env.SECRETSFLY_URL?.replace(/\/+$/, '');
-      if (!server) throw new CliError('SECRETSFLY_URL is not set (e.g. https://secrets.example.com)');
+      const server = serverUrl();
       const value = await valueFrom(argument, options.fromFile);
       if (value === '') throw new UsageError('nothing to share: the secret is empty');
       const passphrase = passphraseFrom(options.passphraseFile);
       const { ciphertext, key } = await (await shareCrypto()).encryptShare(value, passphrase);
       const token = process.env.SECRETSFLY_TOKEN;
-      const { body } = await request(`${server}/api/v1/shares`, {
+      const body = await requestJson(`${server}/api/v1/shares`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...(token && { authorization: `Bearer ${token}` }) },
         body: JSON.stringify({ ciphertext, ttl: options.ttl, passphrase_protected: passphrase !== undefined, ...(options.notify && { notify_email: options.notify }) }),
@@ -66,10 +52,10 @@ export function registerShareCommands(program: Command): void {
       if (!id || !key) throw new UsageError('not a complete secretsfly share link (…/s/<id>#<key>)');
       const passphrase = passphraseFrom(options.passphraseFile);
       // Look before consuming: a share that needs a passphrase we do not have must not be burned.
-      const { body: peek } = await request(`${url.origin}/api/v1/shares/${id}`);
+      const peek = await requestJson(`${url.origin}/api/v1/shares/${id}`);
       if (peek.state !== 'pending') throw new CliError(peek.state === 'viewed' ? 'this secret has already been viewed' : `this secret is ${String(peek.state)}`);
       if (peek.passphrase_protected && passphrase === undefined) throw new CliError('this secret needs its passphrase: pass --passphrase-file');
-      const { body } = await request(`${url.origin}/api/v1/shares/${id}/reveal`, { method: 'POST' });
+      const body = await requestJson(`${url.origin}/api/v1/shares/${id}/reveal`, { method: 'POST' });
       try {
         process.stdout.write(`${await (await shareCrypto()).decryptShare(String(body.ciphertext), key, passphrase)}\n`);
       } catch (error) {

@@ -1,0 +1,38 @@
+import { CliError } from './io.js';
+
+/** SECRETSFLY_URL, without a trailing slash. */
+export function serverUrl(): string {
+  const url = process.env.SECRETSFLY_URL?.trim().replace(/\/+$/, '');
+  if (!url) throw new CliError('SECRETSFLY_URL is not set (e.g. https://secrets.example.com)');
+  return url;
+}
+
+/**
+ * One request to a secretsfly server. Any failure becomes one clear line: the server unreachable,
+ * or what it refused and why (from its `{"error":{code,message}}`).
+ */
+export async function callServer(url: string, init: RequestInit = {}): Promise<string> {
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      ...init,
+      headers: { 'user-agent': 'secretsfly-cli', ...init.headers },
+      signal: AbortSignal.timeout(30_000),
+    });
+  } catch (error) {
+    const { cause } = error as { cause?: { code?: string; message?: string } };
+    throw new CliError(`cannot reach ${new URL(url).origin}: ${cause?.code ?? cause?.message ?? (error as Error).message}`);
+  }
+  const body = await response.text();
+  if (!response.ok) {
+    let message = `HTTP ${response.status}`;
+    try {
+      const { error } = JSON.parse(body) as { error?: { code?: string; message?: string } };
+      if (error?.message) message = `${error.message} (${error.code}, HTTP ${response.status})`;
+    } catch {
+      // not our JSON: the status alone
+    }
+    throw new CliError(`the server refused: ${message}`);
+  }
+  return body;
+}
