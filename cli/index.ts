@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../src/config.js';
 import { AppError } from '../src/errors.js';
+import { errorSummary } from '../src/logger.js';
 import { VERSION } from '../src/version.js';
 import { registerAdminCommands } from './commands/admin.js';
 import { registerBenchCommand } from './commands/bench.js';
@@ -56,9 +57,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`secretsfly: ${error.message}\n`);
       return 1;
     }
-    // Unexpected: one line, no stack (it could carry data), and a hint for debugging.
-    const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`secretsfly: unexpected error: ${message.split('\n')[0]}\n`);
+    // Unexpected: one line, no stack and nothing quoted (it could carry data).
+    process.stderr.write(`secretsfly: unexpected error: ${errorSummary(error).message}\n`);
     if (process.env.LOG_LEVEL === 'debug' && error instanceof Error) process.stderr.write(`${error.stack}\n`);
     return 1;
   }

@@ -2,6 +2,18 @@ import type { LogLevel } from './config.js';
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
+/**
+ * An unexpected error, safe to print: its class and the first line of its message, with anything in
+ * quotes taken out (parsers and drivers quote the input they choke on, which could be a secret).
+ */
+export function errorSummary(error: unknown): { error: string; message: string } {
+  const message = String(error instanceof Error ? error.message : error)
+    .split('\n')[0]!
+    .replace(/"[^"]*"|'[^']*'|`[^`]*`/g, '"…"')
+    .slice(0, 300);
+  return { error: error instanceof Error ? error.name : typeof error, message };
+}
+
 export type LogFields = Record<string, string | number | boolean | null | undefined>;
 
 export interface Logger {

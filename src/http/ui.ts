@@ -3,8 +3,8 @@ import { engine } from 'express-handlebars';
 import { csrfSync } from 'csrf-sync';
 import { auditRoutes } from '../audit/audit.routes.js';
 import { environmentRoutes } from '../environments/environment.routes.js';
-import { AppError } from '../errors.js';
-import type { Logger } from '../logger.js';
+import { AppError, NotFound } from '../errors.js';
+import { errorSummary, type Logger } from '../logger.js';
 import { STATIC_DIR, VIEWS_DIR } from '../paths.js';
 import { projectRoutes } from '../projects/project.routes.js';
 import { secretRoutes } from '../secrets/secret.routes.js';
@@ -28,7 +28,10 @@ export function mountUi(app: Express, deps: UiDeps & { logger: Logger; setup: Se
   app.use('/static', express.static(STATIC_DIR, { index: false, maxAge: '1h' }));
   // The public reveal page: no session, and viewing it consumes nothing (link previewers GET it).
   app.get('/s/:id', async (req, res) => {
-    const share = await ctx.shares.peek(String(req.params.id)).catch(() => undefined);
+    const share = await ctx.shares.peek(String(req.params.id)).catch((error: unknown) => {
+      if (error instanceof NotFound) return undefined;
+      throw error;
+    });
     res.set('Cache-Control', 'no-store').render('pages/share-reveal', { title: 'A secret for you', bare: true, share, id: req.params.id });
   });
 
@@ -64,7 +67,7 @@ export function mountUi(app: Express, deps: UiDeps & { logger: Logger; setup: Se
   ui.use((error: unknown, req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(error);
     const known = error instanceof AppError ? error : (error as { code?: string }).code === 'forbidden' ? new AppError('forbidden', (error as Error).message) : undefined;
-    if (!known) logger.error('unhandled UI error', { path: req.path, error: (error as Error)?.name, message: String((error as Error)?.message).split('\n')[0] });
+    if (!known) logger.error('unhandled UI error', { path: req.path, ...errorSummary(error) });
     const status = known ? (STATUS[known.code] ?? 400) : 500;
     res.status(status).render('pages/error', { title: status === 403 ? 'Refused' : status === 404 ? 'Not found' : 'Something went wrong', message: known?.message ?? 'An unexpected error occurred; it has been logged.' });
   });

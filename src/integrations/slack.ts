@@ -33,6 +33,15 @@ export function verifySlackSignature(signingSecret: string, req: Pick<Request, '
   }
 }
 
+/** A view submission carries the secret: a malformed one is refused without echoing any of it. */
+function parsePayload(text: string | null): unknown {
+  try {
+    return JSON.parse(text ?? '{}');
+  } catch {
+    throw new InvalidRequest('malformed interaction payload');
+  }
+}
+
 function modal() {
   const input = (block_id: string, label: string, element: object, optional = false) => ({
     type: 'input',
@@ -105,7 +114,7 @@ export function slackRouter(deps: {
   });
 
   router.post('/interactions', async (req, res) => {
-    const payload = JSON.parse(form(req).get('payload') ?? '{}') as {
+    const payload = parsePayload(form(req).get('payload')) as {
       type?: string;
       user?: { id?: string };
       view?: { callback_id?: string; state?: { values?: Record<string, { value?: { value?: string; selected_user?: string; selected_option?: { value?: string } } }> } };

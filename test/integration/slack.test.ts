@@ -112,3 +112,20 @@ describe('Slack /sendsecret', () => {
     expect((await server.ctx.shares.peek(shareId)).state).toBe('burned');
   });
 });
+
+describe('Slack payloads', () => {
+  it('should answer a signed but malformed payload with 400, echoing none of it', async () => {
+    const slack = await startSlackStandIn();
+    const server = await startTestServer({ SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_API_URL: slack.url });
+    try {
+      const body = new URLSearchParams({ payload: '{"secret": "l3aked-value" oops' }).toString();
+      const res = await fetch(`${server.url}/integrations/slack/interactions`, { method: 'POST', headers: signed(body), body });
+      expect(res.status).toBe(400);
+      expect(await res.text()).not.toContain('l3aked-value');
+      expect(server.logLines.join('')).not.toContain('l3aked-value');
+    } finally {
+      await server.close();
+      await slack.close();
+    }
+  });
+});

@@ -38,3 +38,11 @@ describe('config', () => {
     expect(loadConfig({ AVAILABLE_ENVIRONMENTS: 'prod, staging,dev,prod' }).availableEnvironments).toEqual(['prod', 'staging', 'dev']);
   });
 });
+
+describe('errorSummary', () => {
+  it('should keep the class and first line of an unexpected error, without anything quoted', async () => {
+    const { errorSummary } = await import('../../src/logger.js');
+    const error = new SyntaxError('Unexpected token \'h\', "hunter2-password" is not valid JSON\nat line 2');
+    expect(errorSummary(error)).toEqual({ error: 'SyntaxError', message: 'Unexpected token "…", "…" is not valid JSON' });
+  });
+});

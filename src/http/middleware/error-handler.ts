@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { AppError, RateLimited } from '../../errors.js';
-import type { Logger } from '../../logger.js';
+import { errorSummary, type Logger } from '../../logger.js';
 
 const STATUS: Record<string, number> = {
   invalid_request: 400,
@@ -35,12 +35,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     if (res.headersSent) return next(error);
     const known = error instanceof AppError ? error : fromBodyParser(error as { type?: string; status?: number });
     if (!known) {
-      // Our messages carry no secrets, but a library's might: log the class and first line only.
-      logger.error('unhandled error', {
-        path: req.path,
-        error: (error as Error)?.name,
-        message: String((error as Error)?.message ?? error).split('\n')[0],
-      });
+      logger.error('unhandled error', { path: req.path, ...errorSummary(error) });
     }
     const status = known ? (STATUS[known.code] ?? 400) : 500;
     if (known instanceof RateLimited) res.set('Retry-After', String(known.retryAfterSeconds));
