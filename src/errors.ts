@@ -78,4 +78,10 @@ export class RateLimited extends AppError {
   constructor(readonly retryAfterSeconds: number) {
     super('rate_limited', 'too many requests');
   }
+
+  /** Until a limiter's window resets (a minute when the limiter does not say). */
+  static until(resetTime: Date | undefined): RateLimited {
+    const ms = (resetTime?.getTime() ?? Date.now() + 60_000) - Date.now();
+    return new RateLimited(Math.max(1, Math.ceil(ms / 1000)));
+  }
 }

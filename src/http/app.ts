@@ -96,8 +96,7 @@ export function createApp({ ctx, logger, setup, masterKeyLimiter, unsealLimiter,
         standardHeaders: 'draft-8',
         legacyHeaders: false,
         handler: (req, _res, next) => {
-          const resetTime = (req as express.Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
-          next(new RateLimited(Math.max(1, Math.ceil(((resetTime?.getTime() ?? Date.now() + 60_000) - Date.now()) / 1000))));
+          next(RateLimited.until((req as express.Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime));
         },
       }),
     );

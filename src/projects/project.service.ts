@@ -114,6 +114,12 @@ export function createProjectService(deps: {
     return input.masterKey === undefined ? { project: toView(row, [row]), masterKey } : { project: toView(row, [row]) };
   }
 
+  /** One project as the UI shows it. */
+  async function view(name: string): Promise<ProjectView> {
+    const row = await byName(name);
+    return toView(row, await chain(row));
+  }
+
   async function list(): Promise<ProjectView[]> {
     const rows = await listProjectRows(db);
     return rows.map((row) => toView(row, chainOf(row, rows.filter((r) => r.root_id === row.root_id))));
@@ -132,7 +138,7 @@ export function createProjectService(deps: {
     };
   }
 
-  return { byName, byId, chain, rootOf, create, list };
+  return { byName, byId, chain, rootOf, create, view, list };
 }
 
 export type ProjectService = ReturnType<typeof createProjectService>;

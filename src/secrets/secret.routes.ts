@@ -8,11 +8,10 @@ export function secretRoutes({ ctx, config }: UiDeps): Router {
 
   /** What the project header needs on every project page. */
   async function projectHeader(name: string, environment?: string) {
-    const project = (await ctx.projects.list()).find((p) => p.name === name);
-    if (!project) await ctx.projects.byName(name); // throws NotFound
+    const project = await ctx.projects.view(name);
     if (environment !== undefined) await ctx.environments.byName(environment);
     const environments = (await ctx.environments.list()).map((e) => ({ name: e.name, current: e.name === environment }));
-    return { project: project!, environments, environment };
+    return { project, environments, environment };
   }
 
   router.get('/projects/:name/envs/:env', async (req, res) => {

@@ -29,7 +29,7 @@ export function shareApiRouter(deps: {
     limit: 30,
     standardHeaders: 'draft-8',
     legacyHeaders: false,
-    handler: (_req, _res, next) => next(new RateLimited(60)),
+    handler: (req, _res, next) => next(RateLimited.until((req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime)),
   });
 
   async function creator(req: Request): Promise<Actor> {

@@ -7,7 +7,7 @@ export function tokenRoutes({ ctx }: UiDeps): Router {
   const page = (name: string) => `/projects/${encodeURIComponent(name)}/tokens`;
 
   router.get('/projects/:name/tokens', async (req, res) => {
-    const project = (await ctx.projects.list()).find((p) => p.name === param(req, 'name')) ?? (await ctx.projects.byName(param(req, 'name')));
+    const project = await ctx.projects.view(param(req, 'name'));
     const tokens = await ctx.tokens.list(project.name);
     const environments = (await ctx.environments.list()).map((e) => ({ name: e.name }));
     res.render('pages/tokens', { title: `${project.name} · tokens`, project, environments, tokens, tab: 'tokens', back: page(project.name) });

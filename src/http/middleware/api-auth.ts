@@ -31,8 +31,7 @@ export function createMasterKeyLimiter(perMinute: number) {
           const { totalHits, resetTime } = await store.increment(tokenId);
           if (totalHits > perMinute) {
             await store.decrement(tokenId);
-            const seconds = Math.max(1, Math.ceil(((resetTime?.getTime() ?? Date.now() + 60_000) - Date.now()) / 1000));
-            throw new RateLimited(seconds);
+            throw RateLimited.until(resetTime);
           }
         },
         async after(succeeded) {
