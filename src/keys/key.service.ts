@@ -27,6 +27,8 @@ export type KeyAccess =
   /** An admin unseal that is still in force (web UI). */
   | { readonly unsealed: true };
 
+type MasterKeyAccess = Extract<KeyAccess, { masterKey: Uint8Array }>;
+
 export interface DataKey {
   readonly dek: Uint8Array;
   /** The key_version the DEK belongs to: a write must check it in its transaction (bumpRevision). */
@@ -102,6 +104,50 @@ export function createKeyService(deps: {
     }
   }
 
+  /** Derivations under way, by root, key version and master-key fingerprint. */
+  const derivations = new Map<string, Promise<void>>();
+
+  /**
+   * The DEK for a presented master key: from the API cache, else from a derivation. Concurrent
+   * requests presenting the same key share one derivation and one rate-limit slot, so a fleet of
+   * clients starting at once (after a deploy, a seal or a server restart) costs one KDF run, not
+   * one each, and never trips the wrong-key limit.
+   */
+  async function apiDataKey(rootKey: RootKeyRow, access: MasterKeyAccess): Promise<Uint8Array> {
+    const rootId = rootKey.project_id;
+    const cached = keystore.apiKey(rootId, access.masterKey, rootKey.key_version);
+    if (cached) return cached;
+    const flight = `${rootId}:${rootKey.key_version}:${keystore.fingerprint(access.masterKey)}`;
+    const running = derivations.get(flight);
+    if (running) {
+      await running; // the same key: its failure is ours too
+      const shared = keystore.apiKey(rootId, access.masterKey, rootKey.key_version);
+      if (shared) return shared;
+    }
+    const derived = deriveApiKey(rootKey, access);
+    const done = derived.then(() => undefined);
+    done.catch(() => {}); // a derivation nobody else waited for may fail unobserved
+    derivations.set(flight, done);
+    try {
+      return await derived;
+    } finally {
+      if (derivations.get(flight) === done) derivations.delete(flight);
+    }
+  }
+
+  async function deriveApiKey(rootKey: RootKeyRow, access: MasterKeyAccess): Promise<Uint8Array> {
+    await access.guard?.before();
+    let succeeded = false;
+    try {
+      const dek = await unlock(rootKey, access.masterKey);
+      succeeded = true;
+      keystore.rememberApiKey(rootKey.project_id, access.masterKey, dek, rootKey.key_version);
+      return dek;
+    } finally {
+      await access.guard?.after(succeeded);
+    }
+  }
+
   /**
    * Runs `fn` with a private copy of the root's DEK, wiped afterwards. A master key is checked
    * against the API cache first, and only derived (once) when it is not there.
@@ -110,18 +156,7 @@ export function createKeyService(deps: {
     const rootKey = await requireRootKey(root.id);
     let dek: Uint8Array | undefined;
     if ('masterKey' in access) {
-      dek = keystore.apiKey(root.id, access.masterKey, rootKey.key_version);
-      if (!dek) {
-        await access.guard?.before();
-        let succeeded = false;
-        try {
-          dek = await unlock(rootKey, access.masterKey);
-          succeeded = true;
-        } finally {
-          await access.guard?.after(succeeded);
-        }
-        keystore.rememberApiKey(root.id, access.masterKey, dek, rootKey.key_version);
-      }
+      dek = await apiDataKey(rootKey, access);
     } else {
       dek = keystore.adminKey(root.id, rootKey.key_version);
       if (!dek) throw new Sealed(root.name);

@@ -119,6 +119,14 @@ export class Keystore {
     return entry ? Uint8Array.from(entry.dek) : undefined;
   }
 
+  /**
+   * Names a master key without holding it: its HMAC under this process's random key, as hex. Lets
+   * concurrent requests presenting the same key find each other's derivation.
+   */
+  fingerprint(masterKey: Uint8Array): string {
+    return Buffer.from(this.#proof(masterKey)).toString('hex');
+  }
+
   /** Decrypted values of one (project, environment), valid only at the root's `revision`. */
   resolved<T>(rootId: string, scope: string, revision: number): ReadonlyMap<string, T> | undefined {
     const entry = this.#roots.get(rootId)?.resolved.get(scope);

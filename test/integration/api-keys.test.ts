@@ -44,6 +44,23 @@ describe('API key handling', () => {
     expect(t.ctx.keystore.isUnsealed((await t.ctx.projects.byName('acme')).id)).toBe(false);
   });
 
+  it('should answer a burst of cold pulls with the right key from one derivation, none refused', async () => {
+    // As after a deploy: 20 app instances pull at once and nothing is cached yet. The wrong-key
+    // limit is 5; a derivation each would have spent it on right keys and answered 429.
+    const t = await setUp({ MASTER_KEY_ATTEMPTS_PER_MINUTE: '5' });
+    server = t.server;
+    const start = t.ctx.kdf.derivations;
+    const results = await Promise.all(Array.from({ length: 20 }, () => t.pull()));
+    expect(results.map((r) => r.status)).toEqual(Array(20).fill(200));
+    expect(results.every((r) => r.json.secrets.B === 'b1')).toBe(true);
+    expect(t.ctx.kdf.derivations - start).toBe(1);
+
+    // A burst with one wrong key shares its derivation too, and fails as a whole.
+    const wrong = await Promise.all(Array.from({ length: 10 }, () => t.pull('sfmk_' + 'W'.repeat(43))));
+    expect(wrong.map((r) => r.status)).toEqual(Array(10).fill(401));
+    expect(t.ctx.kdf.derivations - start).toBe(2);
+  });
+
   it('should never derive for a request without a valid token or without a master key', async () => {
     const t = await setUp();
     server = t.server;
