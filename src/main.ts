@@ -48,7 +48,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
   const environments = createEnvironmentService({ db, audit, now });
   await environments.ensure(config.availableEnvironments);
 
-  const keys = createKeyService({ db, kdf, keystore, audit, now, ...(overrides.kdfParams && { kdfParams: overrides.kdfParams }) });
+  const keys = createKeyService({ db, changes: database.changes, kdf, keystore, audit, now, ...(overrides.kdfParams && { kdfParams: overrides.kdfParams }) });
   const projects = createProjectService({ db, keys, keystore, audit, now });
   const secrets = createSecretService({
     db,
@@ -61,7 +61,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     maxSecretBytes: config.maxSecretBytes,
   });
   const rotation = createRotationService({ db, projects, keys, keystore, audit, now });
-  const tokens = createTokenService({ db, projects, environments, audit, now });
+  const tokens = createTokenService({ db, changes: database.changes, projects, environments, audit, now });
   const users = createUserService({ db, kdf, audit, now });
   const shares = createShareService({ db, audit, now, maxBytes: config.shareMaxBytes });
 

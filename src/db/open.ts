@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
+import { type Changes, trackChanges } from './changes.js';
 import type { Database } from './database.js';
 
 export const DATABASE_FILE = 'secretsfly.db';
@@ -10,15 +11,17 @@ export interface DatabaseHandle {
   readonly db: Kysely<Database>;
   readonly sqlite: SqliteDatabase.Database;
   readonly file: string;
+  readonly changes: Changes;
   close(): Promise<void>;
 }
 
 /**
  * kysely's SQLite driver prepares every statement on every call; preparing cost more than running
  * (the API pull profile). Statements are cached by SQL text and reused, which is safe because
- * better-sqlite3 runs each one synchronously to completion.
+ * better-sqlite3 runs each one synchronously to completion. kysely prepares right before it runs,
+ * so this is also where a write on this connection is announced to `changes`.
  */
-function withStatementCache(sqlite: SqliteDatabase.Database, max = 1000) {
+function withStatementCache(sqlite: SqliteDatabase.Database, changes: Changes, max = 1000) {
   const cache = new Map<string, SqliteDatabase.Statement>();
   return {
     close: () => sqlite.close(),
@@ -29,6 +32,7 @@ function withStatementCache(sqlite: SqliteDatabase.Database, max = 1000) {
         if (cache.size >= max) cache.delete(cache.keys().next().value!);
         cache.set(sql, statement);
       }
+      if (!statement.reader) changes.writing();
       return statement;
     },
   };
@@ -51,11 +55,13 @@ export function openDatabase(dataDir: string): DatabaseHandle {
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
 
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+  const changes = trackChanges(sqlite);
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite, changes) }) });
   return {
     db,
     sqlite,
     file,
+    changes,
     close: () => db.destroy(),
   };
 }

@@ -1,13 +1,13 @@
 import express, { type Express } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import helmet from 'helmet';
-import { AppError, RateLimited } from '../errors.js';
+import { RateLimited } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { AppContext } from '../main.js';
-import { secretApiRouter } from '../secrets/secret.api.js';
+import { mountSecretApi } from '../secrets/secret.api.js';
 import type { SetupGate } from '../users/setup.js';
 import { VERSION } from '../version.js';
-import { authenticateApi, type MasterKeyLimiter, refuseCredentialsInQuery } from './middleware/api-auth.js';
+import { apiRequestRules, authenticateApi, type MasterKeyLimiter } from './middleware/api-auth.js';
 import { mountUi } from './ui.js';
 import { createSessionMiddleware } from './session.js';
 import { shareApiRouter } from '../shares/share.api.js';
@@ -16,19 +16,6 @@ import { slackRouter } from '../integrations/slack.js';
 import { errorHandler, notFound, requestLogger } from './middleware/error-handler.js';
 
 const MAX_BODY_BYTES = 1024 * 1024;
-
-/**
- * A body that declares more than the limit is refused before a byte of it is read, and the
- * connection closed, so the client need not send it (body-parser would drain it first).
- */
-function refuseDeclaredOversize(limit: number): express.RequestHandler {
-  return (req, res, next) => {
-    const declared = Number(req.get('content-length') ?? 0);
-    if (declared <= limit) return next();
-    res.set('Connection', 'close');
-    next(new AppError('too_large', 'request body larger than 1 MiB'));
-  };
-}
 
 export interface AppDeps {
   readonly ctx: AppContext;
@@ -75,39 +62,39 @@ export function createApp({ ctx, logger, setup, masterKeyLimiter, unsealLimiter,
     res.json({ status: 'ok', version: VERSION });
   });
 
-  app.use('/api/v1', refuseCredentialsInQuery);
+  const apiRules = apiRequestRules(MAX_BODY_BYTES);
+  const apiRateLimit =
+    config.apiRequestsPerMinute > 0
+      ? rateLimit({
+          windowMs: 60_000,
+          limit: config.apiRequestsPerMinute,
+          standardHeaders: 'draft-8',
+          legacyHeaders: false,
+          handler: (req, _res, next) => {
+            next(RateLimited.until((req as express.Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime));
+          },
+        })
+      : undefined;
+  mountSecretApi(app, '/api/v1', {
+    secrets: ctx.secrets,
+    audit: ctx.audit,
+    guards: [apiRules, ...(apiRateLimit ? [apiRateLimit] : []), authenticateApi({ tokens: ctx.tokens, limiter: masterKeyLimiter })],
+    // Also enforced while reading a chunked body, which declares no length.
+    parseJson: express.json({ limit: MAX_BODY_BYTES, strict: false }),
+  });
+
+  app.use('/api/v1', apiRules);
   const sessions = config.uiEnabled ? createSessionMiddleware(config) : undefined;
   const shares = express.Router();
   if (sessions) shares.use(sessions.middleware);
-  shares.use(refuseDeclaredOversize(MAX_BODY_BYTES), express.json({ limit: MAX_BODY_BYTES }));
+  shares.use(express.json({ limit: MAX_BODY_BYTES }));
   shares.use(shareApiRouter({ shares: ctx.shares, notifier: createShareNotifier(config.smtp), tokens: ctx.tokens, users: ctx.users, config }));
   app.use('/api/v1/shares', shares);
+  app.use('/api/v1', notFound);
 
   if (config.slack) {
     app.use('/integrations/slack', slackRouter({ slack: config.slack, publicUrl, shares: ctx.shares, audit: ctx.audit, logger }));
   }
-
-  const api = express.Router();
-  if (config.apiRequestsPerMinute > 0) {
-    api.use(
-      rateLimit({
-        windowMs: 60_000,
-        limit: config.apiRequestsPerMinute,
-        standardHeaders: 'draft-8',
-        legacyHeaders: false,
-        handler: (req, _res, next) => {
-          next(RateLimited.until((req as express.Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime));
-        },
-      }),
-    );
-  }
-  api.use(refuseDeclaredOversize(MAX_BODY_BYTES));
-  // Also enforced while reading a chunked body, which declares no length.
-  api.use(express.json({ limit: MAX_BODY_BYTES, strict: false }));
-  api.use(authenticateApi({ tokens: ctx.tokens, limiter: masterKeyLimiter }));
-  api.use(secretApiRouter({ secrets: ctx.secrets, audit: ctx.audit }));
-  api.use(notFound);
-  app.use('/api/v1', api);
 
   if (sessions) mountUi(app, { ctx, config, logger, setup, unsealLimiter, sessions: sessions.middleware });
 

@@ -4,6 +4,7 @@ import type { Actor, AuditService } from '../audit/audit.service.js';
 import { DecryptionFailed } from '../crypto/aead.js';
 import { generateDataKey, unwrapDataKey, wrapDataKey } from '../crypto/envelope.js';
 import { DEFAULT_KDF_PARAMS, type Kdf, type KdfParams, parseKdfParams } from '../crypto/kdf.js';
+import { type Changes, changeGuardedRows } from '../db/changes.js';
 import type { Database } from '../db/database.js';
 import { AppError, InvalidMasterKey, Sealed } from '../errors.js';
 import type { ProjectRow } from '../projects/project.table.js';
@@ -44,6 +45,7 @@ export class KeyRotatedMeanwhile extends AppError {
 
 export function createKeyService(deps: {
   db: Kysely<Database>;
+  changes: Changes;
   kdf: Kdf;
   keystore: Keystore;
   audit: Pick<AuditService, 'record' | 'recordAlone'>;
@@ -53,8 +55,11 @@ export function createKeyService(deps: {
   const { db, kdf, keystore, audit, now } = deps;
   const kdfParams = deps.kdfParams ?? DEFAULT_KDF_PARAMS;
 
+  // Read on every use of a key (its key_version and revision guard the caches of decrypted values).
+  const rootKeys = changeGuardedRows(deps.changes, (rootId: string) => findRootKey(db, rootId));
+
   async function requireRootKey(rootId: string): Promise<RootKeyRow> {
-    const rootKey = await findRootKey(db, rootId);
+    const rootKey = await rootKeys(rootId);
     if (!rootKey) throw new Error(`root project ${rootId} has no key`);
     return rootKey;
   }

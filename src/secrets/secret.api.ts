@@ -1,4 +1,4 @@
-import { type Request, type RequestHandler, type Response, Router } from 'express';
+import type { IRouter, Request, RequestHandler, Response } from 'express';
 import type { AuditService } from '../audit/audit.service.js';
 import { AppError, Forbidden, InvalidMasterKey, InvalidRequest } from '../errors.js';
 import { toDotenv } from '../formats/dotenv.js';
@@ -11,10 +11,22 @@ type Handler = (req: Request, res: Response, caller: ApiCaller, access: KeyAcces
 
 const DENIALS = new Set(['invalid_master_key', 'forbidden', 'rate_limited']);
 
-/** JSON routes over the token's own project and environment. Every response sends `Cache-Control: no-store`. */
-export function secretApiRouter(deps: { secrets: SecretService; audit: Pick<AuditService, 'enqueue'> }): Router {
-  const { secrets, audit } = deps;
-  const router = Router();
+export interface SecretApiDeps {
+  readonly secrets: SecretService;
+  readonly audit: Pick<AuditService, 'enqueue'>;
+  /** Run before every route, ending with the token's authentication (see authenticateApi). */
+  readonly guards: readonly RequestHandler[];
+  /** Parses a JSON body; only the routes that take one run it. */
+  readonly parseJson: RequestHandler;
+}
+
+/**
+ * JSON routes over the token's own project and environment, registered as plain routes under
+ * `prefix` (not a nested router: a pull is the hottest request and each layer it crosses costs).
+ * Every response sends `Cache-Control: no-store`.
+ */
+export function mountSecretApi(router: IRouter, prefix: string, deps: SecretApiDeps): void {
+  const { secrets, audit, guards, parseJson } = deps;
 
   const handle = (handler: Handler, { write = false } = {}): RequestHandler => async (req, res) => {
     const caller = apiCaller(req);
@@ -47,7 +59,8 @@ export function secretApiRouter(deps: { secrets: SecretService; audit: Pick<Audi
     );
 
   router.get(
-    '/secrets',
+    `${prefix}/secrets`,
+    ...guards,
     handle(async (req, res, caller, access) => {
       const format = typeof req.query.format === 'string' ? req.query.format : 'json';
       if (!['json', 'dotenv', 'shell'].includes(format)) throw new InvalidRequest('format must be json, dotenv or shell');
@@ -72,7 +85,8 @@ export function secretApiRouter(deps: { secrets: SecretService; audit: Pick<Audi
   );
 
   router.get(
-    '/secrets/:key',
+    `${prefix}/secrets/:key`,
+    ...guards,
     handle(async (req, res, caller, access) => {
       const key = keyParam(req)!;
       assertSecretKey(key);
@@ -83,7 +97,9 @@ export function secretApiRouter(deps: { secrets: SecretService; audit: Pick<Audi
   );
 
   router.put(
-    '/secrets/:key',
+    `${prefix}/secrets/:key`,
+    ...guards,
+    parseJson,
     handle(
       async (req, res, caller, access) => {
         const key = keyParam(req)!;
@@ -106,7 +122,8 @@ export function secretApiRouter(deps: { secrets: SecretService; audit: Pick<Audi
   );
 
   router.delete(
-    '/secrets/:key',
+    `${prefix}/secrets/:key`,
+    ...guards,
     handle(
       async (req, res, caller, access) => {
         const key = keyParam(req)!;
@@ -117,8 +134,6 @@ export function secretApiRouter(deps: { secrets: SecretService; audit: Pick<Audi
       { write: true },
     ),
   );
-
-  return router;
 }
 
 function keyParam(req: Request): string | undefined {

@@ -2,6 +2,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { sha256 } from '@noble/hashes/sha2.js';
 import type { Kysely } from 'kysely';
 import type { Actor, AuditService } from '../audit/audit.service.js';
+import { type Changes, changeGuardedRows } from '../db/changes.js';
 import type { Database } from '../db/database.js';
 import { writeTransaction } from '../db/open.js';
 import type { EnvironmentService } from '../environments/environment.service.js';
@@ -51,12 +52,15 @@ export function parseDuration(text: string): number {
 
 export function createTokenService(deps: {
   db: Kysely<Database>;
+  changes: Changes;
   projects: Pick<ProjectService, 'byName' | 'byId'>;
   environments: Pick<EnvironmentService, 'byName' | 'byId'>;
   audit: Pick<AuditService, 'record'>;
   now: () => Date;
 }) {
   const { db, projects, environments, audit, now } = deps;
+  // Looked up on every request; any write anywhere (a revocation by the CLI included) empties it.
+  const authRows = changeGuardedRows(deps.changes, (id: string) => findTokenForAuth(db, id));
 
   async function create(
     input: {
@@ -107,7 +111,7 @@ export function createTokenService(deps: {
     return listTokenViews(db, projectId);
   }
 
-  /** Immediate: every request looks the token up again, nothing caches it. Revoking twice is a no-op. */
+  /** Immediate: the revocation is a write, and any write empties the cache of token rows. Revoking twice is a no-op. */
   async function revoke(id: string, actor: Actor): Promise<TokenView> {
     const view = await findTokenView(db, id);
     if (!view) throw new NotFound('token', id.slice(0, 40));
@@ -123,7 +127,7 @@ export function createTokenService(deps: {
   async function authenticate(token: string): Promise<AuthenticatedToken> {
     const match = TOKEN_FORMAT.exec(token);
     if (!match) throw new InvalidToken();
-    const row = await findTokenForAuth(db, match[1]!);
+    const row = await authRows(match[1]!);
     const at = now();
     const valid =
       row !== undefined &&

@@ -93,6 +93,18 @@ describe('API key handling', () => {
     expect((await t.pull()).json.secrets).toEqual({ A: 'a2', B: 'b1' });
   });
 
+  it('should refuse a token at the very next pull once the CLI has revoked it, cached or not', async () => {
+    const t = await setUp();
+    server = t.server;
+    for (let i = 0; i < 3; i++) expect((await t.pull()).status).toBe(200);
+    const id = /^sfst_([0-9a-f]{16})_/.exec(t.token)![1]!;
+    const revoked = await runCli(['token', 'revoke', id], { dataDir: server.dataDir });
+    expect(revoked.code, revoked.stderr).toBe(0);
+    const refused = await t.pull();
+    expect(refused.status).toBe(401);
+    expect(refused.json.error.code).toBe('invalid_token');
+  });
+
   it('should refuse the old master key at the next pull after a rotation by the CLI', async () => {
     const t = await setUp();
     server = t.server;

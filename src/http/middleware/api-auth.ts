@@ -1,7 +1,7 @@
 import type { Request, RequestHandler } from 'express';
 import { MemoryStore, type Options } from 'express-rate-limit';
 import type { Actor, AuditService } from '../../audit/audit.service.js';
-import { InvalidMasterKey, InvalidRequest, RateLimited } from '../../errors.js';
+import { AppError, InvalidMasterKey, InvalidRequest, RateLimited } from '../../errors.js';
 import type { DerivationGuard } from '../../keys/key.service.js';
 import { presentedMasterKey } from '../../keys/master-key.js';
 import type { AuthenticatedToken, TokenService } from '../../tokens/token.service.js';
@@ -45,13 +45,24 @@ export function createMasterKeyLimiter(perMinute: number) {
 
 export type MasterKeyLimiter = ReturnType<typeof createMasterKeyLimiter>;
 
-/** Anywhere under /api/v1: a token or master key in the URL is refused (URLs end up in logs and histories). */
-export const refuseCredentialsInQuery: RequestHandler = (req, _res, next) => {
-  if (CREDENTIALS_IN_QUERY.some((name) => name in req.query)) {
-    return next(new InvalidRequest('credentials go in the Authorization and X-Master-Key headers, never in the URL'));
-  }
-  next();
-};
+/**
+ * Anywhere under /api/v1, before anything else: a token or master key in the URL is refused (URLs
+ * end up in logs and histories), and so is a body declaring more than `maxBodyBytes`, before a byte
+ * of it is read, with the connection closed so the client need not send it (body-parser would
+ * drain it first; a chunked body is still held to the limit while it is parsed).
+ */
+export function apiRequestRules(maxBodyBytes: number): RequestHandler {
+  return (req, res, next) => {
+    if (CREDENTIALS_IN_QUERY.some((name) => name in req.query)) {
+      return next(new InvalidRequest('credentials go in the Authorization and X-Master-Key headers, never in the URL'));
+    }
+    if (Number(req.get('content-length') ?? 0) > maxBodyBytes) {
+      res.set('Connection', 'close');
+      return next(new AppError('too_large', `request body larger than ${maxBodyBytes / 1024 / 1024} MiB`));
+    }
+    next();
+  };
+}
 
 export const apiCaller = (req: Request): ApiCaller => (req as Request & { apiCaller: ApiCaller }).apiCaller;
 
