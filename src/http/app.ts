@@ -56,7 +56,8 @@ export function createApp({ ctx, logger, setup, masterKeyLimiter, unsealLimiter,
       referrerPolicy: { policy: 'no-referrer' },
     }),
   );
-  app.use(requestLogger(logger));
+  // Only when asked for: a listener on every response is measurable on the API's hot path.
+  if (config.logLevel === 'debug') app.use(requestLogger(logger));
 
   app.get('/api/v1/status', (_req, res) => {
     res.json({ status: 'ok', version: VERSION });

@@ -113,7 +113,8 @@ export class Keystore {
     const slot = this.#roots.get(rootId);
     if (!slot || slot.api.length === 0) return undefined;
     const now = this.#now();
-    this.#dropApi(rootId, (entry) => entry.expiresAt <= now || entry.keyVersion !== currentKeyVersion);
+    const stale = (entry: ApiEntry) => entry.expiresAt <= now || entry.keyVersion !== currentKeyVersion;
+    if (slot.api.some(stale)) this.#dropApi(rootId, stale);
     const proof = this.#proof(masterKey);
     const entry = slot.api.find((candidate) => timingSafeEqual(candidate.proof, proof));
     return entry ? Uint8Array.from(entry.dek) : undefined;

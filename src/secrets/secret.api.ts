@@ -26,7 +26,13 @@ export interface SecretApiDeps {
  * Every response sends `Cache-Control: no-store`.
  */
 export function mountSecretApi(router: IRouter, prefix: string, deps: SecretApiDeps): void {
-  const { secrets, audit, guards, parseJson } = deps;
+  const { secrets, audit, guards } = deps;
+  // The handler wipes the master key when done; a body that fails to parse never reaches it.
+  const parseJson: RequestHandler = (req, res, next) =>
+    deps.parseJson(req, res, (error?: unknown) => {
+      if (error) apiCaller(req).masterKey?.fill(0);
+      next(error);
+    });
 
   const handle = (handler: Handler, { write = false } = {}): RequestHandler => async (req, res) => {
     const caller = apiCaller(req);

@@ -71,7 +71,7 @@ export const apiCaller = (req: Request): ApiCaller => (req as Request & { apiCal
  * bytes here.
  */
 export function authenticateApi(deps: { tokens: Pick<TokenService, 'authenticate'>; limiter: MasterKeyLimiter }): RequestHandler {
-  return async (req, res, next) => {
+  return async (req, _res, next) => {
     try {
       const [scheme, token] = (req.get('authorization') ?? '').split(' ');
       const authenticated = await deps.tokens.authenticate(scheme?.toLowerCase() === 'bearer' && token ? token : '');
@@ -87,9 +87,6 @@ export function authenticateApi(deps: { tokens: Pick<TokenService, 'authenticate
         await caller.guard.before();
         await caller.guard.after(false);
       }
-      // The handler wipes it when done; this covers requests that never reach one. Not on 'close':
-      // that fires when a client hangs up, possibly while a derivation still reads these bytes.
-      res.on('finish', () => caller.masterKey?.fill(0));
       (req as Request & { apiCaller: ApiCaller }).apiCaller = caller;
       next();
     } catch (error) {

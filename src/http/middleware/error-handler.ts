@@ -49,15 +49,17 @@ export const notFound: RequestHandler = (req, res) => {
   res.status(404).json({ error: { code: 'not_found', message: `no route for ${req.method} ${req.path}` } });
 };
 
-/** Paths only: query strings (where a careless client might put a token) never reach a log line. */
+/**
+ * One debug line per request (unexpected errors are logged by the error handler at any level).
+ * Paths only: query strings (where a careless client might put a token) never reach a log line.
+ */
 export function requestLogger(logger: Logger): RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      const log = res.statusCode >= 500 ? logger.warn : logger.debug;
       const path = req.originalUrl.split('?')[0];
-      log('request', { method: req.method, path, status: res.statusCode, ms: Math.round(ms * 10) / 10 });
+      logger.debug('request', { method: req.method, path, status: res.statusCode, ms: Math.round(ms * 10) / 10 });
     });
     next();
   };
