@@ -7,7 +7,7 @@ import type { AppContext } from '../main.js';
 import { mountSecretApi } from '../secrets/secret.api.js';
 import type { SetupGate } from '../users/setup.js';
 import { VERSION } from '../version.js';
-import { apiRequestRules, authenticateApi, type MasterKeyLimiter } from './middleware/api-auth.js';
+import { apiRequestRules, apiSecurityHeaders, authenticateApi, type MasterKeyLimiter } from './middleware/api-auth.js';
 import { mountUi } from './ui.js';
 import { createSessionMiddleware } from './session.js';
 import { shareApiRouter } from '../shares/share.api.js';
@@ -36,6 +36,31 @@ export function createApp({ ctx, logger, setup, masterKeyLimiter, unsealLimiter,
   // An ETag is a hash of the body: for a response carrying secrets, an offline guess at its values.
   app.set('etag', false);
   app.set('trust proxy', config.trustProxy ? 1 : false);
+  // Only when asked for: a listener on every response is measurable on the API's hot path.
+  if (config.logLevel === 'debug') app.use(requestLogger(logger));
+  // The service-token API comes first: a pull is the hottest request, and JSON needs only the
+  // headers OWASP's REST guidance lists (apiSecurityHeaders), not helmet's set for HTML pages.
+  const apiRules = apiRequestRules(MAX_BODY_BYTES);
+  const apiRateLimit =
+    config.apiRequestsPerMinute > 0
+      ? rateLimit({
+          windowMs: 60_000,
+          limit: config.apiRequestsPerMinute,
+          standardHeaders: 'draft-8',
+          legacyHeaders: false,
+          handler: (req, _res, next) => {
+            next(RateLimited.until((req as express.Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime));
+          },
+        })
+      : undefined;
+  mountSecretApi(app, '/api/v1', {
+    secrets: ctx.secrets,
+    audit: ctx.audit,
+    guards: [apiSecurityHeaders, apiRules, ...(apiRateLimit ? [apiRateLimit] : []), authenticateApi({ tokens: ctx.tokens, limiter: masterKeyLimiter })],
+    // Also enforced while reading a chunked body, which declares no length.
+    parseJson: express.json({ limit: MAX_BODY_BYTES, strict: false }),
+  });
+
   app.use(
     helmet({
       contentSecurityPolicy: {
@@ -56,32 +81,9 @@ export function createApp({ ctx, logger, setup, masterKeyLimiter, unsealLimiter,
       referrerPolicy: { policy: 'no-referrer' },
     }),
   );
-  // Only when asked for: a listener on every response is measurable on the API's hot path.
-  if (config.logLevel === 'debug') app.use(requestLogger(logger));
 
   app.get('/api/v1/status', (_req, res) => {
     res.json({ status: 'ok', version: VERSION });
-  });
-
-  const apiRules = apiRequestRules(MAX_BODY_BYTES);
-  const apiRateLimit =
-    config.apiRequestsPerMinute > 0
-      ? rateLimit({
-          windowMs: 60_000,
-          limit: config.apiRequestsPerMinute,
-          standardHeaders: 'draft-8',
-          legacyHeaders: false,
-          handler: (req, _res, next) => {
-            next(RateLimited.until((req as express.Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime));
-          },
-        })
-      : undefined;
-  mountSecretApi(app, '/api/v1', {
-    secrets: ctx.secrets,
-    audit: ctx.audit,
-    guards: [apiRules, ...(apiRateLimit ? [apiRateLimit] : []), authenticateApi({ tokens: ctx.tokens, limiter: masterKeyLimiter })],
-    // Also enforced while reading a chunked body, which declares no length.
-    parseJson: express.json({ limit: MAX_BODY_BYTES, strict: false }),
   });
 
   app.use('/api/v1', apiRules);

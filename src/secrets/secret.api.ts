@@ -23,7 +23,7 @@ export interface SecretApiDeps {
 /**
  * JSON routes over the token's own project and environment, registered as plain routes under
  * `prefix` (not a nested router: a pull is the hottest request and each layer it crosses costs).
- * Every response sends `Cache-Control: no-store`.
+ * Every response sends `Cache-Control: no-store` (apiSecurityHeaders, the first guard).
  */
 export function mountSecretApi(router: IRouter, prefix: string, deps: SecretApiDeps): void {
   const { secrets, audit, guards } = deps;
@@ -36,7 +36,6 @@ export function mountSecretApi(router: IRouter, prefix: string, deps: SecretApiD
 
   const handle = (handler: Handler, { write = false } = {}): RequestHandler => async (req, res) => {
     const caller = apiCaller(req);
-    res.set('Cache-Control', 'no-store');
     try {
       // Rights first: a read token that tries to write never costs a derivation.
       if (write && caller.token.access !== 'read_write') throw new Forbidden('this token is read-only');

@@ -50,6 +50,8 @@ describe('HTTP API', () => {
     expect(res.headers.get('cache-control')).toBe('no-store');
     expect(res.headers.get('etag')).toBeNull();
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(res.headers.get('content-security-policy')).toBe("default-src 'none'; frame-ancestors 'none'");
+    expect(res.headers.get('x-frame-options')).toBe('DENY');
     expect(res.json).toEqual({
       project: 'acme-web-eu',
       environment: 'prod',
@@ -114,6 +116,7 @@ describe('HTTP API', () => {
       }),
     );
     const missing = await call(server, '/api/v1/secrets', { masterKey });
+    expect(missing.headers.get('cache-control')).toBe('no-store');
     for (const answer of [...answers, [missing.status, missing.text]]) {
       expect(answer).toEqual([401, JSON.stringify({ error: { code: 'invalid_token', message: 'invalid or expired service token' } })]);
     }
