@@ -1,6 +1,4 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { hmac } from '@noble/hashes/hmac.js';
-import { sha256 } from '@noble/hashes/sha2.js';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 export type SealReason = 'manual' | 'expired' | 'rotated' | 'shutdown';
 
@@ -178,7 +176,8 @@ export class Keystore {
   }
 
   #proof(masterKey: Uint8Array): Uint8Array {
-    return hmac(sha256, this.#proofKey, masterKey);
+    // node:crypto's native HMAC: computed on every API request, where it measured twice as fast as JS.
+    return createHmac('sha256', this.#proofKey).update(masterKey).digest();
   }
 
   #dropAdmin(rootId: string): void {

@@ -1,5 +1,4 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { sha256 } from '@noble/hashes/sha2.js';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Actor, AuditService } from '../audit/audit.service.js';
 import { type Changes, changeGuardedRows } from '../db/changes.js';
@@ -38,7 +37,8 @@ export interface AuthenticatedToken {
   readonly environment: string;
 }
 
-const hashToken = (token: string) => sha256(new TextEncoder().encode(token));
+// node:crypto's native SHA-256: hashed on every API request, where it measured twice as fast as JS.
+const hashToken = (token: string): Uint8Array => createHash('sha256').update(token, 'utf8').digest();
 
 /** `30m`, `12h`, `7d` (also `s`) → seconds. */
 export function parseDuration(text: string): number {
