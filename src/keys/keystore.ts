@@ -132,6 +132,11 @@ export class Keystore {
     return entry && entry.revision === revision ? (entry.values as ReadonlyMap<string, T>) : undefined;
   }
 
+  /** The values last resolved for this scope, whatever their revision (for values that did not change). */
+  lastResolved<T>(rootId: string, scope: string): ReadonlyMap<string, T> | undefined {
+    return this.#roots.get(rootId)?.resolved.get(scope)?.values as ReadonlyMap<string, T> | undefined;
+  }
+
   rememberResolved<T>(rootId: string, scope: string, revision: number, values: ReadonlyMap<string, T>): void {
     const slot = this.#roots.get(rootId);
     // Decrypted values live only as long as a key that could decrypt them again.

@@ -13,13 +13,12 @@ import type { Keystore } from '../keys/keystore.js';
 import { bumpRevision } from '../keys/root-key.repository.js';
 import type { ProjectService } from '../projects/project.service.js';
 import type { ProjectRow } from '../projects/project.table.js';
-import { resolveHeads } from './resolve.js';
 import {
   findSecret,
   findVersion,
   insertSecret,
   insertVersion,
-  listHeads,
+  listWinners,
   listVersions,
   setCurrentVersion,
   type VersionHead,
@@ -63,7 +62,7 @@ export function createSecretService(deps: {
   projects: Pick<ProjectService, 'byName' | 'chain'>;
   environments: Pick<EnvironmentService, 'byName' | 'list'>;
   keys: Pick<KeyService, 'withDataKey'>;
-  keystore: Pick<Keystore, 'resolved' | 'rememberResolved' | 'rendered' | 'rememberRendered'>;
+  keystore: Pick<Keystore, 'resolved' | 'lastResolved' | 'rememberResolved' | 'rendered' | 'rememberRendered'>;
   audit: Pick<AuditService, 'record'>;
   now: () => Date;
   maxSecretBytes: number;
@@ -227,29 +226,34 @@ export function createSecretService(deps: {
     );
   }
 
-  async function winners(s: Scope): Promise<Map<string, VersionHead>> {
-    return resolveHeads(
-      s.chain.map((p) => p.id),
-      await listHeads(db, s.chain.map((p) => p.id), s.environment.id),
-    );
+  async function winners(s: Scope): Promise<VersionHead[]> {
+    return listWinners(db, s.chain.map((p) => p.id), s.environment.id);
   }
 
   /**
-   * Every resolved value of a project in an environment. Only winning versions are decrypted, and the
-   * result is kept in the keystore until the root's revision moves (a write anywhere, by any process).
+   * Every resolved value of a project in an environment, kept in the keystore until the root's
+   * revision moves (a write anywhere, by any process). Only winning versions are decrypted, and only
+   * those that changed since the last resolve: a version's value never changes (a rotation
+   * re-encrypts the same value), so one found in the previous result is taken from there.
    */
   async function resolveWithKey(s: Scope, { dek, rootKey }: DataKey): Promise<ReadonlyMap<string, ResolvedSecret>> {
     const cacheScope = `${s.project.id}/${s.environment.id}`;
     // rootKey was read before the values below, so a write in between only makes this entry stale.
     const cached = keystore.resolved<ResolvedSecret>(root(s).id, cacheScope, rootKey.revision);
     if (cached) return cached;
+    const previous = keystore.lastResolved<ResolvedSecret>(root(s).id, cacheScope);
     const names = new Map(s.chain.map((p) => [p.id, p.name]));
     const resolved = new Map<string, ResolvedSecret>();
-    for (const [key, head] of await winners(s)) {
-      resolved.set(key, {
-        value: decryptValue(dek, head.ciphertext!, context(s, head.projectId, key, head.version)),
+    for (const head of await winners(s)) {
+      const project = names.get(head.projectId)!;
+      const known = previous?.get(head.key);
+      resolved.set(head.key, {
+        value:
+          known && known.project === project && known.version === head.version
+            ? known.value
+            : decryptValue(dek, head.ciphertext, context(s, head.projectId, head.key, head.version)),
         version: head.version,
-        project: names.get(head.projectId)!,
+        project,
         updatedAt: head.createdAt,
       });
     }
@@ -302,8 +306,8 @@ export function createSecretService(deps: {
   async function list(input: { project: string; environment: string }): Promise<SecretSummary[]> {
     const s = await scope(input.project, input.environment);
     const names = new Map(s.chain.map((p) => [p.id, p.name]));
-    return [...(await winners(s))].map(([key, head]) => ({
-      key,
+    return (await winners(s)).map((head) => ({
+      key: head.key,
       version: head.version,
       project: names.get(head.projectId)!,
       inherited: head.projectId !== s.project.id,
@@ -378,7 +382,7 @@ export function createSecretService(deps: {
     const envs = await environments.list();
     const present = new Map<string, Set<string>>();
     for (const env of envs) {
-      present.set(env.name, new Set(resolveHeads(chainIds, await listHeads(db, chainIds, env.id)).keys()));
+      present.set(env.name, new Set((await listWinners(db, chainIds, env.id)).map((head) => head.key)));
     }
     const allKeys = [...new Set([...present.values()].flatMap((keys) => [...keys]))].sort();
     const missing = allKeys

@@ -171,6 +171,19 @@ describe('secrets', () => {
     expect(ctx.kdf.derivations).toBe(before + 1);
   });
 
+  it('should decrypt only what a write changed, and everything again once the keys are sealed', async () => {
+    await set('acme', 'A', 'a1');
+    await set('acme-web', 'B', 'b1');
+    expect(await resolved('acme-web')).toEqual({ A: 'a1', B: 'b1' });
+    // Break B's stored ciphertext behind the service's back: a resolve that decrypted B would fail.
+    rawSql(ctx.dataDir, `update secret_versions set ciphertext = zeroblob(60) where secret_id = (select id from secrets where key = 'B')`);
+    await set('acme', 'A', 'a2');
+    expect(await resolved('acme-web')).toEqual({ A: 'a2', B: 'b1' });
+    // Sealing wipes what was decrypted: the next resolve reads B afresh, and the damage shows.
+    await ctx.keys.seal(await ctx.projects.byName('acme'), actor);
+    await expect(resolved('acme-web')).rejects.toThrow(/decryption failed/);
+  });
+
   it('should see a write made through another connection at the very next read', async () => {
     await set('acme', 'K', 'old');
     expect((await resolved('acme')).K).toBe('old');
