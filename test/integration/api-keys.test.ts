@@ -93,6 +93,22 @@ describe('API key handling', () => {
     expect((await t.pull()).json.secrets).toEqual({ A: 'a2', B: 'b1' });
   });
 
+  it('should serve a project, its secret and its token made by the CLI while the server runs', async () => {
+    const t = await setUp();
+    server = t.server;
+    expect((await t.pull()).status).toBe(200); // the server has read (and cached) rows already
+    const cli = (args: string[]) => runCli(args, { dataDir: server!.dataDir });
+    const created = await cli(['project', 'create', 'later']);
+    expect(created.code, created.stderr).toBe(0);
+    const keyFile = path.join(tempDir(), 'k');
+    fs.writeFileSync(keyFile, created.stdout);
+    expect((await cli(['secret', 'set', 'later', 'prod', 'NEW', 'fresh', '--master-key-file', keyFile])).code).toBe(0);
+    const token = (await cli(['token', 'create', 'later', 'prod'])).stdout.trim();
+    const pulled = await t.pull(created.stdout.trim(), token);
+    expect(pulled.status).toBe(200);
+    expect(pulled.json).toEqual({ project: 'later', environment: 'prod', secrets: { NEW: 'fresh' } });
+  });
+
   it('should refuse a token at the very next pull once the CLI has revoked it, cached or not', async () => {
     const t = await setUp();
     server = t.server;

@@ -222,4 +222,21 @@ describe('HTTP API', () => {
     expect(events.find((e) => e.action === 'api_denied' && e.key === 'AUDITED')?.details).toMatchObject({ reason: 'forbidden' });
     expect(JSON.stringify(events)).not.toContain('audited-value-123');
   });
+
+  it('should count a burst of identical pulls in one audit event, and keep different ones apart', async () => {
+    await server.ctx.audit.flush();
+    const agent = { 'user-agent': 'burst-test/1.0' };
+    const burst = await Promise.all(
+      Array.from({ length: 20 }, () => call(server, '/api/v1/secrets', { token: tokens.webRead!, masterKey, headers: agent })),
+    );
+    expect(burst.every((res) => res.status === 200)).toBe(true);
+    await call(server, '/api/v1/secrets?format=dotenv', { token: tokens.webRead!, masterKey, headers: agent });
+    await server.ctx.audit.flush();
+    const reads = (await server.ctx.audit.list({ action: 'api_read', limit: 100 })).filter((e) => e.userAgent === 'burst-test/1.0');
+    const json = reads.filter((e) => e.details?.format === 'json');
+    // Coalesced per 100 ms batch: every pull is counted, in far fewer rows than pulls.
+    expect(json.reduce((sum, e) => sum + Number(e.details?.count ?? 1), 0)).toBe(20);
+    expect(json.length).toBeLessThan(5);
+    expect(reads.filter((e) => e.details?.format === 'dotenv')).toHaveLength(1);
+  });
 });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { actor, readAllFiles } from '../helpers/test-context.js';
 import { FormClient } from '../helpers/form-client.js';
-import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import { call, startTestServer, type TestServer } from '../helpers/test-server.js';
 
 describe('admin web UI over HTTP', () => {
   let server: TestServer;
@@ -110,6 +110,32 @@ describe('admin web UI over HTTP', () => {
       expect(content.includes(Buffer.from(key)), file).toBe(false);
       expect(content.includes(Buffer.from(tokenValue.slice(22))), file).toBe(false);
     }
+  });
+
+  it('should revoke a token from its page, after which the API refuses it at once', async () => {
+    const admin = new FormClient(server.url);
+    await admin.login('admin', password);
+    const { token, view } = await server.ctx.tokens.create({ project: 'acme-web', environment: 'prod', access: 'read', name: 'deploy-bot' }, actor);
+    const pull = () => call(server, '/api/v1/secrets', { token, masterKey });
+    expect((await pull()).status).toBe(200);
+    const page = '/projects/acme-web/tokens';
+    const revoked = await admin.submit(page, `/tokens/${view.id}/revoke`, { back: page });
+    expect([revoked.status, revoked.location]).toEqual([303, page]);
+    expect((await admin.get(page)).text).toContain('Token &quot;deploy-bot&quot; revoked');
+    expect((await pull()).status).toBe(401);
+  });
+
+  it('should add an environment from the UI that every project then has', async () => {
+    const admin = new FormClient(server.url);
+    await admin.login('admin', password);
+    const created = await admin.submit('/environments', '/environments', { name: 'qa' });
+    expect([created.status, created.location]).toEqual([303, '/environments']);
+    expect((await admin.get('/environments')).text).toMatch(/<td[^>]*>qa<\/td>|>qa</);
+    const token = (await server.ctx.tokens.create({ project: 'acme-web', environment: 'qa', access: 'read' }, actor)).token;
+    expect((await call(server, '/api/v1/secrets', { token, masterKey })).json).toEqual({ project: 'acme-web', environment: 'qa', secrets: {} });
+    const refused = await admin.submit('/environments', '/environments', { name: 'Not Valid!' });
+    expect(refused.status).toBe(303);
+    expect((await server.ctx.environments.list()).map((e) => e.name)).not.toContain('Not Valid!');
   });
 
   it('should refuse a wrong master key with a message, audit it, and limit repeated tries', async () => {
