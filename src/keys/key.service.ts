@@ -55,7 +55,8 @@ export function createKeyService(deps: {
   const { db, kdf, keystore, audit, now } = deps;
   const kdfParams = deps.kdfParams ?? DEFAULT_KDF_PARAMS;
 
-  // Read on every use of a key (its key_version and revision guard the caches of decrypted values).
+  // Looked up on every use of a key (its key_version and revision guard the caches of decrypted
+  // values), and read again from the database whenever anything there has changed.
   const rootKeys = changeGuardedRows(deps.changes, (rootId: string) => findRootKey(db, rootId));
 
   async function requireRootKey(rootId: string): Promise<RootKeyRow> {

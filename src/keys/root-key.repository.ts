@@ -5,7 +5,7 @@ import type { RootKeyRow, RootKeyTable } from './root-key.table.js';
 
 const rootKeyQuery = reusableQuery((db, rootId: string) => db.selectFrom('root_keys').selectAll().where('project_id', '=', rootId));
 
-/** Read on every use of a key (its key_version and revision guard the caches), hence compiled once. */
+/** On the API's per-request path whenever the database has changed (key.service caches it otherwise), hence compiled once. */
 export async function findRootKey(db: Kysely<Database>, rootId: string): Promise<RootKeyRow | undefined> {
   return (await rootKeyQuery(db, rootId))[0];
 }
