@@ -13,6 +13,11 @@ process.on('message', (message) => {
     histogram.reset();
     process.send!({ reset: true });
   } else if (message === 'report') {
-    process.send!({ maxMs: histogram.max / 1e6, p99Ms: histogram.percentile(99) / 1e6, meanMs: histogram.mean / 1e6, derivations: server.ctx.kdf.derivations });
+    process.send!({
+      maxMs: histogram.max / 1e6,
+      p99Ms: histogram.percentile(99) / 1e6,
+      meanMs: histogram.mean / 1e6,
+      derivations: server.ctx.kdf.derivations,
+    });
   }
 });

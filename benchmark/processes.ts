@@ -9,7 +9,10 @@ export const DIST_BENCH = path.join(PACKAGE_ROOT, 'dist/benchmark');
 /** Starts a server process and resolves with its URL once it prints `listening url="…"`. */
 export function spawnListening(args: string[], env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, {
+      env: { PATH: process.env.PATH, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
@@ -22,9 +25,14 @@ export function spawnListening(args: string[], env: NodeJS.ProcessEnv): Promise<
   });
 }
 
-export function startProbe(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string; ask<T>(message: string): Promise<T> }> {
+export function startProbe(
+  env: NodeJS.ProcessEnv,
+): Promise<{ child: ChildProcess; url: string; ask<T>(message: string): Promise<T> }> {
   return new Promise((resolve, reject) => {
-    const child = fork(path.join(DIST_BENCH, 'probe-server.js'), [], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    const child = fork(path.join(DIST_BENCH, 'probe-server.js'), [], {
+      env: { PATH: process.env.PATH, ...env },
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    });
     const ask = <T>(message: string) =>
       new Promise<T>((answer) => {
         child.once('message', (reply) => answer(reply as T));
@@ -52,8 +60,16 @@ export interface Load {
   readonly errors: number;
 }
 
-export async function load(url: string, options: { connections: number; seconds: number; headers?: Record<string, string> }): Promise<Load> {
-  const result = await autocannon({ url, connections: options.connections, duration: options.seconds, headers: options.headers ?? {} });
+export async function load(
+  url: string,
+  options: { connections: number; seconds: number; headers?: Record<string, string> },
+): Promise<Load> {
+  const result = await autocannon({
+    url,
+    connections: options.connections,
+    duration: options.seconds,
+    headers: options.headers ?? {},
+  });
   return {
     requestsPerSecond: result.requests.average,
     p50: result.latency.p50,

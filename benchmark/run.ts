@@ -28,7 +28,8 @@ const SCENARIOS = {
 
 export const SCENARIO_NAMES = Object.keys(SCENARIOS) as (keyof typeof SCENARIOS)[];
 
-const format = (value: number) => (Math.abs(value) >= 100 ? round(value, 0).toLocaleString('en-US') : String(round(value, 2)));
+const format = (value: number) =>
+  Math.abs(value) >= 100 ? round(value, 0).toLocaleString('en-US') : String(round(value, 2));
 
 export function toMarkdown(report: BenchReport): string {
   const lines = [
@@ -41,19 +42,32 @@ export function toMarkdown(report: BenchReport): string {
   ];
   for (const scenario of report.scenarios) {
     for (const [name, f] of Object.entries(scenario.figures)) {
-      lines.push(`| ${scenario.name} | ${name} | ${format(f.median)} ${f.unit} | ${format(f.min)}–${format(f.max)} | ${f.runs.length} |`);
+      lines.push(
+        `| ${scenario.name} | ${name} | ${format(f.median)} ${f.unit} | ${format(f.min)}–${format(f.max)} | ${f.runs.length} |`,
+      );
     }
   }
   lines.push('', '| scenario | goal | met |', '|---|---|---|');
   for (const scenario of report.scenarios) {
-    for (const goal of scenario.goals) lines.push(`| ${scenario.name} | ${goal.text} | ${goal.met ? 'yes' : '**no**'} |`);
+    for (const goal of scenario.goals)
+      lines.push(`| ${scenario.name} | ${goal.text} | ${goal.met ? 'yes' : '**no**'} |`);
   }
-  lines.push('', ...report.scenarios.map((s) => `- **${s.name}**: ${s.description}${s.notes?.length ? ` (${s.notes.join('; ')})` : ''}`));
+  lines.push(
+    '',
+    ...report.scenarios.map(
+      (s) => `- **${s.name}**: ${s.description}${s.notes?.length ? ` (${s.notes.join('; ')})` : ''}`,
+    ),
+  );
   return `${lines.join('\n')}\n`;
 }
 
 /** Runs the scenarios one after another (never two at once: they would measure each other). */
-export async function runBench(options: { mode: Mode; out: string; only?: readonly string[]; log?: (line: string) => void }): Promise<BenchReport> {
+export async function runBench(options: {
+  mode: Mode;
+  out: string;
+  only?: readonly string[];
+  log?: (line: string) => void;
+}): Promise<BenchReport> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const cpus = os.cpus();
   const report: BenchReport = {

@@ -21,13 +21,16 @@ export interface SeedPlan {
  */
 export async function seedChain(ctx: AppContext, plan: SeedPlan): Promise<{ masterKey: string; versions: number }> {
   const created = await ctx.projects.create({ name: plan.chain[0]! }, actor);
-  for (let i = 1; i < plan.chain.length; i++) await ctx.projects.create({ name: plan.chain[i]!, parent: plan.chain[i - 1] }, actor);
+  for (let i = 1; i < plan.chain.length; i++)
+    await ctx.projects.create({ name: plan.chain[i]!, parent: plan.chain[i - 1] }, actor);
   const root = await ctx.projects.byName(plan.chain[0]!);
   const environment = await ctx.environments.byName(plan.environment);
   const key = masterKeyBytes(created.masterKey!);
   const dek = await ctx.keys.unlock(await ctx.keys.requireRootKey(root.id), key);
   const { sqlite } = ctx.database;
-  const insertSecret = sqlite.prepare('insert into secrets (id, project_id, environment_id, key, current_version) values (?, ?, ?, ?, ?)');
+  const insertSecret = sqlite.prepare(
+    'insert into secrets (id, project_id, environment_id, key, current_version) values (?, ?, ?, ?, ?)',
+  );
   const insertVersion = sqlite.prepare(
     "insert into secret_versions (secret_id, version, ciphertext, kind, created_at, created_by) values (?, ?, ?, 'set', ?, 'bench')",
   );
@@ -42,7 +45,13 @@ export async function seedChain(ctx: AppContext, plan: SeedPlan): Promise<{ mast
         insertSecret.run(id, project.id, environment.id, name, plan.versionsPerKey);
         for (let v = 1; v <= plan.versionsPerKey; v++) {
           const value = `${project.name}:${name}:v${v}:`.padEnd(plan.valueBytes, 'x').slice(0, plan.valueBytes);
-          const context = { rootId: root.id, projectId: project.id, environmentId: environment.id, key: name, version: v };
+          const context = {
+            rootId: root.id,
+            projectId: project.id,
+            environmentId: environment.id,
+            key: name,
+            version: v,
+          };
           insertVersion.run(id, v, encryptValue(dek, value, context), at);
           versions += 1;
         }

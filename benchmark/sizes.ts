@@ -2,9 +2,39 @@
 export type Mode = 'full' | 'quick' | 'tiny';
 
 export const SIZES = {
-  full: { runs: 3, loadSeconds: 10, isolationSeconds: 5, kdfRuns: 5, reencrypt: { projects: 5, keys: 2000, versions: 10 }, depth: { projects: 10, keys: 1000 }, resolveRuns: 30, storageVersions: 10000, cryptoMs: 400 },
-  quick: { runs: 2, loadSeconds: 3, isolationSeconds: 3, kdfRuns: 3, reencrypt: { projects: 5, keys: 200, versions: 5 }, depth: { projects: 10, keys: 1000 }, resolveRuns: 6, storageVersions: 2000, cryptoMs: 150 },
-  tiny: { runs: 1, loadSeconds: 1, isolationSeconds: 1, kdfRuns: 1, reencrypt: { projects: 2, keys: 10, versions: 2 }, depth: { projects: 3, keys: 20 }, resolveRuns: 2, storageVersions: 50, cryptoMs: 20 },
+  full: {
+    runs: 3,
+    loadSeconds: 10,
+    isolationSeconds: 5,
+    kdfRuns: 5,
+    reencrypt: { projects: 5, keys: 2000, versions: 10 },
+    depth: { projects: 10, keys: 1000 },
+    resolveRuns: 30,
+    storageVersions: 10000,
+    cryptoMs: 400,
+  },
+  quick: {
+    runs: 2,
+    loadSeconds: 3,
+    isolationSeconds: 3,
+    kdfRuns: 3,
+    reencrypt: { projects: 5, keys: 200, versions: 5 },
+    depth: { projects: 10, keys: 1000 },
+    resolveRuns: 6,
+    storageVersions: 2000,
+    cryptoMs: 150,
+  },
+  tiny: {
+    runs: 1,
+    loadSeconds: 1,
+    isolationSeconds: 1,
+    kdfRuns: 1,
+    reencrypt: { projects: 2, keys: 10, versions: 2 },
+    depth: { projects: 3, keys: 20 },
+    resolveRuns: 2,
+    storageVersions: 50,
+    cryptoMs: 20,
+  },
 } as const;
 
 export type Sizes = (typeof SIZES)[Mode];

@@ -43,7 +43,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) {
       // Commander has printed its own message already.
-      return error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0 ? 0 : 2;
+      return error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0
+        ? 0
+        : 2;
     }
     if (error instanceof UsageError) {
       process.stderr.write(`secretsfly: ${error.message}\n`);

@@ -83,7 +83,10 @@ export async function readMasterKeyText(options: { masterKeyFile?: string }, pro
   return key;
 }
 
-export async function withMasterKey<T>(options: { masterKeyFile?: string }, fn: (key: Uint8Array) => Promise<T>): Promise<T> {
+export async function withMasterKey<T>(
+  options: { masterKeyFile?: string },
+  fn: (key: Uint8Array) => Promise<T>,
+): Promise<T> {
   const key = await readMasterKey(options);
   try {
     return await fn(key);
@@ -97,7 +100,11 @@ export function printJson(value: unknown): void {
 }
 
 /** Aligned columns; an empty table prints `empty` (to stderr, so stdout stays parseable). */
-export function printTable(headers: readonly string[], rows: readonly (readonly (string | number | null)[])[], empty: string): void {
+export function printTable(
+  headers: readonly string[],
+  rows: readonly (readonly (string | number | null)[])[],
+  empty: string,
+): void {
   if (rows.length === 0) {
     process.stderr.write(`${empty}\n`);
     return;
@@ -105,7 +112,12 @@ export function printTable(headers: readonly string[], rows: readonly (readonly 
   const cells = [headers, ...rows.map((row) => row.map((cell) => (cell === null ? '-' : String(cell))))];
   const widths = headers.map((_, column) => Math.max(...cells.map((row) => row[column]!.length)));
   for (const row of cells) {
-    process.stdout.write(`${row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()}\n`);
+    process.stdout.write(
+      `${row
+        .map((cell, column) => cell.padEnd(widths[column]!))
+        .join('  ')
+        .trimEnd()}\n`,
+    );
   }
 }
 
@@ -113,7 +125,8 @@ export const say = (message: string) => process.stderr.write(`${message}\n`);
 
 /** A value from the argument, a file, or stdin: byte for byte, except one trailing newline. */
 export async function valueFrom(argument: string | undefined, fromFile: string | undefined): Promise<string> {
-  if (argument !== undefined && fromFile !== undefined) throw new UsageError('give the value as an argument or --from-file, not both');
+  if (argument !== undefined && fromFile !== undefined)
+    throw new UsageError('give the value as an argument or --from-file, not both');
   if (argument !== undefined) return argument;
   if (fromFile !== undefined) return dropOneTrailingNewline(readTextFile(fromFile));
   if (process.stdin.isTTY) process.stderr.write('Value (end with Ctrl-D): ');

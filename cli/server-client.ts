@@ -21,7 +21,9 @@ export async function callServer(url: string, init: RequestInit = {}): Promise<s
     });
   } catch (error) {
     const { cause } = error as { cause?: { code?: string; message?: string } };
-    throw new CliError(`cannot reach ${new URL(url).origin}: ${cause?.code ?? cause?.message ?? (error as Error).message}`);
+    throw new CliError(
+      `cannot reach ${new URL(url).origin}: ${cause?.code ?? cause?.message ?? (error as Error).message}`,
+    );
   }
   const body = await response.text();
   if (!response.ok) {

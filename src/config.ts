@@ -57,7 +57,8 @@ export function loadConfig(env: Env = process.env): Config {
     return value;
   };
 
-  if (env.SMTP_URL?.trim() && !/^smtps?:\/\//.test(env.SMTP_URL.trim())) problems.push('SMTP_URL must start with smtp:// or smtps://');
+  if (env.SMTP_URL?.trim() && !/^smtps?:\/\//.test(env.SMTP_URL.trim()))
+    problems.push('SMTP_URL must start with smtp:// or smtps://');
 
   const url = (name: string): string | undefined => {
     const raw = env[name]?.trim();
@@ -124,16 +125,21 @@ export function loadConfig(env: Env = process.env): Config {
     sharesRequireAuth: boolean('SHARES_REQUIRE_AUTH', true),
     shareMaxBytes: integer('SHARE_MAX_BYTES', 131072, 256, 1024 * 1024 - 4096),
     publicUrl: url('PUBLIC_URL'),
-    smtp: env.SMTP_URL?.trim() ? { url: env.SMTP_URL.trim(), from: env.SMTP_FROM?.trim() || 'secretsfly <no-reply@localhost>' } : undefined,
+    smtp: env.SMTP_URL?.trim()
+      ? { url: env.SMTP_URL.trim(), from: env.SMTP_FROM?.trim() || 'secretsfly <no-reply@localhost>' }
+      : undefined,
     slack:
       env.SLACK_SIGNING_SECRET && env.SLACK_BOT_TOKEN
-        ? { signingSecret: env.SLACK_SIGNING_SECRET, botToken: env.SLACK_BOT_TOKEN, apiUrl: url('SLACK_API_URL') ?? 'https://slack.com/api' }
+        ? {
+            signingSecret: env.SLACK_SIGNING_SECRET,
+            botToken: env.SLACK_BOT_TOKEN,
+            apiUrl: url('SLACK_API_URL') ?? 'https://slack.com/api',
+          }
         : undefined,
   };
   if ((env.SLACK_SIGNING_SECRET ? 1 : 0) + (env.SLACK_BOT_TOKEN ? 1 : 0) === 1) {
     problems.push('SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN go together: set both or neither');
   }
-
 
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({ ...config, availableEnvironments: Object.freeze([...config.availableEnvironments]) });

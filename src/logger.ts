@@ -27,14 +27,19 @@ export interface Logger {
  * One line per entry: `time level message key=value …`. Callers pass only what is safe to print:
  * paths without query strings, ids, counts. Secrets, master keys and tokens are never given to it.
  */
-export function createLogger(level: LogLevel, write: (line: string) => void = (line) => process.stdout.write(line)): Logger {
-  const at = (entryLevel: LogLevel) => (message: string, fields: LogFields = {}) => {
-    if (ORDER[entryLevel] < ORDER[level]) return;
-    const rest = Object.entries(fields)
-      .filter(([, value]) => value !== undefined)
-      .map(([name, value]) => `${name}=${JSON.stringify(value)}`)
-      .join(' ');
-    write(`${new Date().toISOString()} ${entryLevel} ${message}${rest ? ` ${rest}` : ''}\n`);
-  };
+export function createLogger(
+  level: LogLevel,
+  write: (line: string) => void = (line) => process.stdout.write(line),
+): Logger {
+  const at =
+    (entryLevel: LogLevel) =>
+    (message: string, fields: LogFields = {}) => {
+      if (ORDER[entryLevel] < ORDER[level]) return;
+      const rest = Object.entries(fields)
+        .filter(([, value]) => value !== undefined)
+        .map(([name, value]) => `${name}=${JSON.stringify(value)}`)
+        .join(' ');
+      write(`${new Date().toISOString()} ${entryLevel} ${message}${rest ? ` ${rest}` : ''}\n`);
+    };
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }

@@ -48,7 +48,15 @@ export async function createContext(config: Config, overrides: ContextOverrides 
   const environments = createEnvironmentService({ db, audit, now });
   await environments.ensure(config.availableEnvironments);
 
-  const keys = createKeyService({ db, changes: database.changes, kdf, keystore, audit, now, ...(overrides.kdfParams && { kdfParams: overrides.kdfParams }) });
+  const keys = createKeyService({
+    db,
+    changes: database.changes,
+    kdf,
+    keystore,
+    audit,
+    now,
+    ...(overrides.kdfParams && { kdfParams: overrides.kdfParams }),
+  });
   const projects = createProjectService({ db, keys, keystore, audit, now });
   const secrets = createSecretService({
     db,

@@ -7,7 +7,10 @@ function findPackageRoot(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 5; i++) {
     const candidate = path.join(dir, 'package.json');
-    if (fs.existsSync(candidate) && (JSON.parse(fs.readFileSync(candidate, 'utf8')) as { name?: string }).name === 'secretsfly') {
+    if (
+      fs.existsSync(candidate) &&
+      (JSON.parse(fs.readFileSync(candidate, 'utf8')) as { name?: string }).name === 'secretsfly'
+    ) {
       return dir;
     }
     dir = path.dirname(dir);

@@ -20,7 +20,11 @@ form.addEventListener('submit', async (event) => {
   const response = await api('/api/v1/shares', {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-csrf-token': document.getElementById('csrf').value },
-    body: JSON.stringify({ ciphertext, ttl: document.getElementById('share-ttl').value, passphrase_protected: Boolean(passphrase) }),
+    body: JSON.stringify({
+      ciphertext,
+      ttl: document.getElementById('share-ttl').value,
+      passphrase_protected: Boolean(passphrase),
+    }),
   });
   const body = await response.json();
   if (!response.ok) return show(body.error?.message ?? `the server refused (${response.status})`);
@@ -34,7 +38,9 @@ form.addEventListener('submit', async (event) => {
 
 const refresh = async () => {
   if (!created) return;
-  const response = await api(`/api/v1/shares/${created.id}/status`, { headers: { 'x-creator-key': created.creator_key } });
+  const response = await api(`/api/v1/shares/${created.id}/status`, {
+    headers: { 'x-creator-key': created.creator_key },
+  });
   if (response.ok) document.getElementById('share-state').textContent = (await response.json()).state;
 };
 document.getElementById('share-refresh').addEventListener('click', refresh);

@@ -26,7 +26,11 @@ async function deriveKey(linkKey, salt, passphrase) {
   if (passphrase) {
     const base = await crypto.subtle.importKey('raw', encoder.encode(passphrase), 'PBKDF2', false, ['deriveBits']);
     const stretched = new Uint8Array(
-      await crypto.subtle.deriveBits({ name: 'PBKDF2', hash: 'SHA-256', salt, iterations: PBKDF2_ITERATIONS }, base, 256),
+      await crypto.subtle.deriveBits(
+        { name: 'PBKDF2', hash: 'SHA-256', salt, iterations: PBKDF2_ITERATIONS },
+        base,
+        256,
+      ),
     );
     material = new Uint8Array([...linkKey, ...stretched]);
   }
@@ -48,9 +52,16 @@ export async function encryptShare(text, passphrase) {
   const flag = passphrase ? 'p' : 'n';
   const key = await deriveKey(linkKey, salt, passphrase);
   const data = new Uint8Array(
-    await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: encoder.encode(`v1.${flag}`) }, key, encoder.encode(text)),
+    await crypto.subtle.encrypt(
+      { name: 'AES-GCM', iv, additionalData: encoder.encode(`v1.${flag}`) },
+      key,
+      encoder.encode(text),
+    ),
   );
-  return { ciphertext: ['v1', flag, toBase64Url(salt), toBase64Url(iv), toBase64Url(data)].join('.'), key: toBase64Url(linkKey) };
+  return {
+    ciphertext: ['v1', flag, toBase64Url(salt), toBase64Url(iv), toBase64Url(data)].join('.'),
+    key: toBase64Url(linkKey),
+  };
 }
 
 /** Whether a ciphertext needs a passphrase to open. */
@@ -72,6 +83,8 @@ export async function decryptShare(ciphertext, linkKeyText, passphrase) {
     );
     return new TextDecoder().decode(plain);
   } catch {
-    throw new Error(flag === 'p' ? 'wrong passphrase, or the link is incomplete' : 'the link is incomplete or the secret was altered');
+    throw new Error(
+      flag === 'p' ? 'wrong passphrase, or the link is incomplete' : 'the link is incomplete or the secret was altered',
+    );
   }
 }

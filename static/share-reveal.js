@@ -25,7 +25,11 @@ if (button) {
     const body = await response.json();
     if (!response.ok) return fail(body.error?.message ?? `the server refused (${response.status})`);
     try {
-      document.getElementById('reveal-value').textContent = await decryptShare(body.ciphertext, key, passphraseInput?.value);
+      document.getElementById('reveal-value').textContent = await decryptShare(
+        body.ciphertext,
+        key,
+        passphraseInput?.value,
+      );
       document.getElementById('reveal-result').hidden = false;
       button.hidden = true;
       if (passphraseInput) passphraseInput.closest('label')?.remove(), passphraseInput.remove();

@@ -20,7 +20,16 @@ export async function apiPull(sizes: Sizes, log: (line: string) => void): Promis
   const write = (project: string, from: number, to: number) =>
     Promise.all(
       Array.from({ length: to - from }, (_, i) =>
-        ctx.secrets.set({ project, environment: 'prod', key: `KEY_${from + i}`, value: `${project}-value-${from + i}-`.padEnd(40, 'x') }, access, actor),
+        ctx.secrets.set(
+          {
+            project,
+            environment: 'prod',
+            key: `KEY_${from + i}`,
+            value: `${project}-value-${from + i}-`.padEnd(40, 'x'),
+          },
+          access,
+          actor,
+        ),
       ),
     );
   await write('acme', 0, 40);
@@ -30,7 +39,12 @@ export async function apiPull(sizes: Sizes, log: (line: string) => void): Promis
   await ctx.close();
 
   const headers = { authorization: `Bearer ${token}`, 'x-master-key': masterKey! };
-  const serve = await spawnListening([BIN, 'serve'], { DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'info', API_RATE_LIMIT_PER_MINUTE: '0' });
+  const serve = await spawnListening([BIN, 'serve'], {
+    DATA_DIR: dataDir,
+    PORT: '0',
+    LOG_LEVEL: 'info',
+    API_RATE_LIMIT_PER_MINUTE: '0',
+  });
   const bodyFile = path.join(dataDir, 'body.json');
   try {
     const first = await fetch(`${serve.url}/api/v1/secrets`, { headers });
@@ -59,7 +73,9 @@ export async function apiPull(sizes: Sizes, log: (line: string) => void): Promis
         bare.p50.push(b.p50);
         bare.p99.push(b.p99);
         ratios.push(a.requestsPerSecond / b.requestsPerSecond);
-        log(`  run ${run}: secretsfly ${round(a.requestsPerSecond, 0)} req/s (p99 ${a.p99} ms), bare express ${round(b.requestsPerSecond, 0)} req/s, ratio ${round(a.requestsPerSecond / b.requestsPerSecond)}`);
+        log(
+          `  run ${run}: secretsfly ${round(a.requestsPerSecond, 0)} req/s (p99 ${a.p99} ms), bare express ${round(b.requestsPerSecond, 0)} req/s, ratio ${round(a.requestsPerSecond / b.requestsPerSecond)}`,
+        );
       }
       const ratio = figure('×', ratios);
       const p99 = figure('ms', ours.p99);
@@ -72,7 +88,7 @@ export async function apiPull(sizes: Sizes, log: (line: string) => void): Promis
           'secretsfly p99': p99,
           'bare express req/s': figure('req/s', bare.rps),
           'bare express p99': figure('ms', bare.p99),
-          'ratio': ratio,
+          ratio: ratio,
         },
         goals: [
           { text: 'ratio ≥ 0.6', met: ratio.median >= 0.6 },

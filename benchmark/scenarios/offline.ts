@@ -29,14 +29,19 @@ export async function unseal(sizes: Sizes): Promise<ScenarioResult> {
     const maxmem = 128 * params.N * params.r * params.p + 32 * 1024 * 1024;
     const derive = () =>
       new Promise<Buffer>((resolve, reject) =>
-        scrypt(`sfmk_bench_${i}`, randomBytes(16), 32, { N: params.N, r: params.r, p: params.p, maxmem }, (e, k) => (e ? reject(e) : resolve(k))),
+        scrypt(`sfmk_bench_${i}`, randomBytes(16), 32, { N: params.N, r: params.r, p: params.p, maxmem }, (e, k) =>
+          e ? reject(e) : resolve(k),
+        ),
       );
     direct.push((await timed(derive)).ms);
   }
   return {
     name: 'unseal',
     description: `One key derivation: scrypt N=2^${Math.log2(params.N)}, r=${params.r}, p=${params.p} (about ${Math.round((128 * params.N * params.r) / 2 ** 20)} MiB), on libuv's thread pool`,
-    figures: { 'derivation (secretsfly Kdf)': figure('ms', ours), 'derivation (node:crypto scrypt)': figure('ms', direct) },
+    figures: {
+      'derivation (secretsfly Kdf)': figure('ms', ours),
+      'derivation (node:crypto scrypt)': figure('ms', direct),
+    },
     goals: [],
   };
 }
@@ -47,7 +52,13 @@ export async function reencrypt(sizes: Sizes, log: (line: string) => void): Prom
   const { projects, keys, versions } = sizes.reencrypt;
   const ctx = await createContext(loadConfig({ DATA_DIR: dataDir }));
   const chain = Array.from({ length: projects }, (_, i) => (i === 0 ? 'tree' : `tree-${i}`));
-  const seeded = await seedChain(ctx, { chain, environment: 'prod', keysPerProject: keys, versionsPerKey: versions, valueBytes: 100 });
+  const seeded = await seedChain(ctx, {
+    chain,
+    environment: 'prod',
+    keysPerProject: keys,
+    versionsPerKey: versions,
+    valueBytes: 100,
+  });
   await ctx.close();
   const keyFiles = [path.join(dataDir, 'key-0')];
   fs.writeFileSync(keyFiles[0]!, seeded.masterKey);
@@ -57,10 +68,14 @@ export async function reencrypt(sizes: Sizes, log: (line: string) => void): Prom
       const next = path.join(dataDir, `key-${i}`);
       fs.writeFileSync(next, `bench-master-key-number-${i}-${'k'.repeat(16)}`);
       const { ms } = await timed(() =>
-        run(process.execPath, [BIN, 'rotate', 'tree', '--reencrypt', '--master-key-file', keyFiles[i - 1]!, '--new-master-key-file', next], {
-          env: { PATH: process.env.PATH, DATA_DIR: dataDir },
-          maxBuffer: 1024 * 1024,
-        }),
+        run(
+          process.execPath,
+          [BIN, 'rotate', 'tree', '--reencrypt', '--master-key-file', keyFiles[i - 1]!, '--new-master-key-file', next],
+          {
+            env: { PATH: process.env.PATH, DATA_DIR: dataDir },
+            maxBuffer: 1024 * 1024,
+          },
+        ),
       );
       keyFiles.push(next);
       times.push(ms / 1000);
@@ -73,9 +88,18 @@ export async function reencrypt(sizes: Sizes, log: (line: string) => void): Prom
   return {
     name: 'reencrypt',
     description: `secretsfly rotate --reencrypt of a tree of ${projects} projects holding ${seeded.versions} secret versions (100-byte values), whole CLI process including two key derivations`,
-    figures: { 'rotate --reencrypt': time, 'versions per second': figure('versions/s', times.map((s) => seeded.versions / s)) },
+    figures: {
+      'rotate --reencrypt': time,
+      'versions per second': figure(
+        'versions/s',
+        times.map((s) => seeded.versions / s),
+      ),
+    },
     goals: seeded.versions >= 100_000 ? [{ text: '100 000 versions < 15 s', met: time.median < 15 }] : [],
-    notes: seeded.versions < 100_000 ? [`${seeded.versions} versions in this mode; run without --quick for the 100 000-version goal`] : [],
+    notes:
+      seeded.versions < 100_000
+        ? [`${seeded.versions} versions in this mode; run without --quick for the 100 000-version goal`]
+        : [],
   };
 }
 
@@ -89,7 +113,13 @@ export async function resolveDepth(sizes: Sizes): Promise<ScenarioResult> {
   const ctx = await createContext(loadConfig({ DATA_DIR: dataDir }));
   try {
     const chain = Array.from({ length: projects }, (_, i) => `level-${i}`);
-    const { masterKey } = await seedChain(ctx, { chain, environment: 'prod', keysPerProject: keys, versionsPerKey: 1, valueBytes: 100 });
+    const { masterKey } = await seedChain(ctx, {
+      chain,
+      environment: 'prod',
+      keysPerProject: keys,
+      versionsPerKey: 1,
+      valueBytes: 100,
+    });
     const access = { masterKey: masterKeyBytes(masterKey) };
     const leaf = { project: chain[chain.length - 1]!, environment: 'prod' };
     const root = await ctx.projects.byName(chain[0]!);
@@ -120,7 +150,10 @@ export async function resolveDepth(sizes: Sizes): Promise<ScenarioResult> {
         'unchanged (cached)': figure('ms', warm),
         'list keys only (no values)': figure('ms', metadata),
       },
-      goals: projects >= 10 && keys >= 1000 ? [{ text: 'resolve < 5 ms (first resolve, every value decrypted)', met: firstFigure.median < 5 }] : [],
+      goals:
+        projects >= 10 && keys >= 1000
+          ? [{ text: 'resolve < 5 ms (first resolve, every value decrypted)', met: firstFigure.median < 5 }]
+          : [],
     };
   } finally {
     await ctx.close();
@@ -141,12 +174,21 @@ export async function storage(sizes: Sizes): Promise<ScenarioResult> {
     };
     const before = used();
     const keys = Math.max(1, Math.floor(sizes.storageVersions / 10));
-    const { versions } = await seedChain(ctx, { chain: ['store'], environment: 'prod', keysPerProject: keys, versionsPerKey: 10, valueBytes: 100 });
+    const { versions } = await seedChain(ctx, {
+      chain: ['store'],
+      environment: 'prod',
+      keysPerProject: keys,
+      versionsPerKey: 10,
+      valueBytes: 100,
+    });
     const perVersion = (used() - before) / versions;
     return {
       name: 'storage',
       description: `Database bytes per secret version: ${versions} versions of 100-byte values (${keys} keys × 10 versions)`,
-      figures: { 'bytes per version': figure('bytes', [perVersion]), 'ciphertext bytes per version': figure('bytes', [1 + 24 + 100 + 16]) },
+      figures: {
+        'bytes per version': figure('bytes', [perVersion]),
+        'ciphertext bytes per version': figure('bytes', [1 + 24 + 100 + 16]),
+      },
       goals: [],
     };
   } finally {
@@ -194,7 +236,10 @@ export async function cryptoFloor(sizes: Sizes): Promise<ScenarioResult> {
     figures: {
       'XChaCha20-Poly1305 (@noble/ciphers)': ours,
       'AES-256-GCM (node:crypto)': figure('ops/s', aes),
-      'µs per value (ours)': figure('µs', xchacha.map((ops) => 1e6 / ops)),
+      'µs per value (ours)': figure(
+        'µs',
+        xchacha.map((ops) => 1e6 / ops),
+      ),
     },
     goals: [],
   };

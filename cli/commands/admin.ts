@@ -55,7 +55,12 @@ export function registerAdminCommands(program: Command): void {
       await withContext(async (ctx) => {
         const rows = await ctx.environments.list();
         if (globals(command).json) printJson(rows.map((row) => ({ name: row.name, created_at: row.created_at })));
-        else printTable(['NAME', 'CREATED'], rows.map((row) => [row.name, row.created_at]), 'no environments');
+        else
+          printTable(
+            ['NAME', 'CREATED'],
+            rows.map((row) => [row.name, row.created_at]),
+            'no environments',
+          );
       });
     });
 
@@ -79,14 +84,27 @@ export function registerAdminCommands(program: Command): void {
         if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new CliError('--limit takes 1 to 1000');
         const projects = await ctx.projects.list();
         const names = new Map(projects.map((p) => [p.id, p.name]));
-        const projectIds = options.project === undefined ? undefined : [(await ctx.projects.byName(options.project)).id];
+        const projectIds =
+          options.project === undefined ? undefined : [(await ctx.projects.byName(options.project)).id];
         const events = await ctx.audit.list({ ...(projectIds && { projectIds }), limit });
-        const rows = events.map((e) => ({ ...e, project: e.projectId ? (names.get(e.projectId) ?? e.projectId) : null }));
+        const rows = events.map((e) => ({
+          ...e,
+          project: e.projectId ? (names.get(e.projectId) ?? e.projectId) : null,
+        }));
         if (json) printJson(rows.map(({ projectId: _, ...rest }) => rest));
         else {
           printTable(
             ['SEQ', 'AT', 'ACTOR', 'ACTION', 'PROJECT', 'ENV', 'KEY', 'DETAILS'],
-            rows.map((e) => [e.seq, e.at, e.actor, e.action, e.project, e.environment, e.key, e.details ? JSON.stringify(e.details) : null]),
+            rows.map((e) => [
+              e.seq,
+              e.at,
+              e.actor,
+              e.action,
+              e.project,
+              e.environment,
+              e.key,
+              e.details ? JSON.stringify(e.details) : null,
+            ]),
             'no audit events',
           );
         }

@@ -16,7 +16,11 @@ export function registerBenchCommand(program: Command): void {
       const only = options.only?.split(',').map((name) => name.trim());
       const unknown = only?.filter((name) => !(SCENARIO_NAMES as string[]).includes(name));
       if (unknown?.length) throw new UsageError(`unknown scenario: ${unknown.join(', ')}`);
-      const report = await runBench({ mode: options.tiny ? 'tiny' : options.quick ? 'quick' : 'full', out: path.resolve(options.out), ...(only && { only }) });
+      const report = await runBench({
+        mode: options.tiny ? 'tiny' : options.quick ? 'quick' : 'full',
+        out: path.resolve(options.out),
+        ...(only && { only }),
+      });
       process.stdout.write(toMarkdown(report));
     });
 }

@@ -23,11 +23,12 @@ const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIG
 export function registerClientCommands(program: Command): void {
   program
     .command('pull')
-    .description('print the resolved secrets of the token\'s project and environment')
+    .description("print the resolved secrets of the token's project and environment")
     .option('--format <format>', 'json, dotenv or shell', 'json')
     .option('--master-key-file <path>', 'file holding the master key')
     .action(async (options: ClientOptions & { format: string }) => {
-      if (!['json', 'dotenv', 'shell'].includes(options.format)) throw new UsageError('--format takes json, dotenv or shell');
+      if (!['json', 'dotenv', 'shell'].includes(options.format))
+        throw new UsageError('--format takes json, dotenv or shell');
       const body = await fetchSecrets(options, options.format as 'json' | 'dotenv' | 'shell');
       if (options.format === 'json') {
         const { secrets } = JSON.parse(body) as { secrets: Record<string, string> };
@@ -57,7 +58,11 @@ export function registerClientCommands(program: Command): void {
       for (const [signal, handler] of handlers) process.on(signal, handler);
       const code = await new Promise<number>((resolve, reject) => {
         child.on('error', (error: NodeJS.ErrnoException) =>
-          reject(new CliError(error.code === 'ENOENT' ? `command not found: ${file}` : `cannot run ${file}: ${error.message}`)),
+          reject(
+            new CliError(
+              error.code === 'ENOENT' ? `command not found: ${file}` : `cannot run ${file}: ${error.message}`,
+            ),
+          ),
         );
         child.on('exit', (exitCode, signal) => resolve(exitCode ?? 128 + (signal ? (osSignals[signal] ?? 0) : 0)));
       }).finally(() => {
@@ -67,4 +72,12 @@ export function registerClientCommands(program: Command): void {
     });
 }
 
-const osSignals: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGUSR1: 10, SIGUSR2: 12, SIGTERM: 15 };
+const osSignals: Partial<Record<NodeJS.Signals, number>> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGKILL: 9,
+  SIGUSR1: 10,
+  SIGUSR2: 12,
+  SIGTERM: 15,
+};

@@ -17,7 +17,11 @@ export function registerProjectCommands(program: Command): void {
       await withContext(async (ctx) => {
         const created = await ctx.projects.create({ name, parent: options.parent, masterKey: chosen }, cliActor());
         if (globals(command).json) {
-          printJson({ name: created.project.name, parent: created.project.parent, master_key: created.masterKey ?? null });
+          printJson({
+            name: created.project.name,
+            parent: created.project.parent,
+            master_key: created.masterKey ?? null,
+          });
           return;
         }
         if (created.project.isRoot) {
@@ -26,7 +30,10 @@ export function registerProjectCommands(program: Command): void {
             say('Its master key follows. It is shown once and stored nowhere: keep it in a password manager now.');
             process.stdout.write(`${created.masterKey}\n`);
           }
-        } else say(`created project "${name}" under "${created.project.parent}" (uses the master key of "${created.project.root}")`);
+        } else
+          say(
+            `created project "${name}" under "${created.project.parent}" (uses the master key of "${created.project.root}")`,
+          );
       });
     });
 
@@ -37,21 +44,44 @@ export function registerProjectCommands(program: Command): void {
       await withContext(async (ctx) => {
         const projects = await ctx.projects.list();
         const state = (p: (typeof projects)[number]) =>
-          !p.isRoot ? `(root: ${p.root})` : p.unsealedUntil ? `unsealed until ${p.unsealedUntil.toISOString()}` : 'sealed';
+          !p.isRoot
+            ? `(root: ${p.root})`
+            : p.unsealedUntil
+              ? `unsealed until ${p.unsealedUntil.toISOString()}`
+              : 'sealed';
         if (globals(command).json) {
-          printJson(projects.map((p) => ({ name: p.name, parent: p.parent, root: p.root, sealed: p.unsealedUntil === null, created_at: p.createdAt })));
-        } else printTable(['NAME', 'PARENT', 'STATE'], projects.map((p) => [p.name, p.parent, state(p)]), 'no projects yet');
+          printJson(
+            projects.map((p) => ({
+              name: p.name,
+              parent: p.parent,
+              root: p.root,
+              sealed: p.unsealedUntil === null,
+              created_at: p.createdAt,
+            })),
+          );
+        } else
+          printTable(
+            ['NAME', 'PARENT', 'STATE'],
+            projects.map((p) => [p.name, p.parent, state(p)]),
+            'no projects yet',
+          );
       });
     });
 
   program
     .command('rotate <root-project>')
-    .description('replace the master key of a root project (old key as usual, new one from --new-master-key-file or generated)')
+    .description(
+      'replace the master key of a root project (old key as usual, new one from --new-master-key-file or generated)',
+    )
     .option('--master-key-file <path>', 'file holding the current master key')
     .option('--new-master-key-file <path>', 'file holding the new master key (else one is generated and printed once)')
     .option('--reencrypt', 'also replace the data key and re-encrypt every version of every secret, all or nothing')
     .action(
-      async (name: string, options: { masterKeyFile?: string; newMasterKeyFile?: string; reencrypt?: boolean }, command: Command) => {
+      async (
+        name: string,
+        options: { masterKeyFile?: string; newMasterKeyFile?: string; reencrypt?: boolean },
+        command: Command,
+      ) => {
         const newMasterKey =
           options.newMasterKeyFile === undefined
             ? undefined
@@ -63,7 +93,12 @@ export function registerProjectCommands(program: Command): void {
               cliActor(),
             );
             if (globals(command).json) {
-              printJson({ project: name, key_version: rotated.keyVersion, reencrypted: rotated.reencrypted, master_key: rotated.masterKey ?? null });
+              printJson({
+                project: name,
+                key_version: rotated.keyVersion,
+                reencrypted: rotated.reencrypted,
+                master_key: rotated.masterKey ?? null,
+              });
               return;
             }
             say(
@@ -72,7 +107,9 @@ export function registerProjectCommands(program: Command): void {
                 : `rotated the master key of "${name}"; the old one no longer works`,
             );
             if (rotated.masterKey) {
-              say('The new master key follows. It is shown once and stored nowhere: keep it in a password manager now.');
+              say(
+                'The new master key follows. It is shown once and stored nowhere: keep it in a password manager now.',
+              );
               process.stdout.write(`${rotated.masterKey}\n`);
             }
           }),

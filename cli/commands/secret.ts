@@ -2,10 +2,11 @@ import type { Command } from 'commander';
 import { globals, withContext } from '../context.js';
 import { cliActor, printJson, printTable, readTextFile, say, UsageError, valueFrom, withMasterKey } from '../io.js';
 
-const masterKeyOption = ['--master-key-file <path>', 'file holding the master key of the project\'s root'] as const;
+const masterKeyOption = ['--master-key-file <path>', "file holding the master key of the project's root"] as const;
 
 function parseVersion(text: string): number {
-  if (!/^\d{1,9}$/.test(text) || Number(text) < 1) throw new UsageError(`"${text.slice(0, 20)}" is not a version number`);
+  if (!/^\d{1,9}$/.test(text) || Number(text) < 1)
+    throw new UsageError(`"${text.slice(0, 20)}" is not a version number`);
   return Number(text);
 }
 
@@ -17,30 +18,42 @@ export function registerSecretCommands(program: Command): void {
     .description('write a new version (value from the argument, --from-file, or stdin; one trailing newline dropped)')
     .option('--from-file <path>', 'read the value from this file')
     .option(...masterKeyOption)
-    .action(async (project: string, env: string, key: string, argument: string | undefined, options: { fromFile?: string; masterKeyFile?: string }, command: Command) => {
-      const value = await valueFrom(argument, options.fromFile);
-      await withContext((ctx) =>
-        withMasterKey(options, async (masterKey) => {
-          const written = await ctx.secrets.set({ project, environment: env, key, value }, { masterKey }, cliActor());
-          if (globals(command).json) printJson(written);
-          else say(`${key} is at version ${written.version} in ${project}/${env}`);
-        }),
-      );
-    });
+    .action(
+      async (
+        project: string,
+        env: string,
+        key: string,
+        argument: string | undefined,
+        options: { fromFile?: string; masterKeyFile?: string },
+        command: Command,
+      ) => {
+        const value = await valueFrom(argument, options.fromFile);
+        await withContext((ctx) =>
+          withMasterKey(options, async (masterKey) => {
+            const written = await ctx.secrets.set({ project, environment: env, key, value }, { masterKey }, cliActor());
+            if (globals(command).json) printJson(written);
+            else say(`${key} is at version ${written.version} in ${project}/${env}`);
+          }),
+        );
+      },
+    );
 
   secret
     .command('get <project> <env> <KEY>')
     .description('print the resolved value, raw, followed by one newline')
     .option(...masterKeyOption)
-    .action(async (project: string, env: string, key: string, options: { masterKeyFile?: string }, command: Command) => {
-      await withContext((ctx) =>
-        withMasterKey(options, async (masterKey) => {
-          const found = await ctx.secrets.get({ project, environment: env, key }, { masterKey });
-          if (globals(command).json) printJson({ key, value: found.value, version: found.version, project: found.project, environment: env });
-          else process.stdout.write(`${found.value}\n`);
-        }),
-      );
-    });
+    .action(
+      async (project: string, env: string, key: string, options: { masterKeyFile?: string }, command: Command) => {
+        await withContext((ctx) =>
+          withMasterKey(options, async (masterKey) => {
+            const found = await ctx.secrets.get({ project, environment: env, key }, { masterKey });
+            if (globals(command).json)
+              printJson({ key, value: found.value, version: found.version, project: found.project, environment: env });
+            else process.stdout.write(`${found.value}\n`);
+          }),
+        );
+      },
+    );
 
   secret
     .command('list <project> <env>')
@@ -48,7 +61,16 @@ export function registerSecretCommands(program: Command): void {
     .action(async (project: string, env: string, _options, command: Command) => {
       await withContext(async (ctx) => {
         const rows = await ctx.secrets.list({ project, environment: env });
-        if (globals(command).json) printJson(rows.map((r) => ({ key: r.key, version: r.version, project: r.project, inherited: r.inherited, updated_at: r.updatedAt })));
+        if (globals(command).json)
+          printJson(
+            rows.map((r) => ({
+              key: r.key,
+              version: r.version,
+              project: r.project,
+              inherited: r.inherited,
+              updated_at: r.updatedAt,
+            })),
+          );
         else {
           printTable(
             ['KEY', 'VERSION', 'FROM', 'UPDATED'],
@@ -65,8 +87,22 @@ export function registerSecretCommands(program: Command): void {
     .action(async (project: string, env: string, key: string, _options, command: Command) => {
       await withContext(async (ctx) => {
         const rows = await ctx.secrets.history({ project, environment: env, key });
-        if (globals(command).json) printJson(rows.map((r) => ({ version: r.version, kind: r.kind, deleted: r.deleted, created_at: r.createdAt, created_by: r.createdBy })));
-        else printTable(['VERSION', 'CHANGE', 'AT', 'BY'], rows.map((r) => [r.version, r.kind, r.createdAt, r.createdBy]), 'no versions');
+        if (globals(command).json)
+          printJson(
+            rows.map((r) => ({
+              version: r.version,
+              kind: r.kind,
+              deleted: r.deleted,
+              created_at: r.createdAt,
+              created_by: r.createdBy,
+            })),
+          );
+        else
+          printTable(
+            ['VERSION', 'CHANGE', 'AT', 'BY'],
+            rows.map((r) => [r.version, r.kind, r.createdAt, r.createdBy]),
+            'no versions',
+          );
       });
     });
 
@@ -85,31 +121,53 @@ export function registerSecretCommands(program: Command): void {
     .command('rollback <project> <env> <KEY> <version>')
     .description("write that version's value as a new version")
     .option(...masterKeyOption)
-    .action(async (project: string, env: string, key: string, versionText: string, options: { masterKeyFile?: string }, command: Command) => {
-      const version = parseVersion(versionText);
-      await withContext((ctx) =>
-        withMasterKey(options, async (masterKey) => {
-          const written = await ctx.secrets.rollback({ project, environment: env, key, version }, { masterKey }, cliActor());
-          if (globals(command).json) printJson(written);
-          else say(`${key} is at version ${written.version} (the value of version ${version})`);
-        }),
-      );
-    });
+    .action(
+      async (
+        project: string,
+        env: string,
+        key: string,
+        versionText: string,
+        options: { masterKeyFile?: string },
+        command: Command,
+      ) => {
+        const version = parseVersion(versionText);
+        await withContext((ctx) =>
+          withMasterKey(options, async (masterKey) => {
+            const written = await ctx.secrets.rollback(
+              { project, environment: env, key, version },
+              { masterKey },
+              cliActor(),
+            );
+            if (globals(command).json) printJson(written);
+            else say(`${key} is at version ${written.version} (the value of version ${version})`);
+          }),
+        );
+      },
+    );
 
   program
     .command('import <project> <env> <file>')
     .description('write every key of a dotenv file, in one transaction')
     .option(...masterKeyOption)
-    .action(async (project: string, env: string, file: string, options: { masterKeyFile?: string }, command: Command) => {
-      const content = readTextFile(file);
-      await withContext((ctx) =>
-        withMasterKey(options, async (masterKey) => {
-          const result = await ctx.secrets.importDotenv({ project, environment: env, content }, { masterKey }, cliActor());
-          if (globals(command).json) printJson(result);
-          else say(`imported ${result.written.length} keys into ${project}/${env} (${result.unchanged.length} unchanged)`);
-        }),
-      );
-    });
+    .action(
+      async (project: string, env: string, file: string, options: { masterKeyFile?: string }, command: Command) => {
+        const content = readTextFile(file);
+        await withContext((ctx) =>
+          withMasterKey(options, async (masterKey) => {
+            const result = await ctx.secrets.importDotenv(
+              { project, environment: env, content },
+              { masterKey },
+              cliActor(),
+            );
+            if (globals(command).json) printJson(result);
+            else
+              say(
+                `imported ${result.written.length} keys into ${project}/${env} (${result.unchanged.length} unchanged)`,
+              );
+          }),
+        );
+      },
+    );
 
   program
     .command('diff <project>')
@@ -125,8 +183,11 @@ export function registerSecretCommands(program: Command): void {
           say(`every key of ${project} is present in all ${result.environments.length} environments`);
           return;
         }
-        printTable(['KEY', 'MISSING IN', 'PRESENT IN'], result.missing.map((r) => [r.key, r.missingIn.join(','), r.presentIn.join(',')]), '');
+        printTable(
+          ['KEY', 'MISSING IN', 'PRESENT IN'],
+          result.missing.map((r) => [r.key, r.missingIn.join(','), r.presentIn.join(',')]),
+          '',
+        );
       });
     });
 }
-

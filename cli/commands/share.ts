@@ -3,13 +3,16 @@ import { loadShareCrypto as shareCrypto } from '../../src/shares/share-crypto.js
 import { CliError, dropOneTrailingNewline, readTextFile, say, UsageError, valueFrom } from '../io.js';
 import { callServer, serverUrl } from '../server-client.js';
 
-const requestJson = async (url: string, init?: RequestInit) => JSON.parse(await callServer(url, init)) as Record<string, unknown>;
+const requestJson = async (url: string, init?: RequestInit) =>
+  JSON.parse(await callServer(url, init)) as Record<string, unknown>;
 
 const passphraseFrom = (file: string | undefined) =>
   file === undefined ? undefined : dropOneTrailingNewline(readTextFile(file, 'the passphrase file'));
 
 export function registerShareCommands(program: Command): void {
-  const share = program.command('share').description('share one secret once, by a link whose key never reaches the server');
+  const share = program
+    .command('share')
+    .description('share one secret once, by a link whose key never reaches the server');
 
   share
     .command('create [value]', { isDefault: true })
@@ -18,23 +21,33 @@ export function registerShareCommands(program: Command): void {
     .option('--passphrase-file <path>', 'also require this passphrase to open it')
     .option('--from-file <path>', 'read the secret from this file')
     .option('--notify <email>', 'e-mail the recipient that a secret is waiting (the link is yours to send)')
-    .action(async (argument: string | undefined, options: { ttl: string; passphraseFile?: string; fromFile?: string; notify?: string }) => {
-      const server = serverUrl();
-      const value = await valueFrom(argument, options.fromFile);
-      if (value === '') throw new UsageError('nothing to share: the secret is empty');
-      const passphrase = passphraseFrom(options.passphraseFile);
-      const { ciphertext, key } = await (await shareCrypto()).encryptShare(value, passphrase);
-      const token = process.env.SECRETSFLY_TOKEN;
-      const body = await requestJson(`${server}/api/v1/shares`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...(token && { authorization: `Bearer ${token}` }) },
-        body: JSON.stringify({ ciphertext, ttl: options.ttl, passphrase_protected: passphrase !== undefined, ...(options.notify && { notify_email: options.notify }) }),
-      });
-      if (body.notified === false) say(`the e-mail notice to ${options.notify} could not be sent`);
-      say(`works once, until ${String(body.expires_at)}${passphrase ? ', with the passphrase' : ''}`);
-      say(`creator key (to check or burn it): ${String(body.creator_key)}`);
-      process.stdout.write(`${server}/s/${String(body.id)}#${key}\n`);
-    });
+    .action(
+      async (
+        argument: string | undefined,
+        options: { ttl: string; passphraseFile?: string; fromFile?: string; notify?: string },
+      ) => {
+        const server = serverUrl();
+        const value = await valueFrom(argument, options.fromFile);
+        if (value === '') throw new UsageError('nothing to share: the secret is empty');
+        const passphrase = passphraseFrom(options.passphraseFile);
+        const { ciphertext, key } = await (await shareCrypto()).encryptShare(value, passphrase);
+        const token = process.env.SECRETSFLY_TOKEN;
+        const body = await requestJson(`${server}/api/v1/shares`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...(token && { authorization: `Bearer ${token}` }) },
+          body: JSON.stringify({
+            ciphertext,
+            ttl: options.ttl,
+            passphrase_protected: passphrase !== undefined,
+            ...(options.notify && { notify_email: options.notify }),
+          }),
+        });
+        if (body.notified === false) say(`the e-mail notice to ${options.notify} could not be sent`);
+        say(`works once, until ${String(body.expires_at)}${passphrase ? ', with the passphrase' : ''}`);
+        say(`creator key (to check or burn it): ${String(body.creator_key)}`);
+        process.stdout.write(`${server}/s/${String(body.id)}#${key}\n`);
+      },
+    );
 
   share
     .command('open <link>')
@@ -53,8 +66,12 @@ export function registerShareCommands(program: Command): void {
       const passphrase = passphraseFrom(options.passphraseFile);
       // Look before consuming: a share that needs a passphrase we do not have must not be burned.
       const peek = await requestJson(`${url.origin}/api/v1/shares/${id}`);
-      if (peek.state !== 'pending') throw new CliError(peek.state === 'viewed' ? 'this secret has already been viewed' : `this secret is ${String(peek.state)}`);
-      if (peek.passphrase_protected && passphrase === undefined) throw new CliError('this secret needs its passphrase: pass --passphrase-file');
+      if (peek.state !== 'pending')
+        throw new CliError(
+          peek.state === 'viewed' ? 'this secret has already been viewed' : `this secret is ${String(peek.state)}`,
+        );
+      if (peek.passphrase_protected && passphrase === undefined)
+        throw new CliError('this secret needs its passphrase: pass --passphrase-file');
       const body = await requestJson(`${url.origin}/api/v1/shares/${id}/reveal`, { method: 'POST' });
       try {
         process.stdout.write(`${await (await shareCrypto()).decryptShare(String(body.ciphertext), key, passphrase)}\n`);

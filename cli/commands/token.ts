@@ -4,7 +4,9 @@ import { globals, withContext } from '../context.js';
 import { cliActor, printJson, printTable, say } from '../io.js';
 
 export function registerTokenCommands(program: Command): void {
-  const token = program.command('token').description('service tokens: one project + one environment, read or read_write');
+  const token = program
+    .command('token')
+    .description('service tokens: one project + one environment, read or read_write');
 
   token
     .command('create <project> <env>')
@@ -12,22 +14,37 @@ export function registerTokenCommands(program: Command): void {
     .option('--write', 'allow writes (read_write); the default is read only')
     .option('--expires-in <duration>', 'expire after 30m, 12h, 7d …')
     .option('--name <name>', 'a label to recognise it by')
-    .action(async (project: string, env: string, options: { write?: boolean; expiresIn?: string; name?: string }, command: Command) => {
-      const expiresInSeconds = options.expiresIn === undefined ? undefined : parseDuration(options.expiresIn);
-      await withContext(async (ctx) => {
-        const created = await ctx.tokens.create(
-          { project, environment: env, access: options.write ? 'read_write' : 'read', expiresInSeconds, name: options.name },
-          cliActor(),
-        );
-        if (globals(command).json) {
-          printJson({ ...created.view, token: created.token });
-          return;
-        }
-        say(`created ${created.view.access} token ${created.view.id} for ${project}/${env}${created.view.expires_at ? `, expires ${created.view.expires_at}` : ''}`);
-        say('It follows, shown once: only its hash is stored.');
-        process.stdout.write(`${created.token}\n`);
-      });
-    });
+    .action(
+      async (
+        project: string,
+        env: string,
+        options: { write?: boolean; expiresIn?: string; name?: string },
+        command: Command,
+      ) => {
+        const expiresInSeconds = options.expiresIn === undefined ? undefined : parseDuration(options.expiresIn);
+        await withContext(async (ctx) => {
+          const created = await ctx.tokens.create(
+            {
+              project,
+              environment: env,
+              access: options.write ? 'read_write' : 'read',
+              expiresInSeconds,
+              name: options.name,
+            },
+            cliActor(),
+          );
+          if (globals(command).json) {
+            printJson({ ...created.view, token: created.token });
+            return;
+          }
+          say(
+            `created ${created.view.access} token ${created.view.id} for ${project}/${env}${created.view.expires_at ? `, expires ${created.view.expires_at}` : ''}`,
+          );
+          say('It follows, shown once: only its hash is stored.');
+          process.stdout.write(`${created.token}\n`);
+        });
+      },
+    );
 
   token
     .command('list [project]')
@@ -39,7 +56,17 @@ export function registerTokenCommands(program: Command): void {
         else {
           printTable(
             ['ID', 'NAME', 'PROJECT', 'ENV', 'ACCESS', 'CREATED', 'LAST USED', 'EXPIRES', 'REVOKED'],
-            rows.map((r) => [r.id, r.name, r.project, r.environment, r.access, r.created_at, r.last_used_at, r.expires_at, r.revoked_at]),
+            rows.map((r) => [
+              r.id,
+              r.name,
+              r.project,
+              r.environment,
+              r.access,
+              r.created_at,
+              r.last_used_at,
+              r.expires_at,
+              r.revoked_at,
+            ]),
             'no tokens',
           );
         }

@@ -3,7 +3,12 @@ import { bytesToHex } from '@noble/hashes/utils.js';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database.js';
 import { writeTransaction } from '../db/open.js';
-import { allAuditEventsInOrder, findLastAuditEvent, insertAuditEvents, listAuditEventRows } from './audit.repository.js';
+import {
+  allAuditEventsInOrder,
+  findLastAuditEvent,
+  insertAuditEvents,
+  listAuditEventRows,
+} from './audit.repository.js';
 import type { AuditEventRow, AuditEventTable } from './audit.table.js';
 
 export type AuditAction =
@@ -154,7 +159,9 @@ export function createAuditService({ db, now }: { db: Kysely<Database>; now: () 
     timer = undefined;
     const batch = [
       ...queue,
-      ...[...reads.values()].map(({ event, count }) => (count === 1 ? event : { ...event, details: { ...event.details, count } })),
+      ...[...reads.values()].map(({ event, count }) =>
+        count === 1 ? event : { ...event, details: { ...event.details, count } },
+      ),
     ];
     queue = [];
     reads.clear();

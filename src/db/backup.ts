@@ -28,7 +28,9 @@ function assertRestorable(file: string): void {
     source = new SqliteDatabase(file, { readonly: true, fileMustExist: true });
     const check = source.pragma('integrity_check', { simple: true });
     const tables = new Set(
-      (source.prepare("select name from sqlite_master where type = 'table'").all() as { name: string }[]).map((r) => r.name),
+      (source.prepare("select name from sqlite_master where type = 'table'").all() as { name: string }[]).map(
+        (r) => r.name,
+      ),
     );
     if (check !== 'ok' || !REQUIRED_TABLES.every((name) => tables.has(name))) throw new Error('not intact');
   } catch {

@@ -6,12 +6,15 @@ import type { Database } from './database.js';
  * compiling cost more than SQLite's lookup on the API's per-request path. `build` must take its
  * parameters in the order `run` is given them.
  */
-export function reusableQuery<Row, Params extends unknown[]>(build: (db: Kysely<Database>, ...params: Params) => Compilable<Row>) {
+export function reusableQuery<Row, Params extends unknown[]>(
+  build: (db: Kysely<Database>, ...params: Params) => Compilable<Row>,
+) {
   let compiledSql: string | undefined;
   return async (db: Kysely<Database>, ...params: Params): Promise<Row[]> => {
     if (compiledSql === undefined) {
       const compiled = build(db, ...params).compile();
-      if (compiled.parameters.length !== params.length) throw new Error('a reusable query must bind exactly its parameters');
+      if (compiled.parameters.length !== params.length)
+        throw new Error('a reusable query must bind exactly its parameters');
       compiledSql = compiled.sql;
     }
     return (await db.executeQuery<Row>(CompiledQuery.raw(compiledSql, params))).rows;

@@ -10,11 +10,17 @@ import type { EnvironmentRow } from './environment.table.js';
 
 export function assertEnvironmentName(name: string): void {
   if (!ENVIRONMENT_NAME.test(name)) {
-    throw new InvalidRequest(`invalid environment name "${name.slice(0, 40)}": use a-z, 0-9, "-" or "_", up to 32 characters`);
+    throw new InvalidRequest(
+      `invalid environment name "${name.slice(0, 40)}": use a-z, 0-9, "-" or "_", up to 32 characters`,
+    );
   }
 }
 
-export function createEnvironmentService(deps: { db: Kysely<Database>; audit: Pick<AuditService, 'record'>; now: () => Date }) {
+export function createEnvironmentService(deps: {
+  db: Kysely<Database>;
+  audit: Pick<AuditService, 'record'>;
+  now: () => Date;
+}) {
   const { db, audit, now } = deps;
 
   function list(): Promise<EnvironmentRow[]> {
@@ -47,9 +53,7 @@ export function createEnvironmentService(deps: { db: Kysely<Database>; audit: Pi
   async function ensure(names: readonly string[]): Promise<void> {
     names.forEach(assertEnvironmentName);
     await writeTransaction(db, async (trx) => {
-      const existing = new Set(
-        (await trx.selectFrom('environments').select('name').execute()).map((row) => row.name),
-      );
+      const existing = new Set((await trx.selectFrom('environments').select('name').execute()).map((row) => row.name));
       const at = now().toISOString();
       const missing = names.filter((name) => !existing.has(name));
       if (missing.length === 0) return;

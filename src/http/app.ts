@@ -29,7 +29,14 @@ export interface AppDeps {
 }
 
 /** The Express application, without listening (tests and `serve` both start it on a port). */
-export function createApp({ ctx, logger, setup, masterKeyLimiter, unsealLimiter, publicUrl }: AppDeps): Express & { closeUi(): void } {
+export function createApp({
+  ctx,
+  logger,
+  setup,
+  masterKeyLimiter,
+  unsealLimiter,
+  publicUrl,
+}: AppDeps): Express & { closeUi(): void } {
   const { config } = ctx;
   const app = express();
   app.disable('x-powered-by');
@@ -49,14 +56,21 @@ export function createApp({ ctx, logger, setup, masterKeyLimiter, unsealLimiter,
           standardHeaders: 'draft-8',
           legacyHeaders: false,
           handler: (req, _res, next) => {
-            next(RateLimited.until((req as express.Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime));
+            next(
+              RateLimited.until((req as express.Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime),
+            );
           },
         })
       : undefined;
   mountSecretApi(app, '/api/v1', {
     secrets: ctx.secrets,
     audit: ctx.audit,
-    guards: [apiSecurityHeaders, apiRules, ...(apiRateLimit ? [apiRateLimit] : []), authenticateApi({ tokens: ctx.tokens, limiter: masterKeyLimiter })],
+    guards: [
+      apiSecurityHeaders,
+      apiRules,
+      ...(apiRateLimit ? [apiRateLimit] : []),
+      authenticateApi({ tokens: ctx.tokens, limiter: masterKeyLimiter }),
+    ],
     // Also enforced while reading a chunked body, which declares no length.
     parseJson: express.json({ limit: MAX_BODY_BYTES, strict: false }),
   });
@@ -91,12 +105,23 @@ export function createApp({ ctx, logger, setup, masterKeyLimiter, unsealLimiter,
   const shares = express.Router();
   if (sessions) shares.use(sessions.middleware);
   shares.use(express.json({ limit: MAX_BODY_BYTES }));
-  shares.use(shareApiRouter({ shares: ctx.shares, notifier: createShareNotifier(config.smtp), tokens: ctx.tokens, users: ctx.users, config }));
+  shares.use(
+    shareApiRouter({
+      shares: ctx.shares,
+      notifier: createShareNotifier(config.smtp),
+      tokens: ctx.tokens,
+      users: ctx.users,
+      config,
+    }),
+  );
   app.use('/api/v1/shares', shares);
   app.use('/api/v1', notFound);
 
   if (config.slack) {
-    app.use('/integrations/slack', slackRouter({ slack: config.slack, publicUrl, shares: ctx.shares, audit: ctx.audit, logger }));
+    app.use(
+      '/integrations/slack',
+      slackRouter({ slack: config.slack, publicUrl, shares: ctx.shares, audit: ctx.audit, logger }),
+    );
   }
 
   if (sessions) mountUi(app, { ctx, config, logger, setup, unsealLimiter, sessions: sessions.middleware });

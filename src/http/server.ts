@@ -26,10 +26,19 @@ export async function startServer(
   const masterKeyLimiter = createMasterKeyLimiter(config.masterKeyAttemptsPerMinute);
   const unsealLimiter = createMasterKeyLimiter(config.masterKeyAttemptsPerMinute);
   let url = '';
-  const app = createApp({ ctx, logger, setup, masterKeyLimiter, unsealLimiter, publicUrl: () => config.publicUrl ?? url });
+  const app = createApp({
+    ctx,
+    logger,
+    setup,
+    masterKeyLimiter,
+    unsealLimiter,
+    publicUrl: () => config.publicUrl ?? url,
+  });
 
   const server = await new Promise<import('node:http').Server>((resolve, reject) => {
-    const listening = app.listen(config.port, config.host, (error?: Error) => (error ? reject(error) : resolve(listening)));
+    const listening = app.listen(config.port, config.host, (error?: Error) =>
+      error ? reject(error) : resolve(listening),
+    );
   });
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;

@@ -1,4 +1,11 @@
-import express, { type Express, type NextFunction, type Request, type RequestHandler, type Response, Router } from 'express';
+import express, {
+  type Express,
+  type NextFunction,
+  type Request,
+  type RequestHandler,
+  type Response,
+  Router,
+} from 'express';
 import { engine } from 'express-handlebars';
 import { csrfSync } from 'csrf-sync';
 import { auditRoutes } from '../audit/audit.routes.js';
@@ -20,9 +27,21 @@ const STATUS: Record<string, number> = { not_found: 404, forbidden: 403, invalid
  * The admin web UI: sessions (DATA_DIR/sessions.db), CSRF on every form, Handlebars views. Mounted
  * after the API, so API requests never touch sessions. Returns a closer for the session database.
  */
-export function mountUi(app: Express, deps: UiDeps & { logger: Logger; setup: SetupGate; sessions: RequestHandler }): void {
+export function mountUi(
+  app: Express,
+  deps: UiDeps & { logger: Logger; setup: SetupGate; sessions: RequestHandler },
+): void {
   const { ctx, logger, setup } = deps;
-  app.engine('hbs', engine({ extname: '.hbs', defaultLayout: 'main', layoutsDir: `${VIEWS_DIR}/layouts`, partialsDir: `${VIEWS_DIR}/partials`, helpers: viewHelpers }));
+  app.engine(
+    'hbs',
+    engine({
+      extname: '.hbs',
+      defaultLayout: 'main',
+      layoutsDir: `${VIEWS_DIR}/layouts`,
+      partialsDir: `${VIEWS_DIR}/partials`,
+      helpers: viewHelpers,
+    }),
+  );
   app.set('view engine', 'hbs');
   app.set('views', VIEWS_DIR);
   app.use('/static', express.static(STATIC_DIR, { index: false, maxAge: '1h' }));
@@ -32,12 +51,18 @@ export function mountUi(app: Express, deps: UiDeps & { logger: Logger; setup: Se
       if (error instanceof NotFound) return undefined;
       throw error;
     });
-    res.set('Cache-Control', 'no-store').render('pages/share-reveal', { title: 'A secret for you', bare: true, share, id: req.params.id });
+    res
+      .set('Cache-Control', 'no-store')
+      .render('pages/share-reveal', { title: 'A secret for you', bare: true, share, id: req.params.id });
   });
 
   const { csrfSynchronisedProtection, generateToken } = csrfSync({
     getTokenFromRequest: (req) => (req.body as Record<string, string> | undefined)?._csrf,
-    errorConfig: { statusCode: 403, message: 'This form has expired or did not come from this site. Reload the page and try again.', code: 'forbidden' },
+    errorConfig: {
+      statusCode: 403,
+      message: 'This form has expired or did not come from this site. Reload the page and try again.',
+      code: 'forbidden',
+    },
   });
 
   const ui = Router();
@@ -63,13 +88,23 @@ export function mountUi(app: Express, deps: UiDeps & { logger: Logger; setup: Se
   ui.use((_req, res, next) => (res.locals.user ? next() : res.redirect(303, '/login')));
   ui.use(projectRoutes(deps), secretRoutes(deps), tokenRoutes(deps), environmentRoutes(deps), auditRoutes(deps));
   ui.get('/share', (_req, res) => noStore(res).render('pages/share-create', { title: 'Share once' }));
-  ui.use((_req, res) => res.status(404).render('pages/error', { title: 'Not found', message: 'There is nothing here.' }));
+  ui.use((_req, res) =>
+    res.status(404).render('pages/error', { title: 'Not found', message: 'There is nothing here.' }),
+  );
   ui.use((error: unknown, req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(error);
-    const known = error instanceof AppError ? error : (error as { code?: string }).code === 'forbidden' ? new AppError('forbidden', (error as Error).message) : undefined;
+    const known =
+      error instanceof AppError
+        ? error
+        : (error as { code?: string }).code === 'forbidden'
+          ? new AppError('forbidden', (error as Error).message)
+          : undefined;
     if (!known) logger.error('unhandled UI error', { path: req.path, ...errorSummary(error) });
     const status = known ? (STATUS[known.code] ?? 400) : 500;
-    res.status(status).render('pages/error', { title: status === 403 ? 'Refused' : status === 404 ? 'Not found' : 'Something went wrong', message: known?.message ?? 'An unexpected error occurred; it has been logged.' });
+    res.status(status).render('pages/error', {
+      title: status === 403 ? 'Refused' : status === 404 ? 'Not found' : 'Something went wrong',
+      message: known?.message ?? 'An unexpected error occurred; it has been logged.',
+    });
   });
   app.use(ui);
 }

@@ -22,7 +22,12 @@ class BadSignature extends AppError {
 }
 
 /** Slack's request signing: v0=HMAC-SHA256(secret, "v0:<timestamp>:<raw body>"), within five minutes. */
-export function verifySlackSignature(signingSecret: string, req: Pick<Request, 'get'>, rawBody: Buffer, nowSeconds: number): void {
+export function verifySlackSignature(
+  signingSecret: string,
+  req: Pick<Request, 'get'>,
+  rawBody: Buffer,
+  nowSeconds: number,
+): void {
   const timestamp = req.get('x-slack-request-timestamp') ?? '';
   const signature = req.get('x-slack-signature') ?? '';
   if (!/^\d{1,12}$/.test(timestamp)) throw new BadSignature('no timestamp');
@@ -61,7 +66,11 @@ function modal() {
       input('recipient', 'To', { type: 'users_select' }),
       input('secret', 'Secret (shown once)', { type: 'plain_text_input', multiline: true, max_length: 3000 }),
       input('note', 'Note', { type: 'plain_text_input', max_length: 300 }, true),
-      input('ttl', 'Expires after', { type: 'static_select', options: TTLS.map(option), initial_option: option(TTLS[1]) }),
+      input('ttl', 'Expires after', {
+        type: 'static_select',
+        options: TTLS.map(option),
+        initial_option: option(TTLS[1]),
+      }),
     ],
   };
 }
@@ -99,7 +108,12 @@ export function slackRouter(deps: {
 
   // Signature first, on the raw bytes Slack signed, before anything else is parsed or done.
   router.use(express.raw({ type: () => true, limit: '64kb' }), (req, _res, next) => {
-    verifySlackSignature(slack.signingSecret, req, Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), Math.floor(now() / 1000));
+    verifySlackSignature(
+      slack.signingSecret,
+      req,
+      Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
+      Math.floor(now() / 1000),
+    );
     (req as Request & { form: URLSearchParams }).form = new URLSearchParams((req.body as Buffer).toString('utf8'));
     next();
   });
@@ -117,7 +131,15 @@ export function slackRouter(deps: {
     const payload = parsePayload(form(req).get('payload')) as {
       type?: string;
       user?: { id?: string };
-      view?: { callback_id?: string; state?: { values?: Record<string, { value?: { value?: string; selected_user?: string; selected_option?: { value?: string } } }> } };
+      view?: {
+        callback_id?: string;
+        state?: {
+          values?: Record<
+            string,
+            { value?: { value?: string; selected_user?: string; selected_option?: { value?: string } } }
+          >;
+        };
+      };
     };
     if (payload.type !== 'view_submission' || payload.view?.callback_id !== 'sendsecret') return res.status(200).end();
     const values = payload.view.state?.values ?? {};
@@ -133,15 +155,31 @@ export function slackRouter(deps: {
     const { ciphertext, key } = await (await loadShareCrypto()).encryptShare(secret);
     const share = await shares.create({ ciphertext, ttl }, actor);
     const expires = `<!date^${Math.floor(new Date(share.expires_at).getTime() / 1000)}^{date_short_pretty} {time}|${share.expires_at}>`;
-    const text = [`<@${sender}> sent you a secret. It can be viewed once, until ${expires}:`, `${publicUrl()}/s/${share.id}#${key}`, note && `Note: ${note}`]
+    const text = [
+      `<@${sender}> sent you a secret. It can be viewed once, until ${expires}:`,
+      `${publicUrl()}/s/${share.id}#${key}`,
+      note && `Note: ${note}`,
+    ]
       .filter(Boolean)
       .join('\n');
-    const dm = await callSlack('chat.postMessage', { channel: recipient, text, unfurl_links: false, unfurl_media: false });
+    const dm = await callSlack('chat.postMessage', {
+      channel: recipient,
+      text,
+      unfurl_links: false,
+      unfurl_media: false,
+    });
     if (!dm.ok) {
       // The link never arrived: nobody may ever open it, so its ciphertext goes now.
       await shares.burn(share.id, share.creator_key, actor);
-      await audit.recordAlone({ actor, action: 'dm_failed', details: { share_id: share.id, error: String(dm.error ?? 'unknown').slice(0, 100) } });
-      return res.json({ response_action: 'errors', errors: { recipient: `Slack could not deliver the DM (${dm.error ?? 'unknown error'}). Nothing was shared.` } });
+      await audit.recordAlone({
+        actor,
+        action: 'dm_failed',
+        details: { share_id: share.id, error: String(dm.error ?? 'unknown').slice(0, 100) },
+      });
+      return res.json({
+        response_action: 'errors',
+        errors: { recipient: `Slack could not deliver the DM (${dm.error ?? 'unknown error'}). Nothing was shared.` },
+      });
     }
     res.status(200).end();
   });

@@ -34,6 +34,8 @@ export function presentedMasterKey(candidate: string): Uint8Array {
 
 export function assertChosenMasterKey(candidate: string): void {
   if (!isWellFormedMasterKey(candidate)) {
-    throw new InvalidRequest('a master key must be 16 to 1024 characters with no ":", white space or control characters');
+    throw new InvalidRequest(
+      'a master key must be 16 to 1024 characters with no ":", white space or control characters',
+    );
   }
 }

@@ -3,7 +3,9 @@ import type { Database } from '../db/database.js';
 import { reusableQuery } from '../db/reusable-query.js';
 import type { RootKeyRow, RootKeyTable } from './root-key.table.js';
 
-const rootKeyQuery = reusableQuery((db, rootId: string) => db.selectFrom('root_keys').selectAll().where('project_id', '=', rootId));
+const rootKeyQuery = reusableQuery((db, rootId: string) =>
+  db.selectFrom('root_keys').selectAll().where('project_id', '=', rootId),
+);
 
 /** On the API's per-request path whenever the database has changed (key.service caches it otherwise), hence compiled once. */
 export async function findRootKey(db: Kysely<Database>, rootId: string): Promise<RootKeyRow | undefined> {

@@ -69,9 +69,19 @@ export function createRotationService(deps: {
           rotated_at: now().toISOString(),
         });
         if (!replaced) throw new KeyRotatedMeanwhile();
-        await audit.record(trx, { actor, action: 'key_rotated', projectId: project.id, details: { key_version: keyVersion } });
+        await audit.record(trx, {
+          actor,
+          action: 'key_rotated',
+          projectId: project.id,
+          details: { key_version: keyVersion },
+        });
         if (input.reencrypt) {
-          await audit.record(trx, { actor, action: 'reencrypted', projectId: project.id, details: { versions: count } });
+          await audit.record(trx, {
+            actor,
+            action: 'reencrypted',
+            projectId: project.id,
+            details: { versions: count },
+          });
         }
         return count;
       });

@@ -37,11 +37,19 @@ export function projectRoutes({ ctx, unsealLimiter }: UiDeps): Router {
       () => '/projects/new',
       async (req, res) => {
         const parent = field(req, 'parent', 63) || undefined;
-        const ownKey = parent === undefined && field(req, 'keyChoice') === 'own' ? field(req, 'masterKey', 1024) : undefined;
-        const created = await ctx.projects.create({ name: field(req, 'name', 100), parent, masterKey: ownKey }, uiActor(req, res));
+        const ownKey =
+          parent === undefined && field(req, 'keyChoice') === 'own' ? field(req, 'masterKey', 1024) : undefined;
+        const created = await ctx.projects.create(
+          { name: field(req, 'name', 100), parent, masterKey: ownKey },
+          uiActor(req, res),
+        );
         if (created.masterKey) {
           // Rendered straight into this response, never stored: not in the session, not in a flash.
-          noStore(res).render('pages/master-key', { title: 'Store your master key', project: created.project, masterKey: created.masterKey });
+          noStore(res).render('pages/master-key', {
+            title: 'Store your master key',
+            project: created.project,
+            masterKey: created.masterKey,
+          });
           return;
         }
         flash(req, 'success', `Project "${created.project.name}" created.`);
@@ -73,7 +81,11 @@ export function projectRoutes({ ctx, unsealLimiter }: UiDeps): Router {
           const { expiresAt } = await ctx.keys.unseal(root, masterKey, uiActor(req, res));
           succeeded = true;
           const minutes = Math.round((expiresAt.getTime() - Date.now()) / 60_000);
-          flash(req, 'success', `"${root.name}" is unsealed for ${minutes || 'less than a'} minute${minutes === 1 ? '' : 's'}.`);
+          flash(
+            req,
+            'success',
+            `"${root.name}" is unsealed for ${minutes || 'less than a'} minute${minutes === 1 ? '' : 's'}.`,
+          );
         } finally {
           await guard.after(succeeded);
         }

@@ -10,7 +10,13 @@ import { insertRootKey } from '../keys/root-key.repository.js';
 import { assertChosenMasterKey, generateMasterKey, masterKeyBytes } from '../keys/master-key.js';
 import { immutableRows } from '../db/immutable-rows.js';
 import { chainOf, MAX_DEPTH } from './hierarchy.js';
-import { findProjectById, findProjectByName, insertProject, listProjectRows, listTreeRows } from './project.repository.js';
+import {
+  findProjectById,
+  findProjectByName,
+  insertProject,
+  listProjectRows,
+  listTreeRows,
+} from './project.repository.js';
 import type { ProjectRow } from './project.table.js';
 
 export const PROJECT_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -44,8 +50,14 @@ export function createProjectService(deps: {
   const { db, keys, keystore, audit, now } = deps;
 
   // Projects are never renamed, re-parented or deleted: rows and chains read once stay true.
-  const byName = immutableRows((name: string) => findProjectByName(db, name), (name) => new NotFound('project', name));
-  const byId = immutableRows((id: string) => findProjectById(db, id), (id) => new NotFound('project', id));
+  const byName = immutableRows(
+    (name: string) => findProjectByName(db, name),
+    (name) => new NotFound('project', name),
+  );
+  const byId = immutableRows(
+    (id: string) => findProjectById(db, id),
+    (id) => new NotFound('project', id),
+  );
   const chains = new Map<string, ProjectRow[]>();
 
   /** The project's chain from its root down to itself. */
@@ -80,7 +92,7 @@ export function createProjectService(deps: {
     const at = now().toISOString();
     if (input.parent !== undefined) {
       if (input.masterKey !== undefined) {
-        throw new InvalidRequest('only a root project takes a master key; a child uses its root\'s');
+        throw new InvalidRequest("only a root project takes a master key; a child uses its root's");
       }
       const parent = await byName(input.parent);
       if ((await chain(parent)).length >= MAX_DEPTH) {
@@ -122,7 +134,15 @@ export function createProjectService(deps: {
 
   async function list(): Promise<ProjectView[]> {
     const rows = await listProjectRows(db);
-    return rows.map((row) => toView(row, chainOf(row, rows.filter((r) => r.root_id === row.root_id))));
+    return rows.map((row) =>
+      toView(
+        row,
+        chainOf(
+          row,
+          rows.filter((r) => r.root_id === row.root_id),
+        ),
+      ),
+    );
   }
 
   function toView(row: ProjectRow, chainRows: readonly ProjectRow[]): ProjectView {

@@ -34,23 +34,30 @@ export function mountSecretApi(router: IRouter, prefix: string, deps: SecretApiD
       next(error);
     });
 
-  const handle = (handler: Handler, { write = false } = {}): RequestHandler => async (req, res) => {
-    const caller = apiCaller(req);
-    try {
-      // Rights first: a read token that tries to write never costs a derivation.
-      if (write && caller.token.access !== 'read_write') throw new Forbidden('this token is read-only');
-      if (!caller.masterKey) throw new InvalidMasterKey();
-      await handler(req, res, caller, { masterKey: caller.masterKey, guard: caller.guard });
-    } catch (error) {
-      if (error instanceof AppError && DENIALS.has(error.code)) auditDenied(audit, caller, error.code, keyParam(req));
-      throw error;
-    } finally {
-      caller.masterKey?.fill(0);
-    }
-  };
+  const handle =
+    (handler: Handler, { write = false } = {}): RequestHandler =>
+    async (req, res) => {
+      const caller = apiCaller(req);
+      try {
+        // Rights first: a read token that tries to write never costs a derivation.
+        if (write && caller.token.access !== 'read_write') throw new Forbidden('this token is read-only');
+        if (!caller.masterKey) throw new InvalidMasterKey();
+        await handler(req, res, caller, { masterKey: caller.masterKey, guard: caller.guard });
+      } catch (error) {
+        if (error instanceof AppError && DENIALS.has(error.code)) auditDenied(audit, caller, error.code, keyParam(req));
+        throw error;
+      } finally {
+        caller.masterKey?.fill(0);
+      }
+    };
 
   const scope = (caller: ApiCaller) => ({ project: caller.token.project, environment: caller.token.environment });
-  const audited = (caller: ApiCaller, action: 'api_read' | 'api_write', details: Record<string, string | number>, key?: string) =>
+  const audited = (
+    caller: ApiCaller,
+    action: 'api_read' | 'api_write',
+    details: Record<string, string | number>,
+    key?: string,
+  ) =>
     audit.enqueue(
       {
         actor: caller.actor,
@@ -68,7 +75,8 @@ export function mountSecretApi(router: IRouter, prefix: string, deps: SecretApiD
     ...guards,
     handle(async (req, res, caller, access) => {
       const format = typeof req.query.format === 'string' ? req.query.format : 'json';
-      if (!['json', 'dotenv', 'shell'].includes(format)) throw new InvalidRequest('format must be json, dotenv or shell');
+      if (!['json', 'dotenv', 'shell'].includes(format))
+        throw new InvalidRequest('format must be json, dotenv or shell');
       const withMetadata = format === 'json' && req.query.include === 'metadata';
       const variant = withMetadata ? 'json+metadata' : format;
       const { body, keys } = await secrets.resolveRendered(scope(caller), access, variant, (resolved) => {
@@ -97,7 +105,13 @@ export function mountSecretApi(router: IRouter, prefix: string, deps: SecretApiD
       assertSecretKey(key);
       const secret = await secrets.get({ ...scope(caller), key }, access);
       audited(caller, 'api_read', { version: secret.version }, key);
-      res.json({ key, value: secret.value, version: secret.version, project: secret.project, environment: caller.token.environment });
+      res.json({
+        key,
+        value: secret.value,
+        version: secret.version,
+        project: secret.project,
+        environment: caller.token.environment,
+      });
     }),
   );
 

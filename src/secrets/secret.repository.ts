@@ -26,7 +26,11 @@ export function findSecret(
     .executeTakeFirst();
 }
 
-export function findVersion(db: Kysely<Database>, secretId: string, version: number): Promise<SecretVersionRow | undefined> {
+export function findVersion(
+  db: Kysely<Database>,
+  secretId: string,
+  version: number,
+): Promise<SecretVersionRow | undefined> {
   return db
     .selectFrom('secret_versions')
     .selectAll()
@@ -56,7 +60,13 @@ export async function listWinners(
   environmentId: string,
 ): Promise<VersionHead[]> {
   const levels = sql.join(chain.map((projectId, depth) => sql`(${projectId}, ${depth})`));
-  const { rows } = await sql<{ project_id: string; key: string; version: number; ciphertext: Uint8Array; created_at: string }>`
+  const { rows } = await sql<{
+    project_id: string;
+    key: string;
+    version: number;
+    ciphertext: Uint8Array;
+    created_at: string;
+  }>`
     with chain (project_id, depth) as (values ${levels}),
     ranked as (
       select s.id, s.project_id, s.key, s.current_version,

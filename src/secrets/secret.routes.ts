@@ -4,13 +4,17 @@ import { action, field, flash, noStore, param, type UiDeps, uiActor } from '../u
 
 export function secretRoutes({ ctx, config }: UiDeps): Router {
   const router = Router();
-  const base = (req: Request) => `/projects/${encodeURIComponent(param(req, 'name'))}/envs/${encodeURIComponent(param(req, 'env'))}`;
+  const base = (req: Request) =>
+    `/projects/${encodeURIComponent(param(req, 'name'))}/envs/${encodeURIComponent(param(req, 'env'))}`;
 
   /** What the project header needs on every project page. */
   async function projectHeader(name: string, environment?: string) {
     const project = await ctx.projects.view(name);
     if (environment !== undefined) await ctx.environments.byName(environment);
-    const environments = (await ctx.environments.list()).map((e) => ({ name: e.name, current: e.name === environment }));
+    const environments = (await ctx.environments.list()).map((e) => ({
+      name: e.name,
+      current: e.name === environment,
+    }));
     return { project, environments, environment };
   }
 
@@ -18,7 +22,14 @@ export function secretRoutes({ ctx, config }: UiDeps): Router {
     const header = await projectHeader(param(req, 'name'), param(req, 'env'));
     const secrets = await ctx.secrets.list({ project: header.project.name, environment: param(req, 'env') });
     const prefill = typeof req.query.key === 'string' ? req.query.key.slice(0, 128) : '';
-    res.render('pages/secrets', { title: `${header.project.name} · ${param(req, 'env')}`, ...header, secrets, prefill, tab: 'secrets', back: base(req) });
+    res.render('pages/secrets', {
+      title: `${header.project.name} · ${param(req, 'env')}`,
+      ...header,
+      secrets,
+      prefill,
+      tab: 'secrets',
+      back: base(req),
+    });
   });
 
   router.get('/projects/:name/envs/:env/reveal', async (req, res) => {
@@ -27,11 +38,28 @@ export function secretRoutes({ ctx, config }: UiDeps): Router {
       flash(req, 'error', `Unseal "${header.project.root}" to see values.`);
       return res.redirect(303, base(req));
     }
-    const resolved = await ctx.secrets.resolve({ project: header.project.name, environment: param(req, 'env') }, { unsealed: true });
-    await ctx.audit.recordAlone({ actor: uiActor(req, res), action: 'secrets_revealed', projectId: header.project.id, environment: param(req, 'env'), details: { keys: resolved.size } });
+    const resolved = await ctx.secrets.resolve(
+      { project: header.project.name, environment: param(req, 'env') },
+      { unsealed: true },
+    );
+    await ctx.audit.recordAlone({
+      actor: uiActor(req, res),
+      action: 'secrets_revealed',
+      projectId: header.project.id,
+      environment: param(req, 'env'),
+      details: { keys: resolved.size },
+    });
     const secrets = [...resolved].map(([key, s]) => ({ key, ...s, inherited: s.project !== header.project.name }));
     const seconds = config.decryptedMinutesBeforeRedirect * 60;
-    noStore(res).render('pages/reveal', { title: `${header.project.name} · ${param(req, 'env')} (decrypted)`, ...header, secrets, tab: 'secrets', back: base(req), refresh: `${seconds};url=${base(req)}`, minutes: config.decryptedMinutesBeforeRedirect });
+    noStore(res).render('pages/reveal', {
+      title: `${header.project.name} · ${param(req, 'env')} (decrypted)`,
+      ...header,
+      secrets,
+      tab: 'secrets',
+      back: base(req),
+      refresh: `${seconds};url=${base(req)}`,
+      minutes: config.decryptedMinutesBeforeRedirect,
+    });
   });
 
   router.post(
@@ -41,7 +69,11 @@ export function secretRoutes({ ctx, config }: UiDeps): Router {
       // Browsers send every textarea line break as CRLF (HTML spec); a person typing one means \n.
       const value = field(req, 'value', config.maxSecretBytes * 4 + 1).replace(/\r\n/g, '\n');
       if (key === '') throw new InvalidRequest('a key is required');
-      const written = await ctx.secrets.set({ project: param(req, 'name'), environment: param(req, 'env'), key, value }, { unsealed: true }, uiActor(req, res));
+      const written = await ctx.secrets.set(
+        { project: param(req, 'name'), environment: param(req, 'env'), key, value },
+        { unsealed: true },
+        uiActor(req, res),
+      );
       flash(req, 'success', `${key} saved as version ${written.version}.`);
       res.redirect(303, base(req));
     }),
@@ -50,7 +82,10 @@ export function secretRoutes({ ctx, config }: UiDeps): Router {
   router.post(
     '/projects/:name/envs/:env/secrets/:key/delete',
     action(base, async (req, res) => {
-      const deleted = await ctx.secrets.remove({ project: param(req, 'name'), environment: param(req, 'env'), key: param(req, 'key') }, uiActor(req, res));
+      const deleted = await ctx.secrets.remove(
+        { project: param(req, 'name'), environment: param(req, 'env'), key: param(req, 'key') },
+        uiActor(req, res),
+      );
       flash(req, 'success', `${deleted.key} deleted (version ${deleted.version} is the tombstone; history is kept).`);
       res.redirect(303, base(req));
     }),
@@ -58,8 +93,21 @@ export function secretRoutes({ ctx, config }: UiDeps): Router {
 
   router.get('/projects/:name/envs/:env/secrets/:key/history', async (req: Request, res: Response) => {
     const header = await projectHeader(param(req, 'name'), param(req, 'env'));
-    const versions = (await ctx.secrets.history({ project: header.project.name, environment: param(req, 'env'), key: param(req, 'key') })).reverse();
-    res.render('pages/history', { title: `${param(req, 'key')} · history`, ...header, key: param(req, 'key'), versions, tab: 'secrets', back: base(req) });
+    const versions = (
+      await ctx.secrets.history({
+        project: header.project.name,
+        environment: param(req, 'env'),
+        key: param(req, 'key'),
+      })
+    ).reverse();
+    res.render('pages/history', {
+      title: `${param(req, 'key')} · history`,
+      ...header,
+      key: param(req, 'key'),
+      versions,
+      tab: 'secrets',
+      back: base(req),
+    });
   });
 
   router.post(
@@ -69,8 +117,16 @@ export function secretRoutes({ ctx, config }: UiDeps): Router {
       async (req, res) => {
         const version = Number(field(req, 'version', 10));
         if (!Number.isSafeInteger(version) || version < 1) throw new InvalidRequest('pick a version to roll back to');
-        const written = await ctx.secrets.rollback({ project: param(req, 'name'), environment: param(req, 'env'), key: param(req, 'key'), version }, { unsealed: true }, uiActor(req, res));
-        flash(req, 'success', `${written.key} rolled back: version ${written.version} holds the value of version ${version}.`);
+        const written = await ctx.secrets.rollback(
+          { project: param(req, 'name'), environment: param(req, 'env'), key: param(req, 'key'), version },
+          { unsealed: true },
+          uiActor(req, res),
+        );
+        flash(
+          req,
+          'success',
+          `${written.key} rolled back: version ${written.version} holds the value of version ${version}.`,
+        );
         res.redirect(303, `${base(req)}/secrets/${encodeURIComponent(param(req, 'key'))}/history`);
       },
     ),
@@ -79,7 +135,13 @@ export function secretRoutes({ ctx, config }: UiDeps): Router {
   router.get('/projects/:name/missing', async (req, res) => {
     const header = await projectHeader(param(req, 'name'));
     const diff = await ctx.secrets.diff(header.project.name);
-    res.render('pages/missing', { title: `${header.project.name} · missing keys`, ...header, diff, tab: 'missing', back: `/projects/${header.project.name}/missing` });
+    res.render('pages/missing', {
+      title: `${header.project.name} · missing keys`,
+      ...header,
+      diff,
+      tab: 'missing',
+      back: `/projects/${header.project.name}/missing`,
+    });
   });
 
   return router;

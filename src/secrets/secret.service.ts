@@ -151,7 +151,13 @@ export function createSecretService(deps: {
     const s = await scope(input.project, input.environment);
     return keys.withDataKey(root(s), access, (dataKey) =>
       writeWithKey(s, dataKey, async (trx) => {
-        const version = await writeVersion(trx, s, dataKey.dek, { key: input.key, value, kind: 'set', cas: input.cas }, actor);
+        const version = await writeVersion(
+          trx,
+          s,
+          dataKey.dek,
+          { key: input.key, value, kind: 'set', cas: input.cas },
+          actor,
+        );
         await audit.record(trx, {
           actor,
           action: 'secret_written',
@@ -209,7 +215,9 @@ export function createSecretService(deps: {
         const old = await findVersion(trx, existing.id, input.version);
         if (!old) throw new NotFound(`version of ${input.key}`, String(input.version));
         if (old.ciphertext === null) {
-          throw new InvalidRequest(`version ${input.version} of ${input.key} is a deletion: there is no value to restore`);
+          throw new InvalidRequest(
+            `version ${input.version} of ${input.key} is a deletion: there is no value to restore`,
+          );
         }
         const value = decryptValue(dataKey.dek, old.ciphertext, context(s, s.project.id, input.key, old.version));
         const version = await writeVersion(trx, s, dataKey.dek, { key: input.key, value, kind: 'rollback' }, actor);
@@ -227,7 +235,11 @@ export function createSecretService(deps: {
   }
 
   async function winners(s: Scope): Promise<VersionHead[]> {
-    return listWinners(db, s.chain.map((p) => p.id), s.environment.id);
+    return listWinners(
+      db,
+      s.chain.map((p) => p.id),
+      s.environment.id,
+    );
   }
 
   /**

@@ -8,4 +8,5 @@ export interface ShareCrypto {
 }
 
 /** The browser's own module (static/share-crypto.js, WebCrypto), loaded as is: one implementation, so links interoperate. */
-export const loadShareCrypto = () => import(pathToFileURL(path.join(STATIC_DIR, 'share-crypto.js')).href) as Promise<ShareCrypto>;
+export const loadShareCrypto = () =>
+  import(pathToFileURL(path.join(STATIC_DIR, 'share-crypto.js')).href) as Promise<ShareCrypto>;

@@ -29,7 +29,8 @@ export function shareApiRouter(deps: {
     limit: 30,
     standardHeaders: 'draft-8',
     legacyHeaders: false,
-    handler: (req, _res, next) => next(RateLimited.until((req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime)),
+    handler: (req, _res, next) =>
+      next(RateLimited.until((req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime)),
   });
 
   async function creator(req: Request): Promise<Actor> {
@@ -58,7 +59,10 @@ export function shareApiRouter(deps: {
       if (!config.smtp) throw new InvalidRequest('e-mail notices are not set up on this server (SMTP_URL)');
       assertEmail(body.notify_email);
     }
-    const created = await shares.create({ ciphertext: body.ciphertext, ttl: body.ttl, passphraseProtected: body.passphrase_protected }, actor);
+    const created = await shares.create(
+      { ciphertext: body.ciphertext, ttl: body.ttl, passphraseProtected: body.passphrase_protected },
+      actor,
+    );
     let notified: boolean | undefined;
     if (body.notify_email !== undefined) {
       // The share exists either way; the answer says whether the notice went out.
@@ -73,7 +77,9 @@ export function shareApiRouter(deps: {
   // Public, and consumes nothing: what a reveal page needs to know before the click.
   router.get('/:id', async (req, res) => {
     const share = await shares.peek(String(req.params.id));
-    res.set('Cache-Control', 'no-store').json({ state: share.state, passphrase_protected: share.passphraseProtected, expires_at: share.expiresAt });
+    res
+      .set('Cache-Control', 'no-store')
+      .json({ state: share.state, passphrase_protected: share.passphraseProtected, expires_at: share.expiresAt });
   });
 
   router.get('/:id/status', async (req, res) => {

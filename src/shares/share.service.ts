@@ -21,7 +21,12 @@ export class ShareGone extends AppError {
 const hash = (text: string) => sha256(new TextEncoder().encode(text));
 
 /** One-time shares: ciphertext in, ciphertext out once; the server never sees a key or a plaintext. */
-export function createShareService(deps: { db: Kysely<Database>; audit: Pick<AuditService, 'record'>; now: () => Date; maxBytes: number }) {
+export function createShareService(deps: {
+  db: Kysely<Database>;
+  audit: Pick<AuditService, 'record'>;
+  now: () => Date;
+  maxBytes: number;
+}) {
   const { db, audit, now, maxBytes } = deps;
 
   /** The state as of now: a pending share past its expiry reads as expired even before the cleanup runs. */
@@ -33,10 +38,14 @@ export function createShareService(deps: { db: Kysely<Database>; audit: Pick<Aud
     actor: Actor,
   ): Promise<{ id: string; creator_key: string; expires_at: string }> {
     if (typeof input.ciphertext !== 'string') throw new InvalidRequest('"ciphertext" must be a string');
-    if (input.ciphertext.length > maxBytes) throw new TooLarge(`a share is at most ${maxBytes} characters of ciphertext`);
-    if (!CIPHERTEXT.test(input.ciphertext)) throw new InvalidRequest('"ciphertext" is not a secretsfly share (encrypt it on your side first)');
-    const ttl = typeof input.ttl === 'number' ? input.ttl : typeof input.ttl === 'string' ? parseDuration(input.ttl) : NaN;
-    if (!Number.isInteger(ttl) || ttl < 60 || ttl > MAX_TTL_SECONDS) throw new InvalidRequest('"ttl" must be from 1 minute to 7 days (e.g. "1h" or 3600)');
+    if (input.ciphertext.length > maxBytes)
+      throw new TooLarge(`a share is at most ${maxBytes} characters of ciphertext`);
+    if (!CIPHERTEXT.test(input.ciphertext))
+      throw new InvalidRequest('"ciphertext" is not a secretsfly share (encrypt it on your side first)');
+    const ttl =
+      typeof input.ttl === 'number' ? input.ttl : typeof input.ttl === 'string' ? parseDuration(input.ttl) : NaN;
+    if (!Number.isInteger(ttl) || ttl < 60 || ttl > MAX_TTL_SECONDS)
+      throw new InvalidRequest('"ttl" must be from 1 minute to 7 days (e.g. "1h" or 3600)');
     const passphraseProtected = input.ciphertext.startsWith('v1.p.');
     if (input.passphraseProtected !== undefined && input.passphraseProtected !== passphraseProtected) {
       throw new InvalidRequest('"passphrase_protected" does not match the ciphertext');
@@ -60,13 +69,19 @@ export function createShareService(deps: { db: Kysely<Database>; audit: Pick<Aud
           created_by: actor.name.slice(0, 200),
         })
         .execute();
-      await audit.record(trx, { actor, action: 'share_created', details: { share_id: id, expires_at: expiresAt, protected: passphraseProtected } });
+      await audit.record(trx, {
+        actor,
+        action: 'share_created',
+        details: { share_id: id, expires_at: expiresAt, protected: passphraseProtected },
+      });
     });
     return { id, creator_key: creatorKey, expires_at: expiresAt };
   }
 
   async function find(id: string): Promise<ShareRow> {
-    const row = SHARE_ID.test(id) ? await db.selectFrom('shares').selectAll().where('id', '=', id).executeTakeFirst() : undefined;
+    const row = SHARE_ID.test(id)
+      ? await db.selectFrom('shares').selectAll().where('id', '=', id).executeTakeFirst()
+      : undefined;
     if (!row) throw new NotFound('share', id.slice(0, 40));
     return row;
   }
@@ -101,7 +116,11 @@ export function createShareService(deps: { db: Kysely<Database>; audit: Pick<Aud
     if (!SHARE_ID.test(id)) throw new NotFound('share', id.slice(0, 40));
     const at = now();
     const revealed = await writeTransaction(db, async (trx): Promise<{ gone: ShareState } | { ciphertext: string }> => {
-      const row = await trx.selectFrom('shares').select(['ciphertext', 'state', 'expires_at']).where('id', '=', id).executeTakeFirst();
+      const row = await trx
+        .selectFrom('shares')
+        .select(['ciphertext', 'state', 'expires_at'])
+        .where('id', '=', id)
+        .executeTakeFirst();
       if (!row) throw new NotFound('share', id);
       const state = stateOf(row, at);
       if (state !== 'pending' || row.ciphertext === null) return { gone: state === 'pending' ? 'viewed' : state };
@@ -129,7 +148,8 @@ export function createShareService(deps: { db: Kysely<Database>; audit: Pick<Aud
         .where('id', '=', id)
         .where('state', '=', 'pending')
         .executeTakeFirst();
-      if (result.numUpdatedRows === 1n) await audit.record(trx, { actor, action: 'share_burned', details: { share_id: id } });
+      if (result.numUpdatedRows === 1n)
+        await audit.record(trx, { actor, action: 'share_burned', details: { share_id: id } });
     });
   }
 
@@ -137,7 +157,12 @@ export function createShareService(deps: { db: Kysely<Database>; audit: Pick<Aud
   async function expireDue(): Promise<number> {
     const at = now().toISOString();
     return writeTransaction(db, async (trx) => {
-      const due = await trx.selectFrom('shares').select('id').where('state', '=', 'pending').where('expires_at', '<=', at).execute();
+      const due = await trx
+        .selectFrom('shares')
+        .select('id')
+        .where('state', '=', 'pending')
+        .where('expires_at', '<=', at)
+        .execute();
       if (due.length === 0) return 0;
       await trx
         .updateTable('shares')
@@ -145,7 +170,14 @@ export function createShareService(deps: { db: Kysely<Database>; audit: Pick<Aud
         .where('state', '=', 'pending')
         .where('expires_at', '<=', at)
         .execute();
-      await audit.record(trx, ...due.map((row) => ({ actor: { name: 'system' }, action: 'share_expired' as const, details: { share_id: row.id } })));
+      await audit.record(
+        trx,
+        ...due.map((row) => ({
+          actor: { name: 'system' },
+          action: 'share_expired' as const,
+          details: { share_id: row.id },
+        })),
+      );
       return due.length;
     });
   }

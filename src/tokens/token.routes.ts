@@ -10,7 +10,14 @@ export function tokenRoutes({ ctx }: UiDeps): Router {
     const project = await ctx.projects.view(param(req, 'name'));
     const tokens = await ctx.tokens.list(project.name);
     const environments = (await ctx.environments.list()).map((e) => ({ name: e.name }));
-    res.render('pages/tokens', { title: `${project.name} · tokens`, project, environments, tokens, tab: 'tokens', back: page(project.name) });
+    res.render('pages/tokens', {
+      title: `${project.name} · tokens`,
+      project,
+      environments,
+      tokens,
+      tab: 'tokens',
+      back: page(project.name),
+    });
   });
 
   router.post(
@@ -30,7 +37,12 @@ export function tokenRoutes({ ctx }: UiDeps): Router {
           uiActor(req, res),
         );
         // Rendered once, straight into this response; only its hash is kept.
-        noStore(res).render('pages/token-created', { title: 'Service token created', token: created.token, view: created.view, back: page(param(req, 'name')) });
+        noStore(res).render('pages/token-created', {
+          title: 'Service token created',
+          token: created.token,
+          view: created.view,
+          back: page(param(req, 'name')),
+        });
       },
     ),
   );
@@ -38,7 +50,7 @@ export function tokenRoutes({ ctx }: UiDeps): Router {
   router.post(
     '/tokens/:id/revoke',
     action(
-      (req) => field(req, 'back', 300).startsWith('/projects/') ? field(req, 'back', 300) : '/',
+      (req) => (field(req, 'back', 300).startsWith('/projects/') ? field(req, 'back', 300) : '/'),
       async (req, res) => {
         const revoked = await ctx.tokens.revoke(param(req, 'id'), uiActor(req, res));
         flash(req, 'success', `Token "${revoked.name}" revoked: it stopped working at once.`);

@@ -7,7 +7,14 @@ import { writeTransaction } from '../db/open.js';
 import type { EnvironmentService } from '../environments/environment.service.js';
 import { InvalidRequest, InvalidToken, NotFound } from '../errors.js';
 import type { ProjectService } from '../projects/project.service.js';
-import { findTokenForAuth, findTokenView, insertToken, listTokenViews, markRevoked, touchToken } from './token.repository.js';
+import {
+  findTokenForAuth,
+  findTokenView,
+  insertToken,
+  listTokenViews,
+  markRevoked,
+  touchToken,
+} from './token.repository.js';
 import type { TokenAccess } from './token.table.js';
 
 /** `sfst_<16 hex id>_<43 chars: 256 random bits>`; the id is public and finds the row, the rest is the secret. */
@@ -45,7 +52,9 @@ export function parseDuration(text: string): number {
   const match = /^(\d{1,6})([smhd])$/.exec(text.trim());
   const seconds = match ? Number(match[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[match[2] as 's' | 'm' | 'h' | 'd'] : 0;
   if (seconds <= 0 || seconds > 10 * 365 * 86400) {
-    throw new InvalidRequest(`invalid duration "${text.slice(0, 20)}": use a number and s, m, h or d, e.g. 30m, 12h, 7d`);
+    throw new InvalidRequest(
+      `invalid duration "${text.slice(0, 20)}": use a number and s, m, h or d, e.g. 30m, 12h, 7d`,
+    );
   }
   return seconds;
 }
@@ -80,7 +89,9 @@ export function createTokenService(deps: {
     const token = `sfst_${id}_${randomBytes(32).toString('base64url')}`;
     const at = now();
     const expiresAt =
-      input.expiresInSeconds === undefined ? null : new Date(at.getTime() + input.expiresInSeconds * 1000).toISOString();
+      input.expiresInSeconds === undefined
+        ? null
+        : new Date(at.getTime() + input.expiresInSeconds * 1000).toISOString();
     await writeTransaction(db, async (trx) => {
       await insertToken(trx, {
         id,
@@ -118,7 +129,12 @@ export function createTokenService(deps: {
     await writeTransaction(db, async (trx) => {
       if (!(await markRevoked(trx, id, now().toISOString()))) return;
       const row = await findTokenForAuth(trx, id);
-      await audit.record(trx, { actor, action: 'token_revoked', projectId: row!.project_id, details: { token_id: id } });
+      await audit.record(trx, {
+        actor,
+        action: 'token_revoked',
+        projectId: row!.project_id,
+        details: { token_id: id },
+      });
     });
     return (await findTokenView(db, id))!;
   }
@@ -135,7 +151,10 @@ export function createTokenService(deps: {
       row.revoked_at === null &&
       (row.expires_at === null || new Date(row.expires_at) > at);
     if (!valid) throw new InvalidToken();
-    const [project, environment] = await Promise.all([projects.byId(row.project_id), environments.byId(row.environment_id)]);
+    const [project, environment] = await Promise.all([
+      projects.byId(row.project_id),
+      environments.byId(row.environment_id),
+    ]);
     if (row.last_used_at === null || at.getTime() - new Date(row.last_used_at).getTime() > TOUCH_INTERVAL_MS) {
       // A hint, not a record: if another process holds the write lock (a long re-encryption), a
       // read must not fail over it. The next request a minute on tries again.

@@ -37,7 +37,10 @@ export const param = (req: Request, name: string): string => String((req.params 
  * A state-changing form handler: a domain error (bad input, wrong key, sealed …) becomes a flash
  * message and a redirect back, so the user sees what went wrong on the page they came from.
  */
-export function action(back: (req: Request) => string, handler: (req: Request, res: Response) => Promise<void>): RequestHandler {
+export function action(
+  back: (req: Request) => string,
+  handler: (req: Request, res: Response) => Promise<void>,
+): RequestHandler {
   return async (req, res, next) => {
     try {
       await handler(req, res);

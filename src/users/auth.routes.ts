@@ -12,8 +12,15 @@ export function authRoutes({ ctx, setup }: UiDeps & { setup: SetupGate }): Route
     // The password is never echoed back into the form.
     res.status(status).render('pages/login', { title: 'Sign in', error, username, bare: true });
 
-  const tooMany = (_req: Request, res: Response) => renderLogin(res, 429, 'Too many sign-in attempts. Wait a minute and try again.');
-  const perIp = rateLimit({ windowMs: 15 * 60_000, limit: 30, standardHeaders: 'draft-8', legacyHeaders: false, handler: tooMany });
+  const tooMany = (_req: Request, res: Response) =>
+    renderLogin(res, 429, 'Too many sign-in attempts. Wait a minute and try again.');
+  const perIp = rateLimit({
+    windowMs: 15 * 60_000,
+    limit: 30,
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    handler: tooMany,
+  });
   // Failed attempts only, per username, whatever address they come from.
   const perUsername = rateLimit({
     windowMs: 60_000,
@@ -53,7 +60,8 @@ export function authRoutes({ ctx, setup }: UiDeps & { setup: SetupGate }): Route
   });
 
   router.get('/setup', async (req, res) => {
-    if (!(await setup.accepts(req.query.token))) return res.status(404).render('pages/error', { title: 'Not found', message: 'There is nothing here.' });
+    if (!(await setup.accepts(req.query.token)))
+      return res.status(404).render('pages/error', { title: 'Not found', message: 'There is nothing here.' });
     noStore(res).render('pages/setup', { title: 'Welcome to secretsfly', token: String(req.query.token), bare: true });
   });
 
@@ -62,12 +70,17 @@ export function authRoutes({ ctx, setup }: UiDeps & { setup: SetupGate }): Route
     const username = field(req, 'username', 64);
     try {
       const user = await setup.complete(token, username, field(req, 'password', 1024), actorOf(req, 'setup'));
-      if (!user) return res.status(404).render('pages/error', { title: 'Not found', message: 'This setup link has been used or is wrong.' });
+      if (!user)
+        return res
+          .status(404)
+          .render('pages/error', { title: 'Not found', message: 'This setup link has been used or is wrong.' });
       req.session.flash = [{ kind: 'success', message: `Admin "${user.username}" created. Sign in to start.` }];
       res.redirect(303, '/login');
     } catch (error) {
       if (!(error instanceof AppError)) throw error;
-      noStore(res).status(400).render('pages/setup', { title: 'Welcome to secretsfly', token, username, error: error.message, bare: true });
+      noStore(res)
+        .status(400)
+        .render('pages/setup', { title: 'Welcome to secretsfly', token, username, error: error.message, bare: true });
     }
   });
 

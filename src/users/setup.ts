@@ -19,7 +19,12 @@ export function createSetupGate(users: Pick<UserService, 'count' | 'create'>) {
     return timingSafeEqual(Buffer.from(candidate), Buffer.from(token)) && (await isOpen());
   }
 
-  async function complete(candidate: unknown, username: string, password: string, actor: Actor): Promise<UserView | undefined> {
+  async function complete(
+    candidate: unknown,
+    username: string,
+    password: string,
+    actor: Actor,
+  ): Promise<UserView | undefined> {
     if (!(await accepts(candidate)) || used) return undefined;
     // Claimed before the next await, so two concurrent submissions cannot both create an admin.
     used = true;

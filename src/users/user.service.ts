@@ -16,7 +16,12 @@ export interface UserView {
   readonly createdAt: string;
 }
 
-export function createUserService(deps: { db: Kysely<Database>; kdf: Kdf; audit: Pick<AuditService, 'record'>; now: () => Date }) {
+export function createUserService(deps: {
+  db: Kysely<Database>;
+  kdf: Kdf;
+  audit: Pick<AuditService, 'record'>;
+  now: () => Date;
+}) {
   const { db, kdf, audit, now } = deps;
   // Compared against when the username is unknown, so a miss costs the same time as a hit.
   let decoy: Promise<string> | undefined;
@@ -56,12 +61,19 @@ export function createUserService(deps: { db: Kysely<Database>; kdf: Kdf; audit:
   }
 
   async function byId(id: string): Promise<UserView | undefined> {
-    const row = await db.selectFrom('users').select(['id', 'username', 'created_at']).where('id', '=', id).executeTakeFirst();
+    const row = await db
+      .selectFrom('users')
+      .select(['id', 'username', 'created_at'])
+      .where('id', '=', id)
+      .executeTakeFirst();
     return row && { id: row.id, username: row.username, createdAt: row.created_at };
   }
 
   async function count(): Promise<number> {
-    const row = await db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const row = await db
+      .selectFrom('users')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
     return Number(row.n);
   }
 

@@ -62,7 +62,10 @@ describe('nothing readable at rest after a full CLI session', () => {
     await cli(['secret', 'set', 'acme', 'prod', 'DB_PASSWORD', plaintexts[0]!, '--master-key-file', first]);
     await cli(['secret', 'set', 'acme-api', 'prod', 'API_KEY', '--master-key-file', first], plaintexts[1]);
     const envFile = path.join(work, 'import.env');
-    fs.writeFileSync(envFile, `IMPORTED="${plaintexts[2]}"\nMULTI="${plaintexts[3]!.replace('\n', '\\n')}"\nUNICODE=${plaintexts[4]}\n`);
+    fs.writeFileSync(
+      envFile,
+      `IMPORTED="${plaintexts[2]}"\nMULTI="${plaintexts[3]!.replace('\n', '\\n')}"\nUNICODE=${plaintexts[4]}\n`,
+    );
     expect((await cli(['import', 'acme-api', 'staging', envFile, '--master-key-file', first])).code).toBe(0);
     await cli(['token', 'create', 'acme-api', 'prod']);
 
@@ -73,12 +76,22 @@ describe('nothing readable at rest after a full CLI session', () => {
 
     masterKeys.push(`chosen-master-key-${'z'.repeat(20)}`);
     const third = keyFile(masterKeys[2]!);
-    const reencrypted = await cli(['rotate', 'acme', '--reencrypt', '--master-key-file', keyFile(masterKeys[1]!), '--new-master-key-file', third]);
+    const reencrypted = await cli([
+      'rotate',
+      'acme',
+      '--reencrypt',
+      '--master-key-file',
+      keyFile(masterKeys[1]!),
+      '--new-master-key-file',
+      third,
+    ]);
     expect(reencrypted.code, reencrypted.stderr).toBe(0);
     keyBytes.push(...keyMaterial(dataDir, masterKeys[2]!));
 
     // Everything still reads back with the newest key.
-    expect((await cli(['secret', 'get', 'acme-api', 'staging', 'MULTI', '--master-key-file', third])).stdout).toBe(`${plaintexts[3]}\n`);
+    expect((await cli(['secret', 'get', 'acme-api', 'staging', 'MULTI', '--master-key-file', third])).stdout).toBe(
+      `${plaintexts[3]}\n`,
+    );
   }, 120_000);
   afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
 
@@ -129,7 +142,8 @@ describe('rotate --reencrypt interrupted by a fault in a real child process', ()
     const cli = (args: string[]) => runCli(args, { dataDir });
     const keyFile = path.join(work, 'old.key');
     fs.writeFileSync(keyFile, (await cli(['project', 'create', 'acme'])).stdout);
-    for (const value of ['v1', 'v2', 'v3']) await cli(['secret', 'set', 'acme', 'prod', 'K', value, '--master-key-file', keyFile]);
+    for (const value of ['v1', 'v2', 'v3'])
+      await cli(['secret', 'set', 'acme', 'prod', 'K', value, '--master-key-file', keyFile]);
     rawSql(
       dataDir,
       `create table fault (n integer); insert into fault values (0);
@@ -146,8 +160,12 @@ describe('rotate --reencrypt interrupted by a fault in a real child process', ()
 
     rawSql(dataDir, 'drop trigger fail_midway; drop table fault;');
     for (const version of ['1', '2', '3']) {
-      expect((await cli(['secret', 'rollback', 'acme', 'prod', 'K', version, '--master-key-file', keyFile])).code).toBe(0);
-      expect((await cli(['secret', 'get', 'acme', 'prod', 'K', '--master-key-file', keyFile])).stdout).toBe(`v${version}\n`);
+      expect((await cli(['secret', 'rollback', 'acme', 'prod', 'K', version, '--master-key-file', keyFile])).code).toBe(
+        0,
+      );
+      expect((await cli(['secret', 'get', 'acme', 'prod', 'K', '--master-key-file', keyFile])).stdout).toBe(
+        `v${version}\n`,
+      );
     }
   });
 });

@@ -11,11 +11,22 @@ describe('secretsfly bench', () => {
     expect(result.code, result.stderr).toBe(0);
     const report = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8')) as {
       machine: { cpu: string; cores: number; node: string };
-      scenarios: { name: string; figures: Record<string, { median: number; min: number; max: number; runs: number[] }> }[];
+      scenarios: {
+        name: string;
+        figures: Record<string, { median: number; min: number; max: number; runs: number[] }>;
+      }[];
     };
     expect(report.machine.cores).toBeGreaterThan(0);
     expect(report.machine.node).toBe(process.versions.node);
-    expect(report.scenarios.map((s) => s.name)).toEqual(['crypto-floor', 'unseal', 'resolve-depth', 'storage', 'reencrypt', 'kdf-isolation', 'api-pull']);
+    expect(report.scenarios.map((s) => s.name)).toEqual([
+      'crypto-floor',
+      'unseal',
+      'resolve-depth',
+      'storage',
+      'reencrypt',
+      'kdf-isolation',
+      'api-pull',
+    ]);
     for (const scenario of report.scenarios) {
       for (const f of Object.values(scenario.figures)) {
         expect(Number.isFinite(f.median) && f.min <= f.median && f.median <= f.max, scenario.name).toBe(true);

@@ -7,8 +7,13 @@ describe('secretsfly CLI', () => {
   let dataDir: string;
   let keyFile: string;
   const cli = (args: string[], options: { env?: Record<string, string | undefined>; input?: string } = {}) =>
-    runCli(args, { dataDir, env: { AVAILABLE_ENVIRONMENTS: 'prod,staging', ...options.env }, ...(options.input !== undefined && { input: options.input }) });
-  const withKey = (args: string[], options: { input?: string } = {}) => cli([...args, '--master-key-file', keyFile], options);
+    runCli(args, {
+      dataDir,
+      env: { AVAILABLE_ENVIRONMENTS: 'prod,staging', ...options.env },
+      ...(options.input !== undefined && { input: options.input }),
+    });
+  const withKey = (args: string[], options: { input?: string } = {}) =>
+    cli([...args, '--master-key-file', keyFile], options);
   const ok = (result: CliResult) => {
     expect(result.stderr.includes('unexpected'), result.stderr).toBe(false);
     expect(result.code, result.stderr).toBe(0);
@@ -36,26 +41,46 @@ describe('secretsfly CLI', () => {
     const file = path.join(tempDir(), 'value.txt');
     fs.writeFileSync(file, 'line one\n  "quoted" $HOME \\n ünïcode\n\n');
     ok(await withKey(['secret', 'set', 'acme', 'prod', 'FROM_FILE', '--from-file', file]));
-    ok(await withKey(['secret', 'set', 'acme-web', 'prod', 'FROM_STDIN'], { input: '-----BEGIN KEY-----\nabc\n-----END KEY-----\n' }));
+    ok(
+      await withKey(['secret', 'set', 'acme-web', 'prod', 'FROM_STDIN'], {
+        input: '-----BEGIN KEY-----\nabc\n-----END KEY-----\n',
+      }),
+    );
 
     expect((await withKey(['secret', 'get', 'acme', 'prod', 'FROM_ARG'])).stdout).toBe('postgres://u:p@h/db\n');
     // One trailing newline dropped, everything else byte for byte.
-    expect((await withKey(['secret', 'get', 'acme-web', 'prod', 'FROM_FILE'])).stdout).toBe('line one\n  "quoted" $HOME \\n ünïcode\n\n');
-    expect((await withKey(['secret', 'get', 'acme-web', 'prod', 'FROM_STDIN'])).stdout).toBe('-----BEGIN KEY-----\nabc\n-----END KEY-----\n');
+    expect((await withKey(['secret', 'get', 'acme-web', 'prod', 'FROM_FILE'])).stdout).toBe(
+      'line one\n  "quoted" $HOME \\n ünïcode\n\n',
+    );
+    expect((await withKey(['secret', 'get', 'acme-web', 'prod', 'FROM_STDIN'])).stdout).toBe(
+      '-----BEGIN KEY-----\nabc\n-----END KEY-----\n',
+    );
     const json = JSON.parse(ok(await withKey(['--json', 'secret', 'get', 'acme-web', 'prod', 'FROM_ARG'])).stdout);
-    expect(json).toEqual({ key: 'FROM_ARG', value: 'postgres://u:p@h/db', version: 1, project: 'acme', environment: 'prod' });
+    expect(json).toEqual({
+      key: 'FROM_ARG',
+      value: 'postgres://u:p@h/db',
+      version: 1,
+      project: 'acme',
+      environment: 'prod',
+    });
   });
 
   it('should take the master key from SECRETSFLY_MASTER_KEY', async () => {
     ok(await withKey(['secret', 'set', 'acme', 'staging', 'ENV_KEY', 'v']));
-    const result = await cli(['secret', 'get', 'acme', 'staging', 'ENV_KEY'], { env: { SECRETSFLY_MASTER_KEY: fs.readFileSync(keyFile, 'utf8').trim() } });
+    const result = await cli(['secret', 'get', 'acme', 'staging', 'ENV_KEY'], {
+      env: { SECRETSFLY_MASTER_KEY: fs.readFileSync(keyFile, 'utf8').trim() },
+    });
     expect(ok(result).stdout).toBe('v\n');
   });
 
   it('should list, diff, delete, show history and roll back without values where none are needed', async () => {
     ok(await withKey(['secret', 'set', 'acme-web', 'prod', 'OVERRIDE', 'first']));
     ok(await withKey(['secret', 'set', 'acme-web', 'prod', 'OVERRIDE', 'second']));
-    const list = JSON.parse(ok(await cli(['--json', 'secret', 'list', 'acme-web', 'prod'])).stdout) as { key: string; project: string; inherited: boolean }[];
+    const list = JSON.parse(ok(await cli(['--json', 'secret', 'list', 'acme-web', 'prod'])).stdout) as {
+      key: string;
+      project: string;
+      inherited: boolean;
+    }[];
     expect(list.find((s) => s.key === 'FROM_ARG')).toMatchObject({ project: 'acme', inherited: true });
     expect(JSON.stringify(list)).not.toContain('postgres://');
 
@@ -69,8 +94,15 @@ describe('secretsfly CLI', () => {
     ok(await withKey(['secret', 'rollback', 'acme-web', 'prod', 'OVERRIDE', '1']));
     expect((await withKey(['secret', 'get', 'acme-web', 'prod', 'OVERRIDE'])).stdout).toBe('first\n');
 
-    const diff = JSON.parse(ok(await cli(['--json', 'diff', 'acme-web'])).stdout) as { key: string; missing_in: string[] }[];
-    expect(diff.find((d) => d.key === 'FROM_ARG')).toEqual({ key: 'FROM_ARG', present_in: ['prod'], missing_in: ['staging'] });
+    const diff = JSON.parse(ok(await cli(['--json', 'diff', 'acme-web'])).stdout) as {
+      key: string;
+      missing_in: string[];
+    }[];
+    expect(diff.find((d) => d.key === 'FROM_ARG')).toEqual({
+      key: 'FROM_ARG',
+      present_in: ['prod'],
+      missing_in: ['staging'],
+    });
   });
 
   it('should import a dotenv file', async () => {
@@ -87,9 +119,25 @@ describe('secretsfly CLI', () => {
     expect(token).toMatch(/^sfst_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
     const list = JSON.parse(ok(await cli(['--json', 'token', 'list', 'acme-web'])).stdout) as Record<string, unknown>[];
     expect(Object.keys(list[0]!).sort()).toEqual(
-      ['access', 'created_at', 'environment', 'expires_at', 'id', 'last_used_at', 'name', 'project', 'revoked_at'].sort(),
+      [
+        'access',
+        'created_at',
+        'environment',
+        'expires_at',
+        'id',
+        'last_used_at',
+        'name',
+        'project',
+        'revoked_at',
+      ].sort(),
     );
-    expect(list[0]).toMatchObject({ id: token.slice(5, 21), access: 'read_write', project: 'acme-web', environment: 'prod', revoked_at: null });
+    expect(list[0]).toMatchObject({
+      id: token.slice(5, 21),
+      access: 'read_write',
+      project: 'acme-web',
+      environment: 'prod',
+      revoked_at: null,
+    });
     expect(JSON.stringify(list)).not.toContain(token);
     ok(await cli(['token', 'revoke', token.slice(5, 21)]));
     const after = JSON.parse(ok(await cli(['--json', 'token', 'list'])).stdout) as { revoked_at: string | null }[];
@@ -98,7 +146,11 @@ describe('secretsfly CLI', () => {
 
   it('should manage environments and users, and work on an empty DATA_DIR', async () => {
     ok(await cli(['env', 'create', 'dev']));
-    expect(JSON.parse(ok(await cli(['--json', 'env', 'list'])).stdout).map((e: { name: string }) => e.name)).toEqual(['prod', 'staging', 'dev']);
+    expect(JSON.parse(ok(await cli(['--json', 'env', 'list'])).stdout).map((e: { name: string }) => e.name)).toEqual([
+      'prod',
+      'staging',
+      'dev',
+    ]);
     ok(await cli(['user', 'create', 'admin'], { env: { SECRETSFLY_PASSWORD: 'a long enough password' } }));
     const empty = tempDir();
     expect((await runCli(['project', 'list'], { dataDir: empty })).code).toBe(0);
@@ -112,18 +164,54 @@ describe('secretsfly CLI', () => {
       ['a missing parent', ['project', 'create', 'x', '--parent', 'nope'], 1, /project "nope" not found/],
       ['a missing project', ['secret', 'list', 'nope', 'prod'], 1, /project "nope" not found/],
       ['a missing environment', ['secret', 'list', 'acme', 'nope'], 1, /environment "nope" not found/],
-      ['a bad key name', ['secret', 'set', 'acme', 'prod', '1BAD', 'v', '--master-key-file', 'KEYFILE'], 1, /invalid key "1BAD"/],
+      [
+        'a bad key name',
+        ['secret', 'set', 'acme', 'prod', '1BAD', 'v', '--master-key-file', 'KEYFILE'],
+        1,
+        /invalid key "1BAD"/,
+      ],
       ['a wrong master key', ['secret', 'set', 'acme', 'prod', 'K', 'v'], 1, /invalid master key/, { file: 'wrong' }],
-      ['an oversized value', ['secret', 'set', 'acme', 'prod', 'K', '--master-key-file', 'KEYFILE'], 1, /larger than 65536 bytes/, { input: 'x'.repeat(70000) }],
-      ['a malformed dotenv file', ['import', 'acme', 'prod', 'DOTENV', '--master-key-file', 'KEYFILE'], 1, /invalid key "bad-key"/],
-      ['an empty dotenv file', ['import', 'acme', 'prod', 'EMPTY', '--master-key-file', 'KEYFILE'], 1, /no KEY=value lines/],
-      ['a missing file', ['import', 'acme', 'prod', '/nonexistent.env', '--master-key-file', 'KEYFILE'], 1, /does not exist/],
-      ['a rollback to a deletion', ['secret', 'rollback', 'acme-web', 'prod', 'OVERRIDE', '3', '--master-key-file', 'KEYFILE'], 1, /is a deletion/],
+      [
+        'an oversized value',
+        ['secret', 'set', 'acme', 'prod', 'K', '--master-key-file', 'KEYFILE'],
+        1,
+        /larger than 65536 bytes/,
+        { input: 'x'.repeat(70000) },
+      ],
+      [
+        'a malformed dotenv file',
+        ['import', 'acme', 'prod', 'DOTENV', '--master-key-file', 'KEYFILE'],
+        1,
+        /invalid key "bad-key"/,
+      ],
+      [
+        'an empty dotenv file',
+        ['import', 'acme', 'prod', 'EMPTY', '--master-key-file', 'KEYFILE'],
+        1,
+        /no KEY=value lines/,
+      ],
+      [
+        'a missing file',
+        ['import', 'acme', 'prod', '/nonexistent.env', '--master-key-file', 'KEYFILE'],
+        1,
+        /does not exist/,
+      ],
+      [
+        'a rollback to a deletion',
+        ['secret', 'rollback', 'acme-web', 'prod', 'OVERRIDE', '3', '--master-key-file', 'KEYFILE'],
+        1,
+        /is a deletion/,
+      ],
       ['a bad duration', ['token', 'create', 'acme', 'prod', '--expires-in', '3 weeks'], 1, /invalid duration/],
       ['a missing argument', ['secret', 'set'], 2, /missing required argument/],
       ['an unknown command', ['sekret'], 2, /unknown command/],
       ['an unknown option', ['project', 'list', '--bogus'], 2, /unknown option/],
-      ['a bad version', ['secret', 'rollback', 'acme', 'prod', 'K', 'two', '--master-key-file', 'KEYFILE'], 2, /not a version number/],
+      [
+        'a bad version',
+        ['secret', 'rollback', 'acme', 'prod', 'K', 'two', '--master-key-file', 'KEYFILE'],
+        2,
+        /not a version number/,
+      ],
     ];
     for (const [what, args, code, message, extra] of cases) {
       it(`should refuse ${what}`, async () => {
@@ -133,7 +221,13 @@ describe('secretsfly CLI', () => {
         fs.writeFileSync(path.join(dir, 'bad.env'), 'GOOD=1\nbad-key=2\n');
         fs.writeFileSync(path.join(dir, 'empty.env'), '# nothing here\n');
         const resolved = args.map((arg) =>
-          arg === 'KEYFILE' ? keyFile : arg === 'DOTENV' ? path.join(dir, 'bad.env') : arg === 'EMPTY' ? path.join(dir, 'empty.env') : arg,
+          arg === 'KEYFILE'
+            ? keyFile
+            : arg === 'DOTENV'
+              ? path.join(dir, 'bad.env')
+              : arg === 'EMPTY'
+                ? path.join(dir, 'empty.env')
+                : arg,
         );
         if (extra?.file === 'wrong') resolved.push('--master-key-file', wrongKey);
         const before = snapshotDatabase(dataDir);
@@ -156,7 +250,9 @@ describe('secretsfly CLI', () => {
 
   describe('audit', () => {
     it('should verify the log, then detect a row edited in the SQLite file', async () => {
-      const events = JSON.parse(ok(await cli(['--json', 'audit', '--project', 'acme-web'])).stdout) as { action: string }[];
+      const events = JSON.parse(ok(await cli(['--json', 'audit', '--project', 'acme-web'])).stdout) as {
+        action: string;
+      }[];
       expect(events.map((e) => e.action)).toContain('secret_written');
       expect(ok(await cli(['audit', '--verify'])).stdout).toMatch(/^audit log intact: \d+ events\n$/);
       const copy = tempDir();
@@ -178,7 +274,9 @@ describe('secretsfly CLI', () => {
       ok(await cli(['backup', backup]));
       const restored = tempDir();
       ok(await runCli(['restore', backup], { dataDir: restored }));
-      const get = await runCli(['secret', 'get', 'acme-web', 'prod', 'FROM_STDIN', '--master-key-file', keyFile], { dataDir: restored });
+      const get = await runCli(['secret', 'get', 'acme-web', 'prod', 'FROM_STDIN', '--master-key-file', keyFile], {
+        dataDir: restored,
+      });
       expect(ok(get).stdout).toBe('-----BEGIN KEY-----\nabc\n-----END KEY-----\n');
       const again = await runCli(['restore', backup], { dataDir: restored });
       expect(again.code).toBe(1);
@@ -186,7 +284,9 @@ describe('secretsfly CLI', () => {
       ok(await runCli(['restore', backup, '--force'], { dataDir: restored }));
       const notADb = path.join(tempDir(), 'junk.db');
       fs.writeFileSync(notADb, 'junk');
-      expect((await runCli(['restore', notADb, '--force'], { dataDir: restored })).stderr).toMatch(/not an intact secretsfly backup/);
+      expect((await runCli(['restore', notADb, '--force'], { dataDir: restored })).stderr).toMatch(
+        /not an intact secretsfly backup/,
+      );
     });
   });
 });

@@ -15,18 +15,32 @@ describe('pull and run against a real server', () => {
     server = await startTestServer();
     const masterKey = (await server.ctx.projects.create({ name: 'app' }, actor)).masterKey!;
     const access = { masterKey: new TextEncoder().encode(masterKey) };
-    await server.ctx.secrets.set({ project: 'app', environment: 'prod', key: 'DATABASE_URL', value: 'postgres://db/app' }, access, actor);
-    await server.ctx.secrets.set({ project: 'app', environment: 'prod', key: 'TRICKY', value: `$HOME; "quoted" 'single'\nline2` }, access, actor);
+    await server.ctx.secrets.set(
+      { project: 'app', environment: 'prod', key: 'DATABASE_URL', value: 'postgres://db/app' },
+      access,
+      actor,
+    );
+    await server.ctx.secrets.set(
+      { project: 'app', environment: 'prod', key: 'TRICKY', value: `$HOME; "quoted" 'single'\nline2` },
+      access,
+      actor,
+    );
     const { token } = await server.ctx.tokens.create({ project: 'app', environment: 'prod', access: 'read' }, actor);
     env = { SECRETSFLY_URL: server.url, SECRETSFLY_TOKEN: token, SECRETSFLY_MASTER_KEY: masterKey };
   });
   afterAll(() => server.close());
 
-  const cli = (args: string[], extra: Record<string, string> = {}) => runCli(args, { dataDir: tempDir(), env: { ...env, ...extra } });
+  const cli = (args: string[], extra: Record<string, string> = {}) =>
+    runCli(args, { dataDir: tempDir(), env: { ...env, ...extra } });
 
   it('should pull as JSON, dotenv and shell', async () => {
-    expect(JSON.parse((await cli(['pull'])).stdout)).toEqual({ DATABASE_URL: 'postgres://db/app', TRICKY: `$HOME; "quoted" 'single'\nline2` });
-    expect(parse((await cli(['pull', '--format', 'dotenv'])).stdout)).toMatchObject({ TRICKY: `$HOME; "quoted" 'single'\nline2` });
+    expect(JSON.parse((await cli(['pull'])).stdout)).toEqual({
+      DATABASE_URL: 'postgres://db/app',
+      TRICKY: `$HOME; "quoted" 'single'\nline2`,
+    });
+    expect(parse((await cli(['pull', '--format', 'dotenv'])).stdout)).toMatchObject({
+      TRICKY: `$HOME; "quoted" 'single'\nline2`,
+    });
     expect((await cli(['pull', '--format', 'shell'])).stdout).toContain("export DATABASE_URL='postgres://db/app'");
   });
 
@@ -46,21 +60,35 @@ describe('pull and run against a real server', () => {
   it('should forward signals to the child and pass its exit code through', async () => {
     const child = spawn(
       process.execPath,
-      [BIN, 'run', '--', process.execPath, '-e', "process.on('SIGTERM', () => process.exit(42)); console.log('ready'); setInterval(() => {}, 1000)"],
+      [
+        BIN,
+        'run',
+        '--',
+        process.execPath,
+        '-e',
+        "process.on('SIGTERM', () => process.exit(42)); console.log('ready'); setInterval(() => {}, 1000)",
+      ],
       { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    await new Promise<void>((resolve) => child.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('ready') && resolve()));
+    await new Promise<void>((resolve) =>
+      child.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('ready') && resolve()),
+    );
     child.kill('SIGTERM');
     expect(await new Promise((resolve) => child.on('exit', resolve))).toBe(42);
   });
 
   it('should print one line, exit 1 and not start the child when the server refuses', async () => {
     const marker = path.join(tempDir(), 'started');
-    const result = await cli(['run', '--', process.execPath, '-e', `require('fs').writeFileSync(${JSON.stringify(marker)}, 'x')`], {
-      SECRETSFLY_MASTER_KEY: 'sfmk_' + 'X'.repeat(43),
-    });
+    const result = await cli(
+      ['run', '--', process.execPath, '-e', `require('fs').writeFileSync(${JSON.stringify(marker)}, 'x')`],
+      {
+        SECRETSFLY_MASTER_KEY: 'sfmk_' + 'X'.repeat(43),
+      },
+    );
     expect(result.code).toBe(1);
-    expect(result.stderr.trim().split('\n')).toEqual(['secretsfly: the server refused: invalid master key (invalid_master_key, HTTP 401)']);
+    expect(result.stderr.trim().split('\n')).toEqual([
+      'secretsfly: the server refused: invalid master key (invalid_master_key, HTTP 401)',
+    ]);
     expect(fs.existsSync(marker)).toBe(false);
   });
 

@@ -11,7 +11,10 @@ describe('backup and restore under load', () => {
   it('should back up while the API writes, restore into a new DATA_DIR, and read every secret back', async () => {
     const server = await startTestServer();
     const masterKey = (await server.ctx.projects.create({ name: 'live' }, actor)).masterKey!;
-    const { token } = await server.ctx.tokens.create({ project: 'live', environment: 'prod', access: 'read_write' }, actor);
+    const { token } = await server.ctx.tokens.create(
+      { project: 'live', environment: 'prod', access: 'read_write' },
+      actor,
+    );
     const valueOf = (i: number) => `value-${i}-${'x'.repeat(i % 50)}`;
     const acknowledged = new Set<number>();
     let next = 0;
@@ -19,7 +22,12 @@ describe('backup and restore under load', () => {
     const writer = async () => {
       while (writing) {
         const i = next++;
-        const res = await call(server, `/api/v1/secrets/KEY_${i}`, { method: 'PUT', token, masterKey, body: { value: valueOf(i) } });
+        const res = await call(server, `/api/v1/secrets/KEY_${i}`, {
+          method: 'PUT',
+          token,
+          masterKey,
+          body: { value: valueOf(i) },
+        });
         if (res.status === 200) acknowledged.add(i);
       }
     };
@@ -40,7 +48,10 @@ describe('backup and restore under load', () => {
       expect(restore.code, restore.stderr).toBe(0);
       const restored = await createContext(loadConfig({ DATA_DIR: restoredDir }), { kdfParams: FAST_KDF });
       try {
-        const secrets = await restored.secrets.resolve({ project: 'live', environment: 'prod' }, { masterKey: masterKeyBytes(masterKey) });
+        const secrets = await restored.secrets.resolve(
+          { project: 'live', environment: 'prod' },
+          { masterKey: masterKeyBytes(masterKey) },
+        );
         // Everything acknowledged before the backup began is in it, and every value in it is exact.
         for (const i of beforeBackup) expect(secrets.get(`KEY_${i}`)?.value).toBe(valueOf(i));
         for (const [key, secret] of secrets) expect(secret.value).toBe(valueOf(Number(key.slice(4))));

@@ -11,7 +11,12 @@ interface FlyToml {
   kill_timeout: number;
   env: Record<string, string>;
   mounts: { source: string; destination: string };
-  http_service: { internal_port: number; force_https: boolean; min_machines_running: number; checks: { path: string; method: string }[] };
+  http_service: {
+    internal_port: number;
+    force_https: boolean;
+    min_machines_running: number;
+    checks: { path: string; method: string }[];
+  };
 }
 
 describe('fly.toml', () => {

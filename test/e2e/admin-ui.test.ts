@@ -39,7 +39,10 @@ describe('admin UI in Chromium', () => {
 
   it('should take an admin from setup to a sealed project and back out', async () => {
     // Setup → login.
-    const link = server.announced.find((line) => line.includes('/setup?token='))!.split(': ').pop()!;
+    const link = server.announced
+      .find((line) => line.includes('/setup?token='))!
+      .split(': ')
+      .pop()!;
     await page.goto(link);
     await page.getByLabel('Username').fill('admin');
     await page.getByLabel(/^Password/).fill('a long enough password');
@@ -90,8 +93,15 @@ describe('admin UI in Chromium', () => {
     await page.getByRole('link', { name: 'Show values' }).click();
     const hostile = page.locator('tr', { has: page.locator('code', { hasText: 'HOSTILE' }) }).locator('pre.value');
     expect(await hostile.innerText()).toBe(XSS);
-    expect(await page.locator('tr', { has: page.locator('code', { hasText: 'CERT' }) }).locator('pre.value').innerText()).toBe(MULTILINE);
-    expect(await page.locator('meta[http-equiv="refresh"]').getAttribute('content')).toBe('300;url=/projects/acme/envs/prod');
+    expect(
+      await page
+        .locator('tr', { has: page.locator('code', { hasText: 'CERT' }) })
+        .locator('pre.value')
+        .innerText(),
+    ).toBe(MULTILINE);
+    expect(await page.locator('meta[http-equiv="refresh"]').getAttribute('content')).toBe(
+      '300;url=/projects/acme/envs/prod',
+    );
     await screenshot('ui-decrypted.png');
 
     // The child inherits, marks the source, and overrides.
@@ -102,9 +112,16 @@ describe('admin UI in Chromium', () => {
     expect(await page.getByLabel('Key').inputValue()).toBe('LOG_LEVEL');
     await page.getByLabel('Value').fill('debug');
     await page.getByRole('button', { name: 'Save' }).click();
-    expect(await page.locator('tr', { has: page.locator('code', { hasText: 'LOG_LEVEL' }) }).innerText()).toContain('this project');
+    expect(await page.locator('tr', { has: page.locator('code', { hasText: 'LOG_LEVEL' }) }).innerText()).toContain(
+      'this project',
+    );
     await page.getByRole('link', { name: 'Show values' }).click();
-    expect(await page.locator('tr', { has: page.locator('code', { hasText: 'LOG_LEVEL' }) }).locator('pre.value').innerText()).toBe('debug');
+    expect(
+      await page
+        .locator('tr', { has: page.locator('code', { hasText: 'LOG_LEVEL' }) })
+        .locator('pre.value')
+        .innerText(),
+    ).toBe('debug');
 
     // History and rollback.
     await page.goto(`${server.url}/projects/acme-web/envs/prod/secrets/LOG_LEVEL/history`);
@@ -135,8 +152,14 @@ describe('admin UI in Chromium', () => {
     expect(await page.locator('table').innerText()).not.toContain(token);
 
     // The API agrees with the UI.
-    const pulled = await fetch(`${server.url}/api/v1/secrets`, { headers: { authorization: `Bearer ${token}`, 'x-master-key': masterKey } });
-    expect(((await pulled.json()) as { secrets: Record<string, string> }).secrets).toMatchObject({ LOG_LEVEL: 'debug', HOSTILE: XSS, CERT: MULTILINE });
+    const pulled = await fetch(`${server.url}/api/v1/secrets`, {
+      headers: { authorization: `Bearer ${token}`, 'x-master-key': masterKey },
+    });
+    expect(((await pulled.json()) as { secrets: Record<string, string> }).secrets).toMatchObject({
+      LOG_LEVEL: 'debug',
+      HOSTILE: XSS,
+      CERT: MULTILINE,
+    });
 
     // Home: the tree with its badge.
     await page.goto(server.url);
@@ -167,7 +190,12 @@ describe('admin UI in Chromium', () => {
   it('should seal a root by itself after ADMIN_MASTER_KEY_EXPIRATION', async () => {
     // A second server on the same DATA_DIR (sessions and session secret included), with a 2-second expiry.
     const quick = await startServer(
-      loadConfig({ DATA_DIR: server.dataDir, PORT: '0', ADMIN_MASTER_KEY_EXPIRATION: '2', AVAILABLE_ENVIRONMENTS: 'prod,staging' }),
+      loadConfig({
+        DATA_DIR: server.dataDir,
+        PORT: '0',
+        ADMIN_MASTER_KEY_EXPIRATION: '2',
+        AVAILABLE_ENVIRONMENTS: 'prod,staging',
+      }),
       { logger: createLogger('error', () => {}), announce: () => {}, overrides: { kdfParams: FAST_KDF } },
     );
     try {

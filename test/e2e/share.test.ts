@@ -17,7 +17,8 @@ describe('one-time sharing in Chromium', () => {
     server = await startTestServer();
     await server.ctx.users.create('admin', 'a long enough password', actor);
     await server.ctx.projects.create({ name: 'acme' }, actor);
-    token = (await server.ctx.tokens.create({ project: 'acme', environment: 'prod', access: 'read_write' }, actor)).token;
+    token = (await server.ctx.tokens.create({ project: 'acme', environment: 'prod', access: 'read_write' }, actor))
+      .token;
     browser = await launchBrowser();
   }, 60_000);
   afterAll(async () => {
@@ -38,12 +39,16 @@ describe('one-time sharing in Chromium', () => {
     await page.getByRole('button', { name: 'Create link' }).click();
     await page.locator('#share-result').waitFor({ state: 'visible' });
     const link = await page.locator('#share-link').innerText();
-    if (process.env.UPDATE_SCREENSHOTS) await page.screenshot({ path: path.join(ROOT, 'docs', 'ui-share.png'), fullPage: true });
+    if (process.env.UPDATE_SCREENSHOTS)
+      await page.screenshot({ path: path.join(ROOT, 'docs', 'ui-share.png'), fullPage: true });
     await context.close();
     return link;
   }
 
-  async function revealInFreshBrowser(link: string, passphrase?: string): Promise<{ value: string; afterReload: string }> {
+  async function revealInFreshBrowser(
+    link: string,
+    passphrase?: string,
+  ): Promise<{ value: string; afterReload: string }> {
     const context = await browser.newContext();
     const page = await context.newPage();
     await page.goto(link);
@@ -90,10 +95,14 @@ describe('one-time sharing in Chromium', () => {
     const passphraseFile = path.join(tempDir(), 'pass');
     fs.writeFileSync(passphraseFile, 'from the browser\n');
     const browserLink = await shareFromUi(SECRET, 'from the browser');
-    const opened = await runCli(['share', 'open', browserLink, '--passphrase-file', passphraseFile], { dataDir: tempDir() });
+    const opened = await runCli(['share', 'open', browserLink, '--passphrase-file', passphraseFile], {
+      dataDir: tempDir(),
+    });
     expect(opened.code, opened.stderr).toBe(0);
     expect(opened.stdout).toBe(`${SECRET}\n`);
-    const again = await runCli(['share', 'open', browserLink, '--passphrase-file', passphraseFile], { dataDir: tempDir() });
+    const again = await runCli(['share', 'open', browserLink, '--passphrase-file', passphraseFile], {
+      dataDir: tempDir(),
+    });
     expect([again.code, again.stderr]).toEqual([1, 'secretsfly: this secret has already been viewed\n']);
   });
 

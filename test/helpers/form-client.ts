@@ -20,7 +20,10 @@ export class FormClient {
   }
 
   async get(path: string, headers: Record<string, string> = {}) {
-    const response = await fetch(this.base + path, { headers: { cookie: this.cookieHeader, ...headers }, redirect: 'manual' });
+    const response = await fetch(this.base + path, {
+      headers: { cookie: this.cookieHeader, ...headers },
+      redirect: 'manual',
+    });
     this.remember(response);
     const text = await response.text();
     const csrf = /name="_csrf" value="([^"]+)"/.exec(text)?.[1];
@@ -28,7 +31,11 @@ export class FormClient {
     return { status: response.status, text, headers: response.headers, location: response.headers.get('location') };
   }
 
-  async post(path: string, fields: Record<string, string>, options: { csrf?: boolean; headers?: Record<string, string> } = {}) {
+  async post(
+    path: string,
+    fields: Record<string, string>,
+    options: { csrf?: boolean; headers?: Record<string, string> } = {},
+  ) {
     const body = new URLSearchParams(options.csrf === false ? fields : { _csrf: this.lastCsrf, ...fields });
     const response = await fetch(this.base + path, {
       method: 'POST',

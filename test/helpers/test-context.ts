@@ -41,7 +41,9 @@ export const bytes = (text: string) => new TextEncoder().encode(text);
 export function snapshotDatabase(dataDir: string): Record<string, unknown[]> {
   const sqlite = new SqliteDatabase(path.join(dataDir, 'secretsfly.db'), { readonly: true });
   try {
-    const tables = sqlite.prepare("select name from sqlite_master where type = 'table' order by name").all() as { name: string }[];
+    const tables = sqlite.prepare("select name from sqlite_master where type = 'table' order by name").all() as {
+      name: string;
+    }[];
     return Object.fromEntries(tables.map(({ name }) => [name, sqlite.prepare(`select * from "${name}"`).all()]));
   } finally {
     sqlite.close();
@@ -70,8 +72,16 @@ export function runCli(
   options: { dataDir: string; env?: Record<string, string | undefined>; input?: string | Buffer } = { dataDir: '' },
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const env: Record<string, string | undefined> = { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: options.dataDir, ...options.env };
-    const child = spawn(process.execPath, [BIN, ...args], { env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] });
+    const env: Record<string, string | undefined> = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      DATA_DIR: options.dataDir,
+      ...options.env,
+    };
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: env as NodeJS.ProcessEnv,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

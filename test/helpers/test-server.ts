@@ -13,7 +13,13 @@ export interface TestServer extends RunningServer {
 /** A real server on an ephemeral loopback port over a fresh SQLite file, logging at debug level into memory. */
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const dataDir = tempDir();
-  const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', AVAILABLE_ENVIRONMENTS: 'prod,staging', LOG_LEVEL: 'debug', ...env });
+  const config = loadConfig({
+    DATA_DIR: dataDir,
+    PORT: '0',
+    AVAILABLE_ENVIRONMENTS: 'prod,staging',
+    LOG_LEVEL: 'debug',
+    ...env,
+  });
   const logLines: string[] = [];
   const announced: string[] = [];
   const server = await startServer(config, {
@@ -40,7 +46,11 @@ export async function call(server: { url: string }, path: string, options: ApiCa
   let body: string | undefined = options.rawBody;
   if (options.body !== undefined) body = JSON.stringify(options.body);
   if (body !== undefined) headers['content-type'] ??= 'application/json';
-  const response = await fetch(`${server.url}${path}`, { method: options.method ?? 'GET', headers, ...(body !== undefined && { body }) });
+  const response = await fetch(`${server.url}${path}`, {
+    method: options.method ?? 'GET',
+    headers,
+    ...(body !== undefined && { body }),
+  });
   const text = await response.text();
   let json: any;
   try {
@@ -52,7 +62,10 @@ export async function call(server: { url: string }, path: string, options: ApiCa
 }
 
 /** `secretsfly serve` as a child process on an ephemeral port; resolves once it prints its URL. */
-export function spawnServe(dataDir: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string; output: () => string }> {
+export function spawnServe(
+  dataDir: string,
+  env: Record<string, string> = {},
+): Promise<{ child: ChildProcess; url: string; output: () => string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, 'serve'], {
       env: { PATH: process.env.PATH, DATA_DIR: dataDir, PORT: '0', ...env },

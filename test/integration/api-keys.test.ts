@@ -66,7 +66,12 @@ describe('API key handling', () => {
     server = t.server;
     const start = t.ctx.kdf.derivations;
     const bad = await Promise.all(
-      Array.from({ length: 100 }, (_, i) => call(server!, '/api/v1/secrets', { token: `sfst_${i.toString(16).padStart(16, '0')}_${'x'.repeat(43)}`, masterKey: t.masterKey })),
+      Array.from({ length: 100 }, (_, i) =>
+        call(server!, '/api/v1/secrets', {
+          token: `sfst_${i.toString(16).padStart(16, '0')}_${'x'.repeat(43)}`,
+          masterKey: t.masterKey,
+        }),
+      ),
     );
     expect(bad.every((r) => r.status === 401 && r.json.error.code === 'invalid_token')).toBe(true);
     expect((await call(server, '/api/v1/secrets', { token: t.token })).json.error.code).toBe('invalid_master_key');
@@ -80,15 +85,23 @@ describe('API key handling', () => {
 
     // Corrupt B's stored ciphertext behind the server's back, without a revision bump: a pull that
     // decrypted again would fail. It does not.
-    rawSql(server.dataDir, `create table saved as select * from secret_versions;
-      update secret_versions set ciphertext = zeroblob(60)`);
+    rawSql(
+      server.dataDir,
+      `create table saved as select * from secret_versions;
+      update secret_versions set ciphertext = zeroblob(60)`,
+    );
     expect((await t.pull()).json.secrets).toEqual({ A: 'a1', B: 'b1' });
-    rawSql(server.dataDir, `update secret_versions set ciphertext = (select s.ciphertext from saved s
-      where s.secret_id = secret_versions.secret_id and s.version = secret_versions.version); drop table saved;`);
+    rawSql(
+      server.dataDir,
+      `update secret_versions set ciphertext = (select s.ciphertext from saved s
+      where s.secret_id = secret_versions.secret_id and s.version = secret_versions.version); drop table saved;`,
+    );
 
     const keyFile = path.join(tempDir(), 'k');
     fs.writeFileSync(keyFile, t.masterKey);
-    const cli = await runCli(['secret', 'set', 'acme', 'prod', 'A', 'a2', '--master-key-file', keyFile], { dataDir: server.dataDir });
+    const cli = await runCli(['secret', 'set', 'acme', 'prod', 'A', 'a2', '--master-key-file', keyFile], {
+      dataDir: server.dataDir,
+    });
     expect(cli.code, cli.stderr).toBe(0);
     expect((await t.pull()).json.secrets).toEqual({ A: 'a2', B: 'b1' });
   });
@@ -127,7 +140,9 @@ describe('API key handling', () => {
     expect((await t.pull()).status).toBe(200);
     const keyFile = path.join(tempDir(), 'k');
     fs.writeFileSync(keyFile, t.masterKey);
-    const rotated = await runCli(['rotate', 'acme', '--reencrypt', '--master-key-file', keyFile], { dataDir: server.dataDir });
+    const rotated = await runCli(['rotate', 'acme', '--reencrypt', '--master-key-file', keyFile], {
+      dataDir: server.dataDir,
+    });
     expect(rotated.code, rotated.stderr).toBe(0);
     expect((await t.pull()).json.error.code).toBe('invalid_master_key');
     expect((await t.pull(rotated.stdout.trim())).json.secrets).toEqual({ A: 'a1', B: 'b1' });
@@ -168,7 +183,9 @@ describe('API key handling', () => {
     const t = await setUp({ MASTER_KEY_ATTEMPTS_PER_MINUTE: '5' });
     server = t.server;
     const start = t.ctx.kdf.derivations;
-    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => t.pull(`sfmk_${String(i).padStart(43, 'G')}`)));
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => t.pull(`sfmk_${String(i).padStart(43, 'G')}`)),
+    );
     expect(results.map((r) => r.status).sort()).toEqual([401, 401, 401, 401, 401, 429, 429, 429, 429, 429]);
     expect(t.ctx.kdf.derivations - start).toBe(5);
   });

@@ -24,7 +24,11 @@ describe('HTTP API', () => {
     await set('acme-web', 'DB_URL', 'postgres://web');
     await set('acme-web-eu', 'REGION', 'eu-west');
     await set('acme-web-eu', 'REGION', 'eu-central');
-    await ctx.secrets.set({ project: 'other', environment: 'prod', key: 'OTHER', value: 'x' }, { masterKey: new TextEncoder().encode(otherMasterKey) }, actor);
+    await ctx.secrets.set(
+      { project: 'other', environment: 'prod', key: 'OTHER', value: 'x' },
+      { masterKey: new TextEncoder().encode(otherMasterKey) },
+      actor,
+    );
     const token = async (project: string, access: 'read' | 'read_write', environment = 'prod') =>
       (await ctx.tokens.create({ project, environment, access }, actor)).token;
     tokens.leafRead = await token('acme-web-eu', 'read');
@@ -36,7 +40,8 @@ describe('HTTP API', () => {
   });
   afterAll(() => server.close());
 
-  const pull = (token: string, key = masterKey, query = '') => call(server, `/api/v1/secrets${query}`, { token, masterKey: key });
+  const pull = (token: string, key = masterKey, query = '') =>
+    call(server, `/api/v1/secrets${query}`, { token, masterKey: key });
 
   it('should answer the status without authentication', async () => {
     const res = await call(server, '/api/v1/status');
@@ -62,7 +67,12 @@ describe('HTTP API', () => {
 
   it('should give each value its version, source project and date with include=metadata', async () => {
     const res = await pull(tokens.leafRead!, masterKey, '?include=metadata');
-    expect(res.json.secrets.REGION).toEqual({ value: 'eu-central', version: 2, project: 'acme-web-eu', updated_at: expect.any(String) });
+    expect(res.json.secrets.REGION).toEqual({
+      value: 'eu-central',
+      version: 2,
+      project: 'acme-web-eu',
+      updated_at: expect.any(String),
+    });
     expect(res.json.secrets.DB_URL).toMatchObject({ value: 'postgres://web', version: 1, project: 'acme-web' });
     expect(new Date(res.json.secrets.SHARED.updated_at).toISOString()).toBe(res.json.secrets.SHARED.updated_at);
   });
@@ -85,29 +95,56 @@ describe('HTTP API', () => {
   });
 
   it('should write and delete with a read_write token, and refuse both to a read token', async () => {
-    const put = await call(server, '/api/v1/secrets/NEW_KEY', { method: 'PUT', token: tokens.leafWrite!, masterKey, body: { value: 'v1' } });
+    const put = await call(server, '/api/v1/secrets/NEW_KEY', {
+      method: 'PUT',
+      token: tokens.leafWrite!,
+      masterKey,
+      body: { value: 'v1' },
+    });
     expect(put.status).toBe(200);
     expect(put.json).toEqual({ key: 'NEW_KEY', version: 1 });
-    const readPut = await call(server, '/api/v1/secrets/NEW_KEY', { method: 'PUT', token: tokens.leafRead!, masterKey, body: { value: 'x' } });
+    const readPut = await call(server, '/api/v1/secrets/NEW_KEY', {
+      method: 'PUT',
+      token: tokens.leafRead!,
+      masterKey,
+      body: { value: 'x' },
+    });
     expect(readPut.status).toBe(403);
     expect(readPut.json.error.code).toBe('forbidden');
-    const readDelete = await call(server, '/api/v1/secrets/NEW_KEY', { method: 'DELETE', token: tokens.leafRead!, masterKey });
+    const readDelete = await call(server, '/api/v1/secrets/NEW_KEY', {
+      method: 'DELETE',
+      token: tokens.leafRead!,
+      masterKey,
+    });
     expect(readDelete.status).toBe(403);
 
-    const del = await call(server, '/api/v1/secrets/NEW_KEY', { method: 'DELETE', token: tokens.leafWrite!, masterKey });
+    const del = await call(server, '/api/v1/secrets/NEW_KEY', {
+      method: 'DELETE',
+      token: tokens.leafWrite!,
+      masterKey,
+    });
     expect(del.status).toBe(204);
     expect(del.text).toBe('');
-    const again = await call(server, '/api/v1/secrets/NEW_KEY', { method: 'DELETE', token: tokens.leafWrite!, masterKey });
+    const again = await call(server, '/api/v1/secrets/NEW_KEY', {
+      method: 'DELETE',
+      token: tokens.leafWrite!,
+      masterKey,
+    });
     expect(again.status).toBe(404);
     // Deleting an inherited key is not the token project's to delete.
-    expect((await call(server, '/api/v1/secrets/SHARED', { method: 'DELETE', token: tokens.leafWrite!, masterKey })).status).toBe(404);
+    expect(
+      (await call(server, '/api/v1/secrets/SHARED', { method: 'DELETE', token: tokens.leafWrite!, masterKey })).status,
+    ).toBe(404);
   });
 
   it('should answer unknown, revoked, expired and malformed tokens identically', async () => {
     const { ctx } = server;
     const revoked = await ctx.tokens.create({ project: 'acme', environment: 'prod', access: 'read' }, actor);
     await ctx.tokens.revoke(revoked.view.id, actor);
-    const expiring = await ctx.tokens.create({ project: 'acme', environment: 'prod', access: 'read', expiresInSeconds: 1 }, actor);
+    const expiring = await ctx.tokens.create(
+      { project: 'acme', environment: 'prod', access: 'read', expiresInSeconds: 1 },
+      actor,
+    );
     await new Promise((resolve) => setTimeout(resolve, 1100));
     const answers = await Promise.all(
       [`sfst_0123456789abcdef_${'A'.repeat(43)}`, revoked.token, expiring.token, 'garbage', ''].map(async (token) => {
@@ -118,7 +155,10 @@ describe('HTTP API', () => {
     const missing = await call(server, '/api/v1/secrets', { masterKey });
     expect(missing.headers.get('cache-control')).toBe('no-store');
     for (const answer of [...answers, [missing.status, missing.text]]) {
-      expect(answer).toEqual([401, JSON.stringify({ error: { code: 'invalid_token', message: 'invalid or expired service token' } })]);
+      expect(answer).toEqual([
+        401,
+        JSON.stringify({ error: { code: 'invalid_token', message: 'invalid or expired service token' } }),
+      ]);
     }
   });
 
@@ -141,8 +181,16 @@ describe('HTTP API', () => {
       [await write('/api/v1/secrets/K', { body: ['value'] }), 400, 'invalid_request'],
       [await write('/api/v1/secrets/K', { body: { value: 'x', cas: -1 } }), 400, 'invalid_request'],
       [await write('/api/v1/secrets/K', { body: { value: 'x'.repeat(65537) } }), 413, 'too_large'],
-      [await write('/api/v1/secrets/K', { rawBody: JSON.stringify({ value: 'x'.repeat(1024 * 1024) }) }), 413, 'too_large'],
-      [await call(server, '/api/v1/secrets?format=xml', { token: tokens.leafRead!, masterKey }), 400, 'invalid_request'],
+      [
+        await write('/api/v1/secrets/K', { rawBody: JSON.stringify({ value: 'x'.repeat(1024 * 1024) }) }),
+        413,
+        'too_large',
+      ],
+      [
+        await call(server, '/api/v1/secrets?format=xml', { token: tokens.leafRead!, masterKey }),
+        400,
+        'invalid_request',
+      ],
     ];
     for (const [res, status, code] of cases) {
       expect([res.status, res.json?.error?.code], res.text).toEqual([status, code]);
@@ -193,7 +241,12 @@ describe('HTTP API', () => {
 
   it('should write with compare-and-set: 409 on a stale version, cas 0 only creates', async () => {
     const put = (value: string, cas?: number) =>
-      call(server, '/api/v1/secrets/CAS_KEY', { method: 'PUT', token: tokens.leafWrite!, masterKey, body: { value, ...(cas !== undefined && { cas }) } });
+      call(server, '/api/v1/secrets/CAS_KEY', {
+        method: 'PUT',
+        token: tokens.leafWrite!,
+        masterKey,
+        body: { value, ...(cas !== undefined && { cas }) },
+      });
     expect((await put('first', 0)).json).toEqual({ key: 'CAS_KEY', version: 1 });
     const conflict = await put('again', 0);
     expect(conflict.status).toBe(409);
@@ -210,16 +263,35 @@ describe('HTTP API', () => {
   });
 
   it('should record api_read, api_write and api_denied with token id, IP and user agent, and no values', async () => {
-    await call(server, '/api/v1/secrets', { token: tokens.rootRead!, masterKey, headers: { 'user-agent': 'audit-test/1.0' } });
-    await call(server, '/api/v1/secrets/AUDITED', { method: 'PUT', token: tokens.leafWrite!, masterKey, body: { value: 'audited-value-123' } });
-    await call(server, '/api/v1/secrets/AUDITED', { method: 'PUT', token: tokens.leafRead!, masterKey, body: { value: 'x' } });
+    await call(server, '/api/v1/secrets', {
+      token: tokens.rootRead!,
+      masterKey,
+      headers: { 'user-agent': 'audit-test/1.0' },
+    });
+    await call(server, '/api/v1/secrets/AUDITED', {
+      method: 'PUT',
+      token: tokens.leafWrite!,
+      masterKey,
+      body: { value: 'audited-value-123' },
+    });
+    await call(server, '/api/v1/secrets/AUDITED', {
+      method: 'PUT',
+      token: tokens.leafRead!,
+      masterKey,
+      body: { value: 'x' },
+    });
     await server.ctx.audit.flush();
     const events = await server.ctx.audit.list({ limit: 50 });
     const read = events.find((e) => e.action === 'api_read' && e.userAgent === 'audit-test/1.0');
-    expect(read).toMatchObject({ actor: `token:${tokens.rootRead!.slice(5, 21)}`, ip: expect.stringMatching(/127\.0\.0\.1/) });
+    expect(read).toMatchObject({
+      actor: `token:${tokens.rootRead!.slice(5, 21)}`,
+      ip: expect.stringMatching(/127\.0\.0\.1/),
+    });
     expect(read!.details).toMatchObject({ token_id: tokens.rootRead!.slice(5, 21) });
     expect(events.find((e) => e.action === 'api_write' && e.key === 'AUDITED')).toBeDefined();
-    expect(events.find((e) => e.action === 'api_denied' && e.key === 'AUDITED')?.details).toMatchObject({ reason: 'forbidden' });
+    expect(events.find((e) => e.action === 'api_denied' && e.key === 'AUDITED')?.details).toMatchObject({
+      reason: 'forbidden',
+    });
     expect(JSON.stringify(events)).not.toContain('audited-value-123');
   });
 
@@ -227,12 +299,16 @@ describe('HTTP API', () => {
     await server.ctx.audit.flush();
     const agent = { 'user-agent': 'burst-test/1.0' };
     const burst = await Promise.all(
-      Array.from({ length: 20 }, () => call(server, '/api/v1/secrets', { token: tokens.webRead!, masterKey, headers: agent })),
+      Array.from({ length: 20 }, () =>
+        call(server, '/api/v1/secrets', { token: tokens.webRead!, masterKey, headers: agent }),
+      ),
     );
     expect(burst.every((res) => res.status === 200)).toBe(true);
     await call(server, '/api/v1/secrets?format=dotenv', { token: tokens.webRead!, masterKey, headers: agent });
     await server.ctx.audit.flush();
-    const reads = (await server.ctx.audit.list({ action: 'api_read', limit: 100 })).filter((e) => e.userAgent === 'burst-test/1.0');
+    const reads = (await server.ctx.audit.list({ action: 'api_read', limit: 100 })).filter(
+      (e) => e.userAgent === 'burst-test/1.0',
+    );
     const json = reads.filter((e) => e.details?.format === 'json');
     // Coalesced per 100 ms batch: every pull is counted, in far fewer rows than pulls.
     expect(json.reduce((sum, e) => sum + Number(e.details?.count ?? 1), 0)).toBe(20);

@@ -12,7 +12,11 @@ describe('audit log', () => {
     ctx = await createTestContext();
     masterKey = (await ctx.projects.create({ name: 'acme' }, actor)).masterKey!;
     const access = { masterKey: masterKeyBytes(masterKey) };
-    await ctx.secrets.set({ project: 'acme', environment: 'prod', key: 'DB_PASSWORD', value: 'hunter2-value' }, access, actor);
+    await ctx.secrets.set(
+      { project: 'acme', environment: 'prod', key: 'DB_PASSWORD', value: 'hunter2-value' },
+      access,
+      actor,
+    );
     await ctx.secrets.rollback({ project: 'acme', environment: 'prod', key: 'DB_PASSWORD', version: 1 }, access, actor);
     await ctx.secrets.remove({ project: 'acme', environment: 'prod', key: 'DB_PASSWORD' }, actor);
     const { view } = await ctx.tokens.create({ project: 'acme', environment: 'prod', access: 'read' }, actor);
@@ -43,7 +47,11 @@ describe('audit log', () => {
     const all = JSON.stringify(events);
     expect(all).not.toContain('hunter2-value');
     expect(all).not.toContain(masterKey);
-    expect(events.find((e) => e.action === 'secret_written')).toMatchObject({ key: 'DB_PASSWORD', environment: 'prod', actor: 'test' });
+    expect(events.find((e) => e.action === 'secret_written')).toMatchObject({
+      key: 'DB_PASSWORD',
+      environment: 'prod',
+      actor: 'test',
+    });
   });
 
   it('should verify an untouched chain', async () => {
@@ -82,7 +90,10 @@ describe('sealing on a timer and on shutdown', () => {
       expect(ctx.keystore.isUnsealed(a.project.id)).toBe(true);
       await new Promise((resolve) => setTimeout(resolve, 1300));
       expect(ctx.keystore.isUnsealed(a.project.id)).toBe(false);
-      expect((await ctx.audit.list({ projectIds: [a.project.id] }))[0]).toMatchObject({ action: 'auto_seal', actor: 'system' });
+      expect((await ctx.audit.list({ projectIds: [a.project.id] }))[0]).toMatchObject({
+        action: 'auto_seal',
+        actor: 'system',
+      });
 
       await ctx.keys.unseal(await ctx.projects.byName('b'), masterKeyBytes(b.masterKey!), actor);
       expect(ctx.keystore.isUnsealed(b.project.id)).toBe(true);

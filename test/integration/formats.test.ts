@@ -73,7 +73,8 @@ describe('formats over HTTP', () => {
     for (const [key, value] of Object.entries(NASTY)) {
       await server.ctx.secrets.set({ project: 'fmt', environment: 'prod', key, value }, access, actor);
     }
-    token = (await server.ctx.tokens.create({ project: 'fmt', environment: 'prod', access: 'read_write' }, actor)).token;
+    token = (await server.ctx.tokens.create({ project: 'fmt', environment: 'prod', access: 'read_write' }, actor))
+      .token;
   });
   afterAll(() => server.close());
 
@@ -100,6 +101,8 @@ describe('formats over HTTP', () => {
     expect(res.status).toBe(422);
     expect(res.json.error).toEqual({ code: 'not_representable', message: expect.stringContaining('IMPOSSIBLE') });
     // JSON carries it exactly.
-    expect((await call(server, '/api/v1/secrets', { token, masterKey })).json.secrets.IMPOSSIBLE).toContain('all quotes');
+    expect((await call(server, '/api/v1/secrets', { token, masterKey })).json.secrets.IMPOSSIBLE).toContain(
+      'all quotes',
+    );
   });
 });

@@ -31,7 +31,9 @@ describe('we do not repeat the original secretsfly', () => {
     blob[last]! ^= 0x80;
     sqlite.prepare('update secret_versions set ciphertext = ?').run(blob);
     sqlite.close();
-    await expect(ctx.secrets.get({ project: 'p0', environment: 'prod', key: 'K' }, access)).rejects.toThrow(/decryption failed/);
+    await expect(ctx.secrets.get({ project: 'p0', environment: 'prod', key: 'K' }, access)).rejects.toThrow(
+      /decryption failed/,
+    );
   });
 
   it('padded a short master key instead of deriving it: keys go through scrypt at OWASP cost or more', async () => {
@@ -63,22 +65,32 @@ describe('we do not repeat the original secretsfly', () => {
 
   it('embedded the master key in every service token: a token holds none and cannot decrypt alone', async () => {
     const { token } = await ctx.tokens.create({ project: 'p0', environment: 'prod', access: 'read' }, actor);
-    const decoded = [token, ...token.split('_').map((part) => Buffer.from(part, 'base64url').toString('latin1'))].join('|');
+    const decoded = [token, ...token.split('_').map((part) => Buffer.from(part, 'base64url').toString('latin1'))].join(
+      '|',
+    );
     expect(decoded).not.toContain(masterKey);
     expect(decoded).not.toContain(masterKey.slice(5));
     const authenticated = await ctx.tokens.authenticate(token);
     const root = await ctx.projects.byName(authenticated.project);
-    await expect(ctx.keys.withDataKey(root, { masterKey: new TextEncoder().encode(token) }, async () => 1)).rejects.toThrow(
-      InvalidMasterKey,
-    );
+    await expect(
+      ctx.keys.withDataKey(root, { masterKey: new TextEncoder().encode(token) }, async () => 1),
+    ).rejects.toThrow(InvalidMasterKey);
   });
 
   it('re-encrypted only the latest value on rotation and dropped history: every version survives', async () => {
-    for (const value of ['a', 'b', 'c']) await ctx.secrets.set({ project: 'p0', environment: 'prod', key: 'K', value }, access, actor);
-    const rotated = await ctx.rotation.rotate({ project: 'p0', oldMasterKey: access.masterKey, reencrypt: true }, actor);
+    for (const value of ['a', 'b', 'c'])
+      await ctx.secrets.set({ project: 'p0', environment: 'prod', key: 'K', value }, access, actor);
+    const rotated = await ctx.rotation.rotate(
+      { project: 'p0', oldMasterKey: access.masterKey, reencrypt: true },
+      actor,
+    );
     const next = { masterKey: masterKeyBytes(rotated.masterKey!) };
     expect(rotated.reencrypted).toBe(3);
-    for (const [version, value] of [[1, 'a'], [2, 'b'], [3, 'c']] as const) {
+    for (const [version, value] of [
+      [1, 'a'],
+      [2, 'b'],
+      [3, 'c'],
+    ] as const) {
       await ctx.secrets.rollback({ project: 'p0', environment: 'prod', key: 'K', version }, next, actor);
       expect((await ctx.secrets.get({ project: 'p0', environment: 'prod', key: 'K' }, next)).value).toBe(value);
     }

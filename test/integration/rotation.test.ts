@@ -16,7 +16,11 @@ describe('master key rotation', () => {
     const access = { masterKey: masterKeyBytes(oldKey) };
     for (let i = 1; i <= 3; i++) {
       await ctx.secrets.set({ project: 'acme', environment: 'prod', key: 'ROOT', value: `root-${i}` }, access, actor);
-      await ctx.secrets.set({ project: 'acme-web', environment: 'staging', key: 'WEB', value: `web-${i}` }, access, actor);
+      await ctx.secrets.set(
+        { project: 'acme-web', environment: 'staging', key: 'WEB', value: `web-${i}` },
+        access,
+        actor,
+      );
     }
   });
   afterEach(() => ctx.dispose());
@@ -33,7 +37,10 @@ describe('master key rotation', () => {
 
   for (const reencrypt of [false, true]) {
     it(`should ${reencrypt ? 're-encrypt every version under a new data key' : 're-wrap the data key'} and keep all history readable`, async () => {
-      const rotated = await ctx.rotation.rotate({ project: 'acme', oldMasterKey: masterKeyBytes(oldKey), reencrypt }, actor);
+      const rotated = await ctx.rotation.rotate(
+        { project: 'acme', oldMasterKey: masterKeyBytes(oldKey), reencrypt },
+        actor,
+      );
       expect(rotated.masterKey).toMatch(/^sfmk_/);
       expect(rotated.reencrypted).toBe(reencrypt ? 6 : 0);
       await expect(
@@ -64,14 +71,20 @@ describe('master key rotation', () => {
 
   it('should refuse a child project, a wrong old key, and an unchanged key', async () => {
     const before = snapshotDatabase(ctx.dataDir);
-    await expect(ctx.rotation.rotate({ project: 'acme-web', oldMasterKey: masterKeyBytes(oldKey), reencrypt: false }, actor)).rejects.toThrow(
-      InvalidRequest,
-    );
     await expect(
-      ctx.rotation.rotate({ project: 'acme', oldMasterKey: masterKeyBytes('not-the-master-key'), reencrypt: true }, actor),
+      ctx.rotation.rotate({ project: 'acme-web', oldMasterKey: masterKeyBytes(oldKey), reencrypt: false }, actor),
+    ).rejects.toThrow(InvalidRequest);
+    await expect(
+      ctx.rotation.rotate(
+        { project: 'acme', oldMasterKey: masterKeyBytes('not-the-master-key'), reencrypt: true },
+        actor,
+      ),
     ).rejects.toThrow(InvalidMasterKey);
     await expect(
-      ctx.rotation.rotate({ project: 'acme', oldMasterKey: masterKeyBytes(oldKey), newMasterKey: oldKey, reencrypt: false }, actor),
+      ctx.rotation.rotate(
+        { project: 'acme', oldMasterKey: masterKeyBytes(oldKey), newMasterKey: oldKey, reencrypt: false },
+        actor,
+      ),
     ).rejects.toThrow(/same as the old one/);
     expect(snapshotDatabase(ctx.dataDir)).toEqual(before);
   });

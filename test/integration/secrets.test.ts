@@ -24,7 +24,9 @@ describe('secrets', () => {
   const set = (project: string, key: string, value: string, environment = 'prod') =>
     ctx.secrets.set({ project, environment, key, value }, access, actor);
   const resolved = async (project: string, environment = 'prod') =>
-    Object.fromEntries([...(await ctx.secrets.resolve({ project, environment }, access))].map(([k, v]) => [k, v.value]));
+    Object.fromEntries(
+      [...(await ctx.secrets.resolve({ project, environment }, access))].map(([k, v]) => [k, v.value]),
+    );
 
   it('should number every write as a new version and keep the history', async () => {
     expect(await set('acme', 'DB_URL', 'one')).toEqual({ key: 'DB_URL', version: 1 });
@@ -36,7 +38,9 @@ describe('secrets', () => {
       [2, 'set', false],
       [3, 'delete', true],
     ]);
-    await expect(ctx.secrets.get({ project: 'acme', environment: 'prod', key: 'DB_URL' }, access)).rejects.toThrow(NotFound);
+    await expect(ctx.secrets.get({ project: 'acme', environment: 'prod', key: 'DB_URL' }, access)).rejects.toThrow(
+      NotFound,
+    );
   });
 
   it('should resolve four levels of inheritance, nearest project first', async () => {
@@ -63,7 +67,9 @@ describe('secrets', () => {
     expect((await resolved('acme-web')).API_KEY).toBe('child');
     await ctx.secrets.remove({ project: 'acme-web', environment: 'prod', key: 'API_KEY' }, actor);
     expect((await resolved('acme-web')).API_KEY).toBe('parent');
-    await expect(ctx.secrets.remove({ project: 'acme-web', environment: 'prod', key: 'API_KEY' }, actor)).rejects.toThrow(NotFound);
+    await expect(
+      ctx.secrets.remove({ project: 'acme-web', environment: 'prod', key: 'API_KEY' }, actor),
+    ).rejects.toThrow(NotFound);
   });
 
   it('should keep environments apart', async () => {
@@ -76,13 +82,18 @@ describe('secrets', () => {
   it('should roll back by writing the old value as a new version', async () => {
     await set('acme', 'K', 'first');
     await set('acme', 'K', 'second');
-    const rolled = await ctx.secrets.rollback({ project: 'acme', environment: 'prod', key: 'K', version: 1 }, access, actor);
+    const rolled = await ctx.secrets.rollback(
+      { project: 'acme', environment: 'prod', key: 'K', version: 1 },
+      access,
+      actor,
+    );
     expect(rolled.version).toBe(3);
     expect((await resolved('acme')).K).toBe('first');
   });
 
   it('should write only when the compare-and-set version matches', async () => {
-    const write = (value: string, cas: number) => ctx.secrets.set({ project: 'acme', environment: 'prod', key: 'K', value, cas }, access, actor);
+    const write = (value: string, cas: number) =>
+      ctx.secrets.set({ project: 'acme', environment: 'prod', key: 'K', value, cas }, access, actor);
     await expect(write('v', 1)).rejects.toThrow(VersionConflict);
     expect((await write('v1', 0)).version).toBe(1);
     await expect(write('again', 0)).rejects.toThrow(VersionConflict);
@@ -96,7 +107,11 @@ describe('secrets', () => {
     const before = snapshotDatabase(ctx.dataDir);
     await expect(set('acme', 'BIG', 'x'.repeat(65537))).rejects.toThrow(TooLarge);
     await expect(
-      ctx.secrets.set({ project: 'acme', environment: 'prod', key: 'K', value: 'x' }, { masterKey: masterKeyBytes('wrong-master-key-000') }, actor),
+      ctx.secrets.set(
+        { project: 'acme', environment: 'prod', key: 'K', value: 'x' },
+        { masterKey: masterKeyBytes('wrong-master-key-000') },
+        actor,
+      ),
     ).rejects.toThrow(InvalidMasterKey);
     expect(snapshotDatabase(ctx.dataDir)).toEqual(before);
   });
@@ -112,7 +127,11 @@ describe('secrets', () => {
     const first = await ctx.secrets.importDotenv({ project: 'acme', environment: 'prod', content }, access, actor);
     expect(first.written).toEqual(['A', 'MULTI', 'QUOTED']);
     expect(await resolved('acme')).toEqual({ A: '1', MULTI: 'line one\nline two', QUOTED: 'has # hash' });
-    const again = await ctx.secrets.importDotenv({ project: 'acme', environment: 'prod', content: `${content}B=2\n` }, access, actor);
+    const again = await ctx.secrets.importDotenv(
+      { project: 'acme', environment: 'prod', content: `${content}B=2\n` },
+      access,
+      actor,
+    );
     expect(again).toEqual({ written: ['B'], unchanged: ['A', 'MULTI', 'QUOTED'] });
   });
 
@@ -138,7 +157,9 @@ describe('secrets', () => {
       ciphertext: Buffer;
     };
     row.ciphertext[30]! ^= 0x01; // inside the encrypted bytes, past the format byte and the nonce
-    sqlite.prepare('update secret_versions set ciphertext = ? where secret_id = ? and version = ?').run(row.ciphertext, row.secret_id, row.version);
+    sqlite
+      .prepare('update secret_versions set ciphertext = ? where secret_id = ? and version = ?')
+      .run(row.ciphertext, row.secret_id, row.version);
     sqlite.close();
     await expect(resolved('acme')).rejects.toThrow(/decryption failed/);
   });
@@ -164,7 +185,10 @@ describe('secrets', () => {
     await resolved('acme-web');
     expect(ctx.kdf.derivations).toBe(before);
     await expect(
-      ctx.secrets.resolve({ project: 'acme', environment: 'prod' }, { masterKey: masterKeyBytes('wrong-master-key-000') }),
+      ctx.secrets.resolve(
+        { project: 'acme', environment: 'prod' },
+        { masterKey: masterKeyBytes('wrong-master-key-000') },
+      ),
     ).rejects.toThrow(InvalidMasterKey);
     expect(ctx.kdf.derivations).toBe(before + 1);
     await resolved('acme');
@@ -176,7 +200,10 @@ describe('secrets', () => {
     await set('acme-web', 'B', 'b1');
     expect(await resolved('acme-web')).toEqual({ A: 'a1', B: 'b1' });
     // Break B's stored ciphertext behind the service's back: a resolve that decrypted B would fail.
-    rawSql(ctx.dataDir, `update secret_versions set ciphertext = zeroblob(60) where secret_id = (select id from secrets where key = 'B')`);
+    rawSql(
+      ctx.dataDir,
+      `update secret_versions set ciphertext = zeroblob(60) where secret_id = (select id from secrets where key = 'B')`,
+    );
     await set('acme', 'A', 'a2');
     expect(await resolved('acme-web')).toEqual({ A: 'a2', B: 'b1' });
     // Sealing wipes what was decrypted: the next resolve reads B afresh, and the damage shows.

@@ -36,7 +36,9 @@ describe('first-run setup', () => {
     expect(await server.ctx.users.verify('admin', 'a long enough password')).toBeDefined();
 
     expect((await browser.get(`/setup?token=${token}`)).status).toBe(404);
-    expect((await browser.post('/setup', { token, username: 'second', password: 'another long password' })).status).toBe(404);
+    expect(
+      (await browser.post('/setup', { token, username: 'second', password: 'another long password' })).status,
+    ).toBe(404);
     expect(await server.ctx.users.count()).toBe(1);
   });
 
@@ -57,7 +59,10 @@ describe('first-run setup', () => {
       expect((await call(server, path)).status, path).toBe(404);
     }
     const masterKey = (await server.ctx.projects.create({ name: 'api-only' }, actor)).masterKey!;
-    const { token } = await server.ctx.tokens.create({ project: 'api-only', environment: 'prod', access: 'read' }, actor);
+    const { token } = await server.ctx.tokens.create(
+      { project: 'api-only', environment: 'prod', access: 'read' },
+      actor,
+    );
     expect((await call(server, '/api/v1/secrets', { token, masterKey })).status).toBe(200);
   });
 });
@@ -85,7 +90,10 @@ describe('secretsfly serve', () => {
   });
 
   it('should refuse to start on a malformed variable, naming it', async () => {
-    const result = await runCli(['serve'], { dataDir: tempDir(), env: { PORT: '0', ADMIN_MASTER_KEY_EXPIRATION: 'abc' } });
+    const result = await runCli(['serve'], {
+      dataDir: tempDir(),
+      env: { PORT: '0', ADMIN_MASTER_KEY_EXPIRATION: 'abc' },
+    });
     expect(result.code).toBe(1);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
     expect(result.stderr).toContain('ADMIN_MASTER_KEY_EXPIRATION');

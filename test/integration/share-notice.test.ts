@@ -26,9 +26,13 @@ describe('e-mail notice of a share', () => {
     });
     await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
     const port = (sink.server.address() as AddressInfo).port;
-    server = await startTestServer({ SMTP_URL: `smtp://127.0.0.1:${port}`, SMTP_FROM: 'secretsfly <bot@example.test>' });
+    server = await startTestServer({
+      SMTP_URL: `smtp://127.0.0.1:${port}`,
+      SMTP_FROM: 'secretsfly <bot@example.test>',
+    });
     await server.ctx.projects.create({ name: 'acme' }, actor);
-    token = (await server.ctx.tokens.create({ project: 'acme', environment: 'prod', access: 'read_write' }, actor)).token;
+    token = (await server.ctx.tokens.create({ project: 'acme', environment: 'prod', access: 'read_write' }, actor))
+      .token;
   });
   afterAll(async () => {
     await server.close();
@@ -54,7 +58,11 @@ describe('e-mail notice of a share', () => {
 
   it('should refuse a malformed address before creating anything', async () => {
     const before = (await server.ctx.audit.list({ action: 'share_created' })).length;
-    const res = await call(server, '/api/v1/shares', { method: 'POST', token, body: { ciphertext: 'v1.n.a.b.c', ttl: '1h', notify_email: 'not an address' } });
+    const res = await call(server, '/api/v1/shares', {
+      method: 'POST',
+      token,
+      body: { ciphertext: 'v1.n.a.b.c', ttl: '1h', notify_email: 'not an address' },
+    });
     expect([res.status, res.json.error.code]).toEqual([400, 'invalid_request']);
     expect((await server.ctx.audit.list({ action: 'share_created' })).length).toBe(before);
   });

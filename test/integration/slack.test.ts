@@ -14,18 +14,27 @@ async function startSlackStandIn() {
   app.use(express.json());
   app.post('/:method', (req, res) => {
     calls.push({ method: req.params.method, auth: req.get('authorization'), body: req.body as Record<string, any> });
-    if (req.params.method === 'chat.postMessage' && req.body.channel === 'U_UNREACHABLE') return res.json({ ok: false, error: 'channel_not_found' });
+    if (req.params.method === 'chat.postMessage' && req.body.channel === 'U_UNREACHABLE')
+      return res.json({ ok: false, error: 'channel_not_found' });
     res.json({ ok: true });
   });
   const server = await new Promise<import('node:http').Server>((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
-  return { calls, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise((r) => server.close(r)) };
+  return {
+    calls,
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise((r) => server.close(r)),
+  };
 }
 
 function signed(body: string, timestamp = Math.floor(Date.now() / 1000), secret = SIGNING_SECRET) {
   const signature = `v0=${createHmac('sha256', secret).update(`v0:${timestamp}:${body}`).digest('hex')}`;
-  return { 'x-slack-request-timestamp': String(timestamp), 'x-slack-signature': signature, 'content-type': 'application/x-www-form-urlencoded' };
+  return {
+    'x-slack-request-timestamp': String(timestamp),
+    'x-slack-signature': signature,
+    'content-type': 'application/x-www-form-urlencoded',
+  };
 }
 
 const submission = (recipient: string, secret: string, note = 'for the deploy') =>
@@ -55,7 +64,11 @@ describe('Slack /sendsecret', () => {
 
   beforeAll(async () => {
     slack = await startSlackStandIn();
-    server = await startTestServer({ SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_API_URL: slack.url });
+    server = await startTestServer({
+      SLACK_SIGNING_SECRET: SIGNING_SECRET,
+      SLACK_BOT_TOKEN: 'xoxb-test-token',
+      SLACK_API_URL: slack.url,
+    });
   });
   afterAll(async () => {
     await server.close();
@@ -65,7 +78,10 @@ describe('Slack /sendsecret', () => {
   it('should refuse a bad signature and a stale timestamp before doing anything', async () => {
     const body = 'command=%2Fsendsecret&trigger_id=T1';
     const forged = await post('/commands', body, signed(body, undefined, 'not-the-secret'));
-    expect([forged.status, ((await forged.json()) as { error: { code: string } }).error.code]).toEqual([401, 'invalid_signature']);
+    expect([forged.status, ((await forged.json()) as { error: { code: string } }).error.code]).toEqual([
+      401,
+      'invalid_signature',
+    ]);
     const stale = await post('/commands', body, signed(body, Math.floor(Date.now() / 1000) - 301));
     expect(stale.status).toBe(401);
     const tampered = await post('/commands', `${body}x`, signed(body));
@@ -80,8 +96,18 @@ describe('Slack /sendsecret', () => {
     const open = slack.calls.find((c) => c.method === 'views.open')!;
     expect(open.auth).toBe('Bearer xoxb-test-token');
     expect(open.body.trigger_id).toBe('TRIGGER_123');
-    expect(open.body.view.blocks.map((b: { block_id: string }) => b.block_id)).toEqual(['recipient', 'secret', 'note', 'ttl']);
-    expect(open.body.view.blocks[3].element.options.map((o: { value: string }) => o.value)).toEqual(['15m', '1h', '4h', '24h']);
+    expect(open.body.view.blocks.map((b: { block_id: string }) => b.block_id)).toEqual([
+      'recipient',
+      'secret',
+      'note',
+      'ttl',
+    ]);
+    expect(open.body.view.blocks[3].element.options.map((o: { value: string }) => o.value)).toEqual([
+      '15m',
+      '1h',
+      '4h',
+      '24h',
+    ]);
   });
 
   it('should DM the recipient a one-time link that opens to the exact secret', async () => {
@@ -116,10 +142,18 @@ describe('Slack /sendsecret', () => {
 describe('Slack payloads', () => {
   it('should answer a signed but malformed payload with 400, echoing none of it', async () => {
     const slack = await startSlackStandIn();
-    const server = await startTestServer({ SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_API_URL: slack.url });
+    const server = await startTestServer({
+      SLACK_SIGNING_SECRET: SIGNING_SECRET,
+      SLACK_BOT_TOKEN: 'xoxb-test-token',
+      SLACK_API_URL: slack.url,
+    });
     try {
       const body = new URLSearchParams({ payload: '{"secret": "l3aked-value" oops' }).toString();
-      const res = await fetch(`${server.url}/integrations/slack/interactions`, { method: 'POST', headers: signed(body), body });
+      const res = await fetch(`${server.url}/integrations/slack/interactions`, {
+        method: 'POST',
+        headers: signed(body),
+        body,
+      });
       expect(res.status).toBe(400);
       expect(await res.text()).not.toContain('l3aked-value');
       expect(server.logLines.join('')).not.toContain('l3aked-value');

@@ -45,7 +45,11 @@ describe('service tokens', () => {
 
   it('should authenticate a token to its own project and environment only', async () => {
     const { token } = await ctx.tokens.create({ project: 'acme', environment: 'staging', access: 'read_write' }, actor);
-    expect(await ctx.tokens.authenticate(token)).toMatchObject({ project: 'acme', environment: 'staging', access: 'read_write' });
+    expect(await ctx.tokens.authenticate(token)).toMatchObject({
+      project: 'acme',
+      environment: 'staging',
+      access: 'read_write',
+    });
     const forged = `${token.slice(0, -1)}${token.endsWith('A') ? 'B' : 'A'}`;
     await expect(ctx.tokens.authenticate(forged)).rejects.toThrow(InvalidToken);
     await expect(ctx.tokens.authenticate('sfst_0000000000000000_' + 'a'.repeat(43))).rejects.toThrow(InvalidToken);

@@ -26,7 +26,14 @@ describe('admin web UI over HTTP', () => {
 
   it('should send every page to the login form without a session', async () => {
     const anonymous = new FormClient(server.url);
-    for (const path of ['/', '/projects/new', '/projects/acme/envs/prod', '/projects/acme/envs/prod/reveal', '/environments', '/audit']) {
+    for (const path of [
+      '/',
+      '/projects/new',
+      '/projects/acme/envs/prod',
+      '/projects/acme/envs/prod/reveal',
+      '/environments',
+      '/audit',
+    ]) {
       const res = await anonymous.get(path);
       expect([res.status, res.location], path).toEqual([303, '/login']);
     }
@@ -41,7 +48,9 @@ describe('admin web UI over HTTP', () => {
     const wrong = await admin.post('/projects', { name: 'forged', _csrf: 'not-the-token' }, { csrf: false });
     expect(wrong.status).toBe(403);
     expect((await server.ctx.projects.list()).length).toBe(before);
-    expect((await new FormClient(server.url).post('/login', { username: 'admin', password }, { csrf: false })).status).toBe(403);
+    expect(
+      (await new FormClient(server.url).post('/login', { username: 'admin', password }, { csrf: false })).status,
+    ).toBe(403);
   });
 
   it('should set HttpOnly, SameSite=Strict session cookies, Secure behind an HTTPS proxy', async () => {
@@ -88,7 +97,9 @@ describe('admin web UI over HTTP', () => {
     const rows = db.prepare('select sess from sessions').all() as { sess: string }[];
     db.close();
     for (const row of rows) {
-      expect(Object.keys(JSON.parse(row.sess)).every((name) => ['cookie', 'csrfToken', 'userId', 'flash'].includes(name))).toBe(true);
+      expect(
+        Object.keys(JSON.parse(row.sess)).every((name) => ['cookie', 'csrfToken', 'userId', 'flash'].includes(name)),
+      ).toBe(true);
     }
     await server.ctx.audit.flush();
     const actions = (await server.ctx.audit.list({ limit: 20 })).map((e) => e.action);
@@ -99,11 +110,20 @@ describe('admin web UI over HTTP', () => {
   it('should show a master key and a token once, in the response that made them, never in the session', async () => {
     const admin = new FormClient(server.url);
     await admin.login('admin', password);
-    const created = await admin.submit('/projects/new', '/projects', { name: 'shown-once', parent: '', keyChoice: 'generate' });
+    const created = await admin.submit('/projects/new', '/projects', {
+      name: 'shown-once',
+      parent: '',
+      keyChoice: 'generate',
+    });
     expect(created.status).toBe(200);
     expect(created.headers.get('cache-control')).toBe('no-store');
     const key = /<code id="master-key">(sfmk_[A-Za-z0-9_-]{43})<\/code>/.exec(created.text)![1]!;
-    const token = await admin.submit('/projects/shown-once/tokens', '/projects/shown-once/tokens', { environment: 'prod', access: 'read', expiresIn: '7d', tokenName: 'ci' });
+    const token = await admin.submit('/projects/shown-once/tokens', '/projects/shown-once/tokens', {
+      environment: 'prod',
+      access: 'read',
+      expiresIn: '7d',
+      tokenName: 'ci',
+    });
     const tokenValue = /<code id="token">(sfst_[^<]+)<\/code>/.exec(token.text)![1]!;
     expect((await admin.get('/projects/shown-once/tokens')).text).not.toContain(tokenValue);
     for (const { file, content } of readAllFiles(server.dataDir)) {
@@ -115,7 +135,10 @@ describe('admin web UI over HTTP', () => {
   it('should revoke a token from its page, after which the API refuses it at once', async () => {
     const admin = new FormClient(server.url);
     await admin.login('admin', password);
-    const { token, view } = await server.ctx.tokens.create({ project: 'acme-web', environment: 'prod', access: 'read', name: 'deploy-bot' }, actor);
+    const { token, view } = await server.ctx.tokens.create(
+      { project: 'acme-web', environment: 'prod', access: 'read', name: 'deploy-bot' },
+      actor,
+    );
     const pull = () => call(server, '/api/v1/secrets', { token, masterKey });
     expect((await pull()).status).toBe(200);
     const page = '/projects/acme-web/tokens';
@@ -131,8 +154,13 @@ describe('admin web UI over HTTP', () => {
     const created = await admin.submit('/environments', '/environments', { name: 'qa' });
     expect([created.status, created.location]).toEqual([303, '/environments']);
     expect((await admin.get('/environments')).text).toMatch(/<td[^>]*>qa<\/td>|>qa</);
-    const token = (await server.ctx.tokens.create({ project: 'acme-web', environment: 'qa', access: 'read' }, actor)).token;
-    expect((await call(server, '/api/v1/secrets', { token, masterKey })).json).toEqual({ project: 'acme-web', environment: 'qa', secrets: {} });
+    const token = (await server.ctx.tokens.create({ project: 'acme-web', environment: 'qa', access: 'read' }, actor))
+      .token;
+    expect((await call(server, '/api/v1/secrets', { token, masterKey })).json).toEqual({
+      project: 'acme-web',
+      environment: 'qa',
+      secrets: {},
+    });
     const refused = await admin.submit('/environments', '/environments', { name: 'Not Valid!' });
     expect(refused.status).toBe(303);
     expect((await server.ctx.environments.list()).map((e) => e.name)).not.toContain('Not Valid!');
@@ -142,10 +170,17 @@ describe('admin web UI over HTTP', () => {
     const admin = new FormClient(server.url);
     await admin.login('admin', password);
     await admin.get('/projects/acme-web/envs/prod');
-    const wrong = await admin.post('/projects/acme-web/unseal', { masterKey: 'sfmk_' + 'Q'.repeat(43), back: '/projects/acme-web/envs/prod' });
+    const wrong = await admin.post('/projects/acme-web/unseal', {
+      masterKey: 'sfmk_' + 'Q'.repeat(43),
+      back: '/projects/acme-web/envs/prod',
+    });
     expect(wrong.location).toBe('/projects/acme-web/envs/prod');
     expect((await admin.get('/projects/acme-web/envs/prod')).text).toContain('invalid master key');
-    for (let i = 0; i < 5; i++) await admin.post('/projects/acme-web/unseal', { masterKey: 'sfmk_' + 'Q'.repeat(43), back: '/projects/acme-web/envs/prod' });
+    for (let i = 0; i < 5; i++)
+      await admin.post('/projects/acme-web/unseal', {
+        masterKey: 'sfmk_' + 'Q'.repeat(43),
+        back: '/projects/acme-web/envs/prod',
+      });
     expect((await admin.get('/projects/acme-web/envs/prod')).text).toContain('too many requests');
     await server.ctx.audit.flush();
     expect((await server.ctx.audit.list({ action: 'unseal_failed' })).length).toBeGreaterThanOrEqual(1);
@@ -154,9 +189,13 @@ describe('admin web UI over HTTP', () => {
   it('should limit failed sign-ins per username and never echo the password', async () => {
     const attacker = new FormClient(server.url);
     let last;
-    for (let i = 0; i < 6; i++) last = await attacker.submit('/login', '/login', { username: 'victim', password: `guess-number-${i}` });
+    for (let i = 0; i < 6; i++)
+      last = await attacker.submit('/login', '/login', { username: 'victim', password: `guess-number-${i}` });
     expect(last!.status).toBe(429);
-    const failed = await new FormClient(server.url).submit('/login', '/login', { username: 'someone', password: 'echo-me-not-123' });
+    const failed = await new FormClient(server.url).submit('/login', '/login', {
+      username: 'someone',
+      password: 'echo-me-not-123',
+    });
     expect(failed.status).toBe(401);
     expect(failed.text).not.toContain('echo-me-not-123');
     expect(failed.text).toContain('value="someone"');

@@ -18,7 +18,8 @@ async function twoConnections() {
   return { server, cli };
 }
 
-const rename = (db: Kysely<Database>, name: string) => db.updateTable('environments').set({ name }).where('id', '=', 'e1').execute();
+const rename = (db: Kysely<Database>, name: string) =>
+  db.updateTable('environments').set({ name }).where('id', '=', 'e1').execute();
 
 describe('change-guarded rows', () => {
   const open: DatabaseHandle[] = [];

@@ -35,7 +35,11 @@ describe('config', () => {
   });
 
   it('should split and de-duplicate environments', () => {
-    expect(loadConfig({ AVAILABLE_ENVIRONMENTS: 'prod, staging,dev,prod' }).availableEnvironments).toEqual(['prod', 'staging', 'dev']);
+    expect(loadConfig({ AVAILABLE_ENVIRONMENTS: 'prod, staging,dev,prod' }).availableEnvironments).toEqual([
+      'prod',
+      'staging',
+      'dev',
+    ]);
   });
 });
 
@@ -43,6 +47,9 @@ describe('errorSummary', () => {
   it('should keep the class and first line of an unexpected error, without anything quoted', async () => {
     const { errorSummary } = await import('../../src/logger.js');
     const error = new SyntaxError('Unexpected token \'h\', "hunter2-password" is not valid JSON\nat line 2');
-    expect(errorSummary(error)).toEqual({ error: 'SyntaxError', message: 'Unexpected token "…", "…" is not valid JSON' });
+    expect(errorSummary(error)).toEqual({
+      error: 'SyntaxError',
+      message: 'Unexpected token "…", "…" is not valid JSON',
+    });
   });
 });

@@ -13,7 +13,13 @@ import { createKdf } from '../../src/crypto/kdf.js';
 import { generateMasterKey, isWellFormedMasterKey } from '../../src/keys/master-key.js';
 import { FAST_KDF, bytes } from '../helpers/test-context.js';
 
-const context: ValueContext = { rootId: 'root-1', projectId: 'proj-1', environmentId: 'env-1', key: 'DB_URL', version: 3 };
+const context: ValueContext = {
+  rootId: 'root-1',
+  projectId: 'proj-1',
+  environmentId: 'env-1',
+  key: 'DB_URL',
+  version: 3,
+};
 
 describe('authenticated encryption', () => {
   it('should round-trip unicode, newlines and empty values', () => {
@@ -35,7 +41,11 @@ describe('authenticated encryption', () => {
 
   it('should use a fresh nonce for every encryption', () => {
     const dek = generateDataKey();
-    const nonces = new Set(Array.from({ length: 500 }, () => Buffer.from(encryptValue(dek, 'same', context).subarray(1, 25)).toString('hex')));
+    const nonces = new Set(
+      Array.from({ length: 500 }, () =>
+        Buffer.from(encryptValue(dek, 'same', context).subarray(1, 25)).toString('hex'),
+      ),
+    );
     expect(nonces.size).toBe(500);
   });
 
@@ -59,7 +69,9 @@ describe('authenticated encryption', () => {
     const dek = generateDataKey();
     const wrapped = wrapDataKey(kek, dek, { rootId: 'r', keyVersion: 1 });
     expect(unwrapDataKey(kek, wrapped, { rootId: 'r', keyVersion: 1 })).toEqual(dek);
-    expect(() => unwrapDataKey(new Uint8Array(randomBytes(32)), wrapped, { rootId: 'r', keyVersion: 1 })).toThrow(DecryptionFailed);
+    expect(() => unwrapDataKey(new Uint8Array(randomBytes(32)), wrapped, { rootId: 'r', keyVersion: 1 })).toThrow(
+      DecryptionFailed,
+    );
     expect(() => unwrapDataKey(kek, wrapped, { rootId: 'other', keyVersion: 1 })).toThrow(DecryptionFailed);
     expect(() => unwrapDataKey(kek, wrapped, { rootId: 'r', keyVersion: 2 })).toThrow(DecryptionFailed);
   });

@@ -96,7 +96,14 @@ describe('inheritance', () => {
       .execute();
     await ctx.database.db
       .insertInto('secret_versions')
-      .values({ secret_id: 'staging-x', version: 1, ciphertext: new Uint8Array([1]), kind: 'set', created_at: 'then', created_by: 'test' })
+      .values({
+        secret_id: 'staging-x',
+        version: 1,
+        ciphertext: new Uint8Array([1]),
+        kind: 'set',
+        created_at: 'then',
+        created_by: 'test',
+      })
       .execute();
     expect(await resolve(ids)).toEqual({ X: 'root:v1:r1' });
   });
@@ -109,7 +116,13 @@ describe('inheritance', () => {
 });
 
 describe('hierarchy', () => {
-  const row = (id: string, parent: string | null): ProjectRow => ({ id, name: id, parent_id: parent, root_id: 'r', created_at: '' });
+  const row = (id: string, parent: string | null): ProjectRow => ({
+    id,
+    name: id,
+    parent_id: parent,
+    root_id: 'r',
+    created_at: '',
+  });
   const tree = [row('r', null), row('m', 'r'), row('l', 'm'), row('other', 'r')];
 
   it('should walk from the root down to the project', () => {

@@ -86,7 +86,10 @@ export const apiCaller = (req: Request): ApiCaller => (req as Request & { apiCal
  * Bearer token first (a bad one never reaches the KDF), then the master key header, turned into
  * bytes here.
  */
-export function authenticateApi(deps: { tokens: Pick<TokenService, 'authenticate'>; limiter: MasterKeyLimiter }): RequestHandler {
+export function authenticateApi(deps: {
+  tokens: Pick<TokenService, 'authenticate'>;
+  limiter: MasterKeyLimiter;
+}): RequestHandler {
   return async (req, _res, next) => {
     try {
       const [scheme, token] = (req.get('authorization') ?? '').split(' ');
@@ -120,7 +123,12 @@ function presentedOrUndefined(header: string): Uint8Array | undefined {
   }
 }
 
-export function auditDenied(audit: Pick<AuditService, 'enqueue'>, caller: ApiCaller, reason: string, key?: string): void {
+export function auditDenied(
+  audit: Pick<AuditService, 'enqueue'>,
+  caller: ApiCaller,
+  reason: string,
+  key?: string,
+): void {
   audit.enqueue({
     actor: caller.actor,
     action: 'api_denied',

@@ -40,7 +40,9 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     const status = known ? (STATUS[known.code] ?? 400) : 500;
     if (known instanceof RateLimited) res.set('Retry-After', String(known.retryAfterSeconds));
     res.status(status).json({
-      error: known ? { code: known.code, message: known.message } : { code: 'internal_error', message: 'internal error' },
+      error: known
+        ? { code: known.code, message: known.message }
+        : { code: 'internal_error', message: 'internal error' },
     });
   };
 }
