@@ -1,29 +1,6 @@
 import { Router } from 'express';
+import { AUDIT_ACTIONS, isAuditAction } from './audit-actions.js';
 import type { UiDeps } from '../ui/ui-kit.js';
-
-const ACTIONS = [
-  'login',
-  'login_failed',
-  'unseal',
-  'unseal_failed',
-  'seal',
-  'auto_seal',
-  'project_created',
-  'environment_created',
-  'user_created',
-  'secret_written',
-  'secret_deleted',
-  'secret_rolled_back',
-  'secrets_revealed',
-  'api_read',
-  'api_write',
-  'api_denied',
-  'token_created',
-  'token_revoked',
-  'key_rotated',
-  'reencrypted',
-  'imported',
-];
 
 export function auditRoutes({ ctx }: UiDeps): Router {
   const router = Router();
@@ -31,7 +8,7 @@ export function auditRoutes({ ctx }: UiDeps): Router {
   router.get('/audit', async (req, res) => {
     const projectFilter = typeof req.query.project === 'string' ? req.query.project : '';
     const actionFilter =
-      typeof req.query.action === 'string' && ACTIONS.includes(req.query.action) ? req.query.action : '';
+      typeof req.query.action === 'string' && isAuditAction(req.query.action) ? req.query.action : '';
     const projects = await ctx.projects.list();
     const names = new Map(projects.map((p) => [p.id, p.name]));
     const selected = projects.find((p) => p.name === projectFilter);
@@ -50,7 +27,7 @@ export function auditRoutes({ ctx }: UiDeps): Router {
       title: 'Audit log',
       rows,
       projects: projects.map((p) => ({ name: p.name, selected: p.name === projectFilter })),
-      actions: ACTIONS.map((a) => ({ name: a, selected: a === actionFilter })),
+      actions: AUDIT_ACTIONS.map((a) => ({ name: a, selected: a === actionFilter })),
       verification,
     });
   });

@@ -9,35 +9,10 @@ import {
   insertAuditEvents,
   listAuditEventRows,
 } from './audit.repository.js';
+import type { AuditAction } from './audit-actions.js';
 import type { AuditEventRow, AuditEventTable } from './audit.table.js';
 
-export type AuditAction =
-  | 'login'
-  | 'login_failed'
-  | 'unseal'
-  | 'unseal_failed'
-  | 'seal'
-  | 'auto_seal'
-  | 'project_created'
-  | 'environment_created'
-  | 'user_created'
-  | 'secret_written'
-  | 'secret_deleted'
-  | 'secret_rolled_back'
-  | 'secrets_revealed'
-  | 'api_read'
-  | 'api_write'
-  | 'api_denied'
-  | 'token_created'
-  | 'token_revoked'
-  | 'key_rotated'
-  | 'reencrypted'
-  | 'imported'
-  | 'share_created'
-  | 'share_viewed'
-  | 'share_burned'
-  | 'share_expired'
-  | 'dm_failed';
+export type { AuditAction } from './audit-actions.js';
 
 /** Who did it and from where; services receive it from the route or the CLI. */
 export interface Actor {
