@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import type { Config } from '../config.js';
+import { type Config, ConfigError } from '../config.js';
 import { createLogger, type Logger } from '../logger.js';
 import { type AppContext, type ContextOverrides, createContext } from '../main.js';
 import { createSetupGate } from '../users/setup.js';
@@ -35,20 +35,29 @@ export async function startServer(
     publicUrl: () => config.publicUrl ?? url,
   });
 
-  const server = await new Promise<import('node:http').Server>((resolve, reject) => {
-    const listening = app.listen(config.port, config.host, (error?: Error) =>
-      error ? reject(error) : resolve(listening),
-    );
-  });
+  let server: import('node:http').Server;
+  try {
+    server = await new Promise<import('node:http').Server>((resolve, reject) => {
+      const listening = app.listen(config.port, config.host, (error?: Error) =>
+        error ? reject(error) : resolve(listening),
+      );
+    });
+  } catch (error) {
+    masterKeyLimiter.shutdown();
+    unsealLimiter.shutdown();
+    app.closeUi();
+    await ctx.close();
+    throw listenError(error, config);
+  }
   const { port } = server.address() as AddressInfo;
-  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-  url = `http://${host}:${port}`;
+  url = `http://${urlHost(config.host)}:${port}`;
   logger.info('secretsfly listening', { url, data_dir: config.dataDir });
 
   if (await setup.isOpen()) {
     announce(
       config.uiEnabled
-        ? `No admin yet. Create the first one (this link works once): ${url}/setup?token=${setup.token}`
+        ? `No admin yet. Create the first one (this link works once): ${config.publicUrl ?? url}/setup?token=${setup.token}` +
+            (config.publicUrl ? '' : ' (set PUBLIC_URL to the address users reach, and this link will use it)')
         : 'No admin yet. The UI is off (UI_ENABLED=false): create one with `secretsfly user create <username>`.',
     );
   }
@@ -76,4 +85,30 @@ export async function startServer(
     return closing;
   };
   return { url, ctx, close };
+}
+
+/** A wildcard listen address is no address to visit: links name this machine's loopback instead. */
+function urlHost(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::' || host === '[::]') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** A port that is taken or not ours to bind is a setting to change: say which, and how. */
+function listenError(error: unknown, config: Config): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') {
+    return new ConfigError([
+      `port ${config.port} on ${config.host} is already in use (another secretsfly?): stop that process, or set PORT to a free port`,
+    ]);
+  }
+  if (code === 'EACCES') {
+    return new ConfigError([`port ${config.port} on ${config.host} is not allowed for this user: set PORT above 1023`]);
+  }
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
+    return new ConfigError([
+      `HOST ${config.host} is not an address of this machine: set HOST (e.g. 127.0.0.1 or 0.0.0.0)`,
+    ]);
+  }
+  return error;
 }

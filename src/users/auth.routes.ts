@@ -59,9 +59,22 @@ export function authRoutes({ ctx, setup }: UiDeps & { setup: SetupGate }): Route
     req.session.destroy((error) => (error ? next(error) : res.clearCookie('sf.sid').redirect(303, '/login')));
   });
 
+  // Once an admin exists, every setup link is spent: say so, and where to go instead.
+  const setupDone = (res: Response) =>
+    res.status(410).render('pages/setup-done', {
+      title: 'Setup is done',
+      message:
+        'This setup link has been used: an admin exists. Sign in with that account, or ask an admin to create one for you (secretsfly user create).',
+      bare: true,
+    });
+
   router.get('/setup', async (req, res) => {
+    if (!(await setup.isOpen())) return setupDone(res);
     if (!(await setup.accepts(req.query.token)))
-      return res.status(404).render('pages/error', { title: 'Not found', message: 'There is nothing here.' });
+      return res.status(404).render('pages/error', {
+        title: 'Not found',
+        message: 'This setup link is wrong. Use the whole link the server printed when it started.',
+      });
     noStore(res).render('pages/setup', { title: 'Welcome to secretsfly', token: String(req.query.token), bare: true });
   });
 
@@ -70,10 +83,12 @@ export function authRoutes({ ctx, setup }: UiDeps & { setup: SetupGate }): Route
     const username = field(req, 'username', 64);
     try {
       const user = await setup.complete(token, username, field(req, 'password', 1024), actorOf(req, 'setup'));
-      if (!user)
+      if (!user) {
+        if (!(await setup.isOpen())) return setupDone(res);
         return res
           .status(404)
-          .render('pages/error', { title: 'Not found', message: 'This setup link has been used or is wrong.' });
+          .render('pages/error', { title: 'Not found', message: 'This setup link is wrong or has been used.' });
+      }
       req.session.flash = [{ kind: 'success', message: `Admin "${user.username}" created. Sign in to start.` }];
       res.redirect(303, '/login');
     } catch (error) {

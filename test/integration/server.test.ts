@@ -12,7 +12,7 @@ describe('first-run setup', () => {
     server = undefined;
   });
 
-  it('should print a one-time link that creates the first admin, then answer 404', async () => {
+  it('should print a one-time link that creates the first admin, then answer 410 Gone', async () => {
     server = await startTestServer();
     const line = server.announced.find((l) => l.includes('/setup?token='))!;
     expect(line).toContain(`${server.url}/setup?token=`);
@@ -35,10 +35,10 @@ describe('first-run setup', () => {
     expect(created.location).toBe('/login');
     expect(await server.ctx.users.verify('admin', 'a long enough password')).toBeDefined();
 
-    expect((await browser.get(`/setup?token=${token}`)).status).toBe(404);
+    expect((await browser.get(`/setup?token=${token}`)).status).toBe(410);
     expect(
       (await browser.post('/setup', { token, username: 'second', password: 'another long password' })).status,
-    ).toBe(404);
+    ).toBe(410);
     expect(await server.ctx.users.count()).toBe(1);
   });
 
