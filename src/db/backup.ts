@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { AppError, InvalidRequest } from '../errors.js';
+import { serversUsing } from './in-use.js';
 import { databasePath } from './open.js';
 
 const REQUIRED_TABLES = ['projects', 'root_keys', 'secrets', 'secret_versions', 'kysely_migration'];
@@ -12,8 +13,9 @@ export async function backupDatabase(sqlite: SqliteDatabase.Database, target: st
   if (fs.existsSync(file)) throw new InvalidRequest(`${target} already exists: choose a new file`);
   const partial = `${file}.partial`;
   try {
+    // Private from its first byte: SQLite would create it with the umask's mode (often world-readable).
+    createPrivateFile(partial);
     await sqlite.backup(partial);
-    fs.chmodSync(partial, 0o600);
     fs.renameSync(partial, file);
   } catch (error) {
     fs.rmSync(partial, { force: true });
@@ -49,19 +51,34 @@ export async function restoreDatabase(dataDir: string, source: string, force: bo
   if (!fs.existsSync(sourceFile)) throw new InvalidRequest(`${source} does not exist`);
   assertRestorable(sourceFile);
   const target = databasePath(dataDir);
+  const servers = serversUsing(dataDir);
+  if (servers.length > 0) {
+    throw new AppError(
+      'database_in_use',
+      `a secretsfly server (pid ${servers.join(', ')}) is using ${dataDir}: stop it first (Ctrl-C, \`kill -TERM ${servers[0]}\`, or stop its container), then restore`,
+    );
+  }
   if (fs.existsSync(target) && fs.statSync(target).size > 0 && !force) {
     throw new AppError('database_exists', `${target} already holds a database: pass --force to replace it`);
   }
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const staging = `${target}.restoring`;
-  fs.rmSync(staging, { force: true });
   const reader = new SqliteDatabase(sourceFile, { readonly: true });
   try {
+    createPrivateFile(staging);
     await reader.backup(staging);
+  } catch (error) {
+    fs.rmSync(staging, { force: true });
+    throw error;
   } finally {
     reader.close();
   }
-  fs.chmodSync(staging, 0o600);
   for (const suffix of ['-wal', '-shm']) fs.rmSync(`${target}${suffix}`, { force: true });
   fs.renameSync(staging, target);
+}
+
+/** An empty file only this user can read, replacing a leftover of an interrupted run. */
+function createPrivateFile(file: string): void {
+  fs.rmSync(file, { force: true });
+  fs.closeSync(fs.openSync(file, 'wx', 0o600));
 }

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
+import { ConfigError } from '../config.js';
 import { type Changes, trackChanges } from './changes.js';
 import type { Database } from './database.js';
 
@@ -42,18 +43,34 @@ export function databasePath(dataDir: string): string {
   return path.join(dataDir, DATABASE_FILE);
 }
 
-export function openDatabase(dataDir: string): DatabaseHandle {
-  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const file = databasePath(dataDir);
-  // Create the file ourselves so it is private from the start; SQLite gives -wal and -shm the same mode.
-  fs.closeSync(fs.openSync(file, 'a', 0o600));
+export interface OpenOptions {
+  /** false: a missing database is an error naming where it was looked for (every CLI command but a few). */
+  readonly create?: boolean;
+}
 
-  const sqlite = new SqliteDatabase(file);
-  sqlite.pragma('journal_mode = WAL');
+export function openDatabase(dataDir: string, options: OpenOptions = {}): DatabaseHandle {
+  const file = databasePath(dataDir);
+  if (options.create === false && !fs.existsSync(file)) {
+    throw new ConfigError([
+      `no secretsfly database at ${file}: set DATA_DIR to the directory that holds secretsfly.db (it defaults to ./data of the current directory)`,
+    ]);
+  }
+  let sqlite: SqliteDatabase.Database;
+  try {
+    fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    // Create the file ourselves so it is private from the start; SQLite gives -wal and -shm the same mode.
+    fs.closeSync(fs.openSync(file, 'a', 0o600));
+    sqlite = new SqliteDatabase(file);
+    sqlite.pragma('journal_mode = WAL');
+  } catch (error) {
+    throw unusableDataDir(error, dataDir);
+  }
   // FULL: a committed secret survives a power cut, not only a process crash.
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
+  // Deleted and overwritten content is zeroed, not left in free pages for a copy of the file to keep.
+  sqlite.pragma('secure_delete = ON');
 
   const changes = trackChanges(sqlite);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite, changes) }) });
@@ -64,6 +81,28 @@ export function openDatabase(dataDir: string): DatabaseHandle {
     changes,
     close: () => db.destroy(),
   };
+}
+
+/**
+ * Moves every committed page from the WAL into the database file and truncates the WAL to nothing,
+ * so what a rotation replaced (an old wrapped key, old ciphertexts) is in no file under DATA_DIR.
+ * With secure_delete, the pages it freed in the database file are zeroed too. Returns false when a
+ * reader (another process) kept it from finishing: the caller says so.
+ */
+export function truncateWal(sqlite: SqliteDatabase.Database): boolean {
+  const [result] = sqlite.pragma('wal_checkpoint(TRUNCATE)') as { busy: number; log: number; checkpointed: number }[];
+  return result !== undefined && result.busy === 0 && result.log === 0;
+}
+
+/** A DATA_DIR this user cannot write (read-only mount, wrong owner) is a setting to fix: say which. */
+function unusableDataDir(error: unknown, dataDir: string): unknown {
+  const code = (error as { code?: string }).code ?? '';
+  if (['EACCES', 'EPERM', 'EROFS', 'SQLITE_READONLY', 'SQLITE_CANTOPEN', 'SQLITE_READONLY_DIRECTORY'].includes(code)) {
+    return new ConfigError([
+      `DATA_DIR ${dataDir} is not writable by this user (${code}): fix its permissions or set DATA_DIR`,
+    ]);
+  }
+  return error;
 }
 
 /**

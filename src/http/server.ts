@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { type Config, ConfigError } from '../config.js';
+import { markInUse } from '../db/in-use.js';
 import { createLogger, type Logger } from '../logger.js';
 import { type AppContext, type ContextOverrides, createContext } from '../main.js';
 import { createSetupGate } from '../users/setup.js';
@@ -49,6 +50,8 @@ export async function startServer(
     await ctx.close();
     throw listenError(error, config);
   }
+  // While this runs, `restore` refuses to replace the database under it.
+  const releaseDataDir = markInUse(config.dataDir);
   const { port } = server.address() as AddressInfo;
   url = `http://${urlHost(config.host)}:${port}`;
   logger.info('secretsfly listening', { url, data_dir: config.dataDir });
@@ -80,6 +83,7 @@ export async function startServer(
       unsealLimiter.shutdown();
       app.closeUi();
       await ctx.close();
+      releaseDataDir();
       logger.info('secretsfly stopped: every project sealed, database closed');
     })();
     return closing;
