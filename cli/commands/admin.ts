@@ -34,7 +34,8 @@ export function registerAdminCommands(program: Command): void {
       if (!password) throw new CliError('no password: set SECRETSFLY_PASSWORD or run in a terminal');
       await withContext(async (ctx) => {
         const created = await ctx.users.create(username, password, cliActor());
-        if (globals(command).json) printJson(created);
+        if (globals(command).json)
+          printJson({ id: created.id, username: created.username, created_at: created.createdAt });
         else say(`created admin user "${created.username}"`);
       });
     });
@@ -150,7 +151,7 @@ export function registerAdminCommands(program: Command): void {
     .action(async (file: string, options: { force?: boolean }, command: Command) => {
       const config = loadConfig();
       await restoreDatabase(config.dataDir, file, options.force === true);
-      if (globals(command).json) printJson({ restored: file, dataDir: config.dataDir });
+      if (globals(command).json) printJson({ restored: file, data_dir: config.dataDir });
       else say(`restored ${file} into ${config.dataDir}`);
     });
 }
