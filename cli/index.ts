@@ -17,7 +17,6 @@ function buildProgram(): Command {
   const program = new Command('secretsfly')
     .description('self-hosted, hierarchical secrets manager')
     .version(VERSION)
-    .option('--json', 'print JSON instead of text')
     .exitOverride()
     .showSuggestionAfterError()
     // Options after a subcommand belong to it: `run -- cmd --flag` passes --flag to cmd.
@@ -31,7 +30,20 @@ function buildProgram(): Command {
   registerClientCommands(program);
   registerBenchCommand(program);
   registerShareCommands(program);
+  acceptJsonEverywhere(program);
   return program;
+}
+
+/**
+ * `--json` is accepted anywhere on the command line (CONTRACT §6): before the command, after it, after
+ * its arguments. Positional options (kept for `run -- cmd --flag`) make each command own only the options
+ * written between its name and its subcommand or `--`, so every command, group and leaf alike, declares
+ * the same flag; `globals(command).json` (optsWithGlobals) then sees it whichever level took it. `run`
+ * stops at its first argument (passThroughOptions), so a `--json` meant for the child stays the child's.
+ */
+function acceptJsonEverywhere(command: Command): void {
+  command.option('--json', 'print JSON instead of text');
+  for (const sub of command.commands) acceptJsonEverywhere(sub);
 }
 
 /** Runs the CLI; resolves to the exit code: 0 success, 1 failure, 2 usage error. */

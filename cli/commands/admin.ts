@@ -1,4 +1,6 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
+import { AUDIT_ACTIONS } from '../../src/audit/audit-actions.js';
+import type { AuditEntry } from '../../src/audit/audit.service.js';
 import { loadConfig } from '../../src/config.js';
 import { backupDatabase, restoreDatabase } from '../../src/db/backup.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
@@ -32,7 +34,8 @@ export function registerAdminCommands(program: Command): void {
       if (!password) throw new CliError('no password: set SECRETSFLY_PASSWORD or run in a terminal');
       await withContext(async (ctx) => {
         const created = await ctx.users.create(username, password, cliActor());
-        if (globals(command).json) printJson(created);
+        if (globals(command).json)
+          printJson({ id: created.id, username: created.username, created_at: created.createdAt });
         else say(`created admin user "${created.username}"`);
       });
     });
@@ -68,48 +71,67 @@ export function registerAdminCommands(program: Command): void {
     .command('audit')
     .description('show audit events, newest first; --verify checks the log has not been altered')
     .option('--project <name>', 'only events of this project')
+    // Commander refuses any other name with one line listing the valid ones (exit 2).
+    .addOption(new Option('--action <name>', 'only events with this action').choices(AUDIT_ACTIONS))
     .option('--limit <n>', 'how many events', '100')
     .option('--verify', 'check the hash chain of the whole log')
-    .action(async (options: { project?: string; limit: string; verify?: boolean }, command: Command) => {
-      const json = globals(command).json;
-      await withContext(async (ctx) => {
-        if (options.verify) {
-          const result = await ctx.audit.verify();
-          if (json) printJson(result);
-          else if (result.ok) process.stdout.write(`audit log intact: ${result.events} events\n`);
-          if (!result.ok) throw new CliError(`audit log altered: ${result.problem}`);
-          return;
-        }
-        const limit = Number(options.limit);
-        if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new CliError('--limit takes 1 to 1000');
-        const projects = await ctx.projects.list();
-        const names = new Map(projects.map((p) => [p.id, p.name]));
-        const projectIds =
-          options.project === undefined ? undefined : [(await ctx.projects.byName(options.project)).id];
-        const events = await ctx.audit.list({ ...(projectIds && { projectIds }), limit });
-        const rows = events.map((e) => ({
-          ...e,
-          project: e.projectId ? (names.get(e.projectId) ?? e.projectId) : null,
-        }));
-        if (json) printJson(rows.map(({ projectId: _, ...rest }) => rest));
-        else {
+    .action(
+      async (options: { project?: string; action?: string; limit: string; verify?: boolean }, command: Command) => {
+        const json = globals(command).json;
+        await withContext(async (ctx) => {
+          if (options.verify) {
+            const result = await ctx.audit.verify();
+            if (json) printJson(result);
+            else if (result.ok) process.stdout.write(`audit log intact: ${result.events} events\n`);
+            if (!result.ok) throw new CliError(`audit log altered: ${result.problem}`);
+            return;
+          }
+          const limit = Number(options.limit);
+          if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new CliError('--limit takes 1 to 1000');
+          const projects = await ctx.projects.list();
+          const names = new Map(projects.map((p) => [p.id, p.name]));
+          const projectIds =
+            options.project === undefined ? undefined : [(await ctx.projects.byName(options.project)).id];
+          const events = await ctx.audit.list({
+            ...(projectIds && { projectIds }),
+            ...(options.action !== undefined && { action: options.action }),
+            limit,
+          });
+          const projectOf = (e: AuditEntry) => (e.projectId ? (names.get(e.projectId) ?? e.projectId) : null);
+          if (json) {
+            printJson(
+              events.map((e) => ({
+                seq: e.seq,
+                at: e.at,
+                actor: e.actor,
+                action: e.action,
+                project: projectOf(e),
+                environment: e.environment,
+                key: e.key,
+                ip: e.ip,
+                user_agent: e.userAgent,
+                details: e.details,
+              })),
+            );
+            return;
+          }
           printTable(
             ['SEQ', 'AT', 'ACTOR', 'ACTION', 'PROJECT', 'ENV', 'KEY', 'DETAILS'],
-            rows.map((e) => [
+            events.map((e) => [
               e.seq,
               e.at,
               e.actor,
               e.action,
-              e.project,
+              projectOf(e),
               e.environment,
               e.key,
               e.details ? JSON.stringify(e.details) : null,
             ]),
             'no audit events',
           );
-        }
-      });
-    });
+        });
+      },
+    );
 
   program
     .command('backup <file>')
@@ -129,7 +151,7 @@ export function registerAdminCommands(program: Command): void {
     .action(async (file: string, options: { force?: boolean }, command: Command) => {
       const config = loadConfig();
       await restoreDatabase(config.dataDir, file, options.force === true);
-      if (globals(command).json) printJson({ restored: file, dataDir: config.dataDir });
+      if (globals(command).json) printJson({ restored: file, data_dir: config.dataDir });
       else say(`restored ${file} into ${config.dataDir}`);
     });
 }

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { type Command, Option } from 'commander';
 import { runBench, SCENARIO_NAMES, toMarkdown } from '../../benchmark/run.js';
-import { UsageError } from '../io.js';
+import { globals } from '../context.js';
+import { printJson, UsageError } from '../io.js';
 
 export function registerBenchCommand(program: Command): void {
   program
@@ -12,7 +13,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--only <scenarios>', `comma-separated subset of: ${SCENARIO_NAMES.join(', ')}`)
     // Smallest sizes, for the test that proves the command works.
     .addOption(new Option('--tiny').hideHelp())
-    .action(async (options: { quick?: boolean; tiny?: boolean; out: string; only?: string }) => {
+    .action(async (options: { quick?: boolean; tiny?: boolean; out: string; only?: string }, command: Command) => {
       const only = options.only?.split(',').map((name) => name.trim());
       const unknown = only?.filter((name) => !(SCENARIO_NAMES as string[]).includes(name));
       if (unknown?.length) throw new UsageError(`unknown scenario: ${unknown.join(', ')}`);
@@ -21,6 +22,8 @@ export function registerBenchCommand(program: Command): void {
         out: path.resolve(options.out),
         ...(only && { only }),
       });
-      process.stdout.write(toMarkdown(report));
+      // --json: the very object written to results.json (its format belongs to benchmark/, camelCase included).
+      if (globals(command).json) printJson(report);
+      else process.stdout.write(toMarkdown(report));
     });
 }

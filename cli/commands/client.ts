@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
-import { CliError, readMasterKeyText, UsageError } from '../io.js';
+import { globals } from '../context.js';
+import { CliError, printJson, readMasterKeyText, UsageError } from '../io.js';
 import { callServer, serverUrl } from '../server-client.js';
 
 interface ClientOptions {
@@ -26,13 +27,16 @@ export function registerClientCommands(program: Command): void {
     .description("print the resolved secrets of the token's project and environment")
     .option('--format <format>', 'json, dotenv or shell', 'json')
     .option('--master-key-file <path>', 'file holding the master key')
-    .action(async (options: ClientOptions & { format: string }) => {
+    .action(async (options: ClientOptions & { format: string }, command: Command) => {
       if (!['json', 'dotenv', 'shell'].includes(options.format))
         throw new UsageError('--format takes json, dotenv or shell');
+      // --json is --format json (the default); with another format it is a contradiction, not a choice.
+      if (globals(command).json && options.format !== 'json')
+        throw new UsageError(`--json and --format ${options.format} contradict each other: give one`);
       const body = await fetchSecrets(options, options.format as 'json' | 'dotenv' | 'shell');
       if (options.format === 'json') {
         const { secrets } = JSON.parse(body) as { secrets: Record<string, string> };
-        process.stdout.write(`${JSON.stringify(secrets, null, 2)}\n`);
+        printJson(secrets);
       } else process.stdout.write(body);
     });
 

@@ -10,6 +10,14 @@ function parseVersion(text: string): number {
   return Number(text);
 }
 
+/** What set, delete and rollback print with --json: the new version of the key, where it was written. */
+const versionJson = (project: string, environment: string, written: { key: string; version: number }) => ({
+  project,
+  environment,
+  key: written.key,
+  version: written.version,
+});
+
 export function registerSecretCommands(program: Command): void {
   const secret = program.command('secret').description('secrets of a project in an environment');
 
@@ -31,7 +39,7 @@ export function registerSecretCommands(program: Command): void {
         await withContext((ctx) =>
           withMasterKey(options, async (masterKey) => {
             const written = await ctx.secrets.set({ project, environment: env, key, value }, { masterKey }, cliActor());
-            if (globals(command).json) printJson(written);
+            if (globals(command).json) printJson(versionJson(project, env, written));
             else say(`${key} is at version ${written.version} in ${project}/${env}`);
           }),
         );
@@ -112,7 +120,7 @@ export function registerSecretCommands(program: Command): void {
     .action(async (project: string, env: string, key: string, _options, command: Command) => {
       await withContext(async (ctx) => {
         const deleted = await ctx.secrets.remove({ project, environment: env, key }, cliActor());
-        if (globals(command).json) printJson(deleted);
+        if (globals(command).json) printJson(versionJson(project, env, deleted));
         else say(`deleted ${key} in ${project}/${env} (version ${deleted.version})`);
       });
     });
@@ -138,7 +146,7 @@ export function registerSecretCommands(program: Command): void {
               { masterKey },
               cliActor(),
             );
-            if (globals(command).json) printJson(written);
+            if (globals(command).json) printJson(versionJson(project, env, written));
             else say(`${key} is at version ${written.version} (the value of version ${version})`);
           }),
         );
@@ -159,7 +167,8 @@ export function registerSecretCommands(program: Command): void {
               { masterKey },
               cliActor(),
             );
-            if (globals(command).json) printJson(result);
+            if (globals(command).json)
+              printJson({ project, environment: env, written: result.written, unchanged: result.unchanged });
             else
               say(
                 `imported ${result.written.length} keys into ${project}/${env} (${result.unchanged.length} unchanged)`,

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadShareCrypto as shareCrypto } from '../../src/shares/share-crypto.js';
-import { CliError, dropOneTrailingNewline, readTextFile, say, UsageError, valueFrom } from '../io.js';
+import { globals } from '../context.js';
+import { CliError, dropOneTrailingNewline, printJson, readTextFile, say, UsageError, valueFrom } from '../io.js';
 import { callServer, serverUrl } from '../server-client.js';
 
 const requestJson = async (url: string, init?: RequestInit) =>
@@ -25,6 +26,7 @@ export function registerShareCommands(program: Command): void {
       async (
         argument: string | undefined,
         options: { ttl: string; passphraseFile?: string; fromFile?: string; notify?: string },
+        command: Command,
       ) => {
         const server = serverUrl();
         const value = await valueFrom(argument, options.fromFile);
@@ -43,9 +45,21 @@ export function registerShareCommands(program: Command): void {
           }),
         });
         if (body.notified === false) say(`the e-mail notice to ${options.notify} could not be sent`);
+        const link = `${server}/s/${String(body.id)}#${key}`;
+        if (globals(command).json) {
+          printJson({
+            link,
+            id: body.id,
+            expires_at: body.expires_at,
+            creator_key: body.creator_key,
+            passphrase_protected: passphrase !== undefined,
+            notified: typeof body.notified === 'boolean' ? body.notified : null,
+          });
+          return;
+        }
         say(`works once, until ${String(body.expires_at)}${passphrase ? ', with the passphrase' : ''}`);
         say(`creator key (to check or burn it): ${String(body.creator_key)}`);
-        process.stdout.write(`${server}/s/${String(body.id)}#${key}\n`);
+        process.stdout.write(`${link}\n`);
       },
     );
 
@@ -53,7 +67,7 @@ export function registerShareCommands(program: Command): void {
     .command('open <link>')
     .description('reveal a one-time link (this consumes it) and print the secret')
     .option('--passphrase-file <path>', 'the passphrase the sender gave you')
-    .action(async (link: string, options: { passphraseFile?: string }) => {
+    .action(async (link: string, options: { passphraseFile?: string }, command: Command) => {
       let url: URL;
       try {
         url = new URL(link);
@@ -73,10 +87,13 @@ export function registerShareCommands(program: Command): void {
       if (peek.passphrase_protected && passphrase === undefined)
         throw new CliError('this secret needs its passphrase: pass --passphrase-file');
       const body = await requestJson(`${url.origin}/api/v1/shares/${id}/reveal`, { method: 'POST' });
+      let value: string;
       try {
-        process.stdout.write(`${await (await shareCrypto()).decryptShare(String(body.ciphertext), key, passphrase)}\n`);
+        value = await (await shareCrypto()).decryptShare(String(body.ciphertext), key, passphrase);
       } catch (error) {
         throw new CliError(`${(error as Error).message}; the secret was consumed and cannot be revealed again`);
       }
+      if (globals(command).json) printJson({ value });
+      else process.stdout.write(`${value}\n`);
     });
 }

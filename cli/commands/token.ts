@@ -3,6 +3,19 @@ import { parseDuration, type TokenView } from '../../src/tokens/token.service.js
 import { globals, withContext } from '../context.js';
 import { cliActor, printJson, printTable, say } from '../io.js';
 
+/** The JSON of a token (CONTRACT §6): exactly these keys, never the token itself. */
+const tokenJson = (view: TokenView) => ({
+  id: view.id,
+  name: view.name,
+  project: view.project,
+  environment: view.environment,
+  access: view.access,
+  created_at: view.created_at,
+  last_used_at: view.last_used_at,
+  expires_at: view.expires_at,
+  revoked_at: view.revoked_at,
+});
+
 export function registerTokenCommands(program: Command): void {
   const token = program
     .command('token')
@@ -34,7 +47,7 @@ export function registerTokenCommands(program: Command): void {
             cliActor(),
           );
           if (globals(command).json) {
-            printJson({ ...created.view, token: created.token });
+            printJson({ ...tokenJson(created.view), token: created.token });
             return;
           }
           say(
@@ -52,7 +65,7 @@ export function registerTokenCommands(program: Command): void {
     .action(async (project: string | undefined, _options, command: Command) => {
       await withContext(async (ctx) => {
         const rows: TokenView[] = await ctx.tokens.list(project);
-        if (globals(command).json) printJson(rows);
+        if (globals(command).json) printJson(rows.map(tokenJson));
         else {
           printTable(
             ['ID', 'NAME', 'PROJECT', 'ENV', 'ACCESS', 'CREATED', 'LAST USED', 'EXPIRES', 'REVOKED'],
@@ -79,7 +92,7 @@ export function registerTokenCommands(program: Command): void {
     .action(async (id: string, _options, command: Command) => {
       await withContext(async (ctx) => {
         const revoked = await ctx.tokens.revoke(id, cliActor());
-        if (globals(command).json) printJson(revoked);
+        if (globals(command).json) printJson(tokenJson(revoked));
         else say(`revoked token ${revoked.id} (${revoked.project}/${revoked.environment})`);
       });
     });
