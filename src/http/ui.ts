@@ -10,18 +10,17 @@ import { engine } from 'express-handlebars';
 import { csrfSync } from 'csrf-sync';
 import { auditRoutes } from '../audit/audit.routes.js';
 import { environmentRoutes } from '../environments/environment.routes.js';
-import { AppError, NotFound } from '../errors.js';
+import { AppError, Forbidden, NotFound } from '../errors.js';
 import { errorSummary, type Logger } from '../logger.js';
 import { STATIC_DIR, VIEWS_DIR } from '../paths.js';
 import { projectRoutes } from '../projects/project.routes.js';
 import { secretRoutes } from '../secrets/secret.routes.js';
 import { tokenRoutes } from '../tokens/token.routes.js';
 import { viewHelpers } from '../ui/view-helpers.js';
+import { HTTP_STATUS } from './middleware/error-handler.js';
 import { noStore, type UiDeps } from '../ui/ui-kit.js';
 import { authRoutes } from '../users/auth.routes.js';
 import type { SetupGate } from '../users/setup.js';
-
-const STATUS: Record<string, number> = { not_found: 404, forbidden: 403, invalid_request: 400, sealed: 423 };
 
 /**
  * The admin web UI: sessions (DATA_DIR/sessions.db), CSRF on every form, Handlebars views. Mounted
@@ -97,10 +96,10 @@ export function mountUi(
       error instanceof AppError
         ? error
         : (error as { code?: string }).code === 'forbidden'
-          ? new AppError('forbidden', (error as Error).message)
+          ? new Forbidden((error as Error).message)
           : undefined;
     if (!known) logger.error('unhandled UI error', { path: req.path, ...errorSummary(error) });
-    const status = known ? (STATUS[known.code] ?? 400) : 500;
+    const status = known ? HTTP_STATUS[known.code] : 500;
     res.status(status).render('pages/error', {
       title: status === 403 ? 'Refused' : status === 404 ? 'Not found' : 'Something went wrong',
       message: known?.message ?? 'An unexpected error occurred; it has been logged.',

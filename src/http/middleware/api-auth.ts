@@ -1,10 +1,11 @@
 import type { Request, RequestHandler } from 'express';
 import { MemoryStore, type Options } from 'express-rate-limit';
 import type { Actor, AuditService } from '../../audit/audit.service.js';
-import { AppError, InvalidMasterKey, InvalidRequest, RateLimited } from '../../errors.js';
+import { InvalidMasterKey, InvalidRequest, RateLimited } from '../../errors.js';
 import type { DerivationGuard } from '../../keys/key.service.js';
 import { presentedMasterKey } from '../../keys/master-key.js';
 import type { AuthenticatedToken, TokenService } from '../../tokens/token.service.js';
+import { bodyTooLarge } from './error-handler.js';
 
 /** What an authenticated API request carries to its handler. */
 export interface ApiCaller {
@@ -74,7 +75,7 @@ export function apiRequestRules(maxBodyBytes: number): RequestHandler {
     }
     if (Number(req.get('content-length') ?? 0) > maxBodyBytes) {
       res.set('Connection', 'close');
-      return next(new AppError('too_large', `request body larger than ${maxBodyBytes / 1024 / 1024} MiB`));
+      return next(bodyTooLarge(maxBodyBytes));
     }
     next();
   };
