@@ -14,6 +14,7 @@ import { shareApiRouter } from '../shares/share.api.js';
 import { createShareNotifier } from '../shares/share-notice.js';
 import { slackRouter } from '../integrations/slack.js';
 import { errorHandler, notFound, requestLogger } from './middleware/error-handler.js';
+import { htmlErrorAnswer } from '../ui/ui-kit.js';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -124,9 +125,9 @@ export function createApp({
     );
   }
 
-  if (sessions) mountUi(app, { ctx, config, logger, setup, unsealLimiter, sessions: sessions.middleware });
+  if (sessions) mountUi(app, { ctx, config, setup, unsealLimiter, sessions: sessions.middleware });
 
   app.use(notFound);
-  app.use(errorHandler(logger));
+  app.use(errorHandler(logger, sessions && htmlErrorAnswer(logger)));
   return Object.assign(app, { closeUi: () => sessions?.close() });
 }

@@ -1,6 +1,6 @@
-import { Router } from 'express';
+import { type Request, Router } from 'express';
 import { presentedMasterKey } from '../keys/master-key.js';
-import { action, currentUser, field, flash, noStore, param, type UiDeps, uiActor } from '../ui/ui-kit.js';
+import { action, currentUser, field, flash, formOnError, noStore, param, type UiDeps, uiActor } from '../ui/ui-kit.js';
 import type { ProjectView } from './project.service.js';
 
 interface TreeNode extends ProjectView {
@@ -31,70 +31,77 @@ export function projectRoutes({ ctx, unsealLimiter }: UiDeps): Router {
     res.render('pages/project-new', { title: 'New project', projects: await ctx.projects.list(), parent });
   });
 
-  router.post(
-    '/projects',
-    action(
-      () => '/projects/new',
-      async (req, res) => {
-        const parent = field(req, 'parent', 63) || undefined;
-        const ownKey =
-          parent === undefined && field(req, 'keyChoice') === 'own' ? field(req, 'masterKey', 1024) : undefined;
-        const created = await ctx.projects.create(
-          { name: field(req, 'name', 100), parent, masterKey: ownKey },
-          uiActor(req, res),
-        );
-        if (created.masterKey) {
-          // Rendered straight into this response, never stored: not in the session, not in a flash.
-          noStore(res).render('pages/master-key', {
-            title: 'Store your master key',
-            project: created.project,
-            masterKey: created.masterKey,
-          });
-          return;
-        }
-        flash(req, 'success', `Project "${created.project.name}" created.`);
-        res.redirect(303, `/projects/${created.project.name}`);
-      },
-    ),
-  );
+  const newProjectForm = async (req: Request) => ({
+    title: 'New project',
+    projects: await ctx.projects.list(),
+    parent: field(req, 'parent', 63),
+    // Never the master key: a key typed into a refused form is typed again.
+    name: field(req, 'name', 100),
+  });
+
+  router.post('/projects', formOnError('pages/project-new', newProjectForm), async (req, res) => {
+    const parent = field(req, 'parent', 63) || undefined;
+    const ownKey =
+      parent === undefined && field(req, 'keyChoice') === 'own' ? field(req, 'masterKey', 1024) : undefined;
+    const created = await ctx.projects.create(
+      { name: field(req, 'name', 100), parent, masterKey: ownKey },
+      uiActor(req, res),
+    );
+    if (created.masterKey) {
+      // Rendered straight into this response, never stored: not in the session, not in a flash.
+      noStore(res).render('pages/master-key', {
+        title: 'Store your master key',
+        project: created.project,
+        masterKey: created.masterKey,
+      });
+      return;
+    }
+    flash(req, 'success', `Project "${created.project.name}" created.`);
+    res.redirect(303, `/projects/${created.project.name}`);
+  });
 
   router.get('/projects/:name', async (req, res) => {
     const project = await ctx.projects.byName(param(req, 'name'));
     res.redirect(303, `/projects/${project.name}/envs/${await firstEnvironment()}`);
   });
 
-  const backTo = (req: import('express').Request) => {
+  const backTo = (req: Request) => {
     const back = field(req, 'back', 300);
     return back.startsWith('/') && !back.startsWith('//') ? back : '/';
   };
 
-  router.post(
-    '/projects/:name/unseal',
-    action(backTo, async (req, res) => {
-      const root = await ctx.projects.rootOf(await ctx.projects.byName(param(req, 'name')));
-      const masterKey = presentedMasterKey(field(req, 'masterKey', 1024));
+  /** A wrong key (401), too many of them (429) …: the unseal form again, with the reason. */
+  const unsealForm = (req: Request) => ({
+    title: `Unseal ${param(req, 'name')}`,
+    root: param(req, 'name'),
+    back: backTo(req),
+    cancel: backTo(req),
+  });
+
+  router.post('/projects/:name/unseal', formOnError('pages/unseal', unsealForm), async (req, res) => {
+    const root = await ctx.projects.rootOf(await ctx.projects.byName(param(req, 'name')));
+    const masterKey = presentedMasterKey(field(req, 'masterKey', 1024));
+    try {
+      const guard = unsealLimiter.guard(`${currentUser(res).id}:${root.id}`);
+      await guard.before();
+      let succeeded = false;
       try {
-        const guard = unsealLimiter.guard(`${currentUser(res).id}:${root.id}`);
-        await guard.before();
-        let succeeded = false;
-        try {
-          const { expiresAt } = await ctx.keys.unseal(root, masterKey, uiActor(req, res));
-          succeeded = true;
-          const minutes = Math.round((expiresAt.getTime() - Date.now()) / 60_000);
-          flash(
-            req,
-            'success',
-            `"${root.name}" is unsealed for ${minutes || 'less than a'} minute${minutes === 1 ? '' : 's'}.`,
-          );
-        } finally {
-          await guard.after(succeeded);
-        }
+        const { expiresAt } = await ctx.keys.unseal(root, masterKey, uiActor(req, res));
+        succeeded = true;
+        const minutes = Math.round((expiresAt.getTime() - Date.now()) / 60_000);
+        flash(
+          req,
+          'success',
+          `"${root.name}" is unsealed for ${minutes || 'less than a'} minute${minutes === 1 ? '' : 's'}.`,
+        );
       } finally {
-        masterKey.fill(0);
+        await guard.after(succeeded);
       }
-      res.redirect(303, backTo(req));
-    }),
-  );
+    } finally {
+      masterKey.fill(0);
+    }
+    res.redirect(303, backTo(req));
+  });
 
   router.post(
     '/projects/:name/seal',

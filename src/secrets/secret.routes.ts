@@ -1,6 +1,6 @@
 import { type Request, type Response, Router } from 'express';
-import { InvalidRequest } from '../errors.js';
-import { action, field, flash, noStore, param, type UiDeps, uiActor } from '../ui/ui-kit.js';
+import { type AppError, InvalidRequest, Sealed } from '../errors.js';
+import { action, field, flash, formOnError, noStore, param, type UiDeps, uiActor } from '../ui/ui-kit.js';
 
 export function secretRoutes({ ctx, config }: UiDeps): Router {
   const router = Router();
@@ -32,11 +32,16 @@ export function secretRoutes({ ctx, config }: UiDeps): Router {
     });
   });
 
-  router.get('/projects/:name/envs/:env/reveal', async (req, res) => {
+  // Sealed (423): the form that unseals the root, which then comes back here.
+  const unsealFirst = (req: Request, _res: Response, error: AppError) => {
+    const root = error instanceof Sealed ? error.project : param(req, 'name');
+    return { title: `Unseal ${root}`, root, back: `${base(req)}/reveal`, cancel: base(req) };
+  };
+
+  router.get('/projects/:name/envs/:env/reveal', formOnError('pages/unseal', unsealFirst), async (req, res) => {
     const header = await projectHeader(param(req, 'name'), param(req, 'env'));
     if (!header.project.unsealedUntil) {
-      flash(req, 'error', `Unseal "${header.project.root}" to see values.`);
-      return res.redirect(303, base(req));
+      throw new Sealed(header.project.root, `Unseal "${header.project.root}" to see values.`);
     }
     const resolved = await ctx.secrets.resolve(
       { project: header.project.name, environment: param(req, 'env') },

@@ -1,7 +1,7 @@
 import { type Request, type Response, Router } from 'express';
 import { rateLimit } from 'express-rate-limit';
-import { AppError } from '../errors.js';
-import { field, noStore, type UiDeps } from '../ui/ui-kit.js';
+import { NoSuchRoute } from '../errors.js';
+import { field, formOnError, noStore, type UiDeps } from '../ui/ui-kit.js';
 import type { SetupGate } from './setup.js';
 
 /** Login, logout and the first-run setup page: the only UI routes reachable without a session. */
@@ -38,7 +38,9 @@ export function authRoutes({ ctx, setup }: UiDeps & { setup: SetupGate }): Route
     renderLogin(res, 200);
   });
 
-  router.post('/login', perIp, perUsername, async (req, res, next) => {
+  const loginForm = (req: Request) => ({ title: 'Sign in', username: field(req, 'username', 64), bare: true });
+
+  router.post('/login', formOnError('pages/login', loginForm), perIp, perUsername, async (req, res, next) => {
     const username = field(req, 'username', 64);
     const user = await ctx.users.verify(username, field(req, 'password', 1024));
     if (!user) {
@@ -60,28 +62,27 @@ export function authRoutes({ ctx, setup }: UiDeps & { setup: SetupGate }): Route
   });
 
   router.get('/setup', async (req, res) => {
-    if (!(await setup.accepts(req.query.token)))
-      return res.status(404).render('pages/error', { title: 'Not found', message: 'There is nothing here.' });
+    if (!(await setup.accepts(req.query.token))) throw new NoSuchRoute();
     noStore(res).render('pages/setup', { title: 'Welcome to secretsfly', token: String(req.query.token), bare: true });
   });
 
-  router.post('/setup', async (req, res) => {
+  const setupForm = (req: Request, res: Response) => {
+    noStore(res);
+    return {
+      title: 'Welcome to secretsfly',
+      token: field(req, 'token'),
+      username: field(req, 'username', 64),
+      bare: true,
+    };
+  };
+
+  router.post('/setup', formOnError('pages/setup', setupForm), async (req, res) => {
     const token = field(req, 'token');
     const username = field(req, 'username', 64);
-    try {
-      const user = await setup.complete(token, username, field(req, 'password', 1024), actorOf(req, 'setup'));
-      if (!user)
-        return res
-          .status(404)
-          .render('pages/error', { title: 'Not found', message: 'This setup link has been used or is wrong.' });
-      req.session.flash = [{ kind: 'success', message: `Admin "${user.username}" created. Sign in to start.` }];
-      res.redirect(303, '/login');
-    } catch (error) {
-      if (!(error instanceof AppError)) throw error;
-      noStore(res)
-        .status(400)
-        .render('pages/setup', { title: 'Welcome to secretsfly', token, username, error: error.message, bare: true });
-    }
+    const user = await setup.complete(token, username, field(req, 'password', 1024), actorOf(req, 'setup'));
+    if (!user) throw new NoSuchRoute('This setup link has been used or is wrong.');
+    req.session.flash = [{ kind: 'success', message: `Admin "${user.username}" created. Sign in to start.` }];
+    res.redirect(303, '/login');
   });
 
   return router;

@@ -1,6 +1,7 @@
-import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import { AppError, type ErrorCode, InvalidRequest, NoSuchRoute, RateLimited, TooLarge } from '../../errors.js';
 import { errorSummary, type Logger } from '../../logger.js';
+import type { HtmlErrorAnswer } from '../../ui/ui-kit.js';
 
 /** The HTTP status of every error code, API and UI alike; the compiler refuses a missing code. */
 export const HTTP_STATUS = {
@@ -42,18 +43,34 @@ function knownError(error: unknown): AppError | undefined {
   return undefined;
 }
 
+/** API paths, Slack, and anyone who prefers JSON to HTML get `{"error":{…}}`; browsers get a page. */
+function wantsJson(req: Request): boolean {
+  const path = req.originalUrl;
+  return path.startsWith('/api/') || path.startsWith('/integrations/') || req.accepts(['html', 'json']) === 'json';
+}
+
 /**
- * The one place errors become responses: `{"error":{"code","message"}}` with the status of its code.
- * An unexpected error is logged once as a safe summary and answered as `internal_error`, no details.
+ * The one place errors become responses, with the status of their code (HTTP_STATUS): JSON
+ * `{"error":{"code","message"}}`, or, when the UI is on, `pages` answers an HTML request (the form
+ * again, a flash and a redirect, or the error page). An unexpected error is logged once as a safe
+ * summary and answered as `internal_error`, never with its details.
  */
-export function errorHandler(logger: Logger): ErrorRequestHandler {
+export function errorHandler(logger: Logger, pages?: HtmlErrorAnswer): ErrorRequestHandler {
   return (error, req, res, next) => {
     if (res.headersSent) return next(error);
     const known = knownError(error);
     if (!known) logger.error('unhandled error', { path: req.path, ...errorSummary(error) });
     const code: ErrorCode = known?.code ?? 'internal_error';
+    const status = HTTP_STATUS[code];
     if (known instanceof RateLimited) res.set('Retry-After', String(known.retryAfterSeconds));
-    res.status(HTTP_STATUS[code]).json({ error: { code, message: known?.message ?? 'internal error' } });
+    if (pages && !wantsJson(req)) {
+      pages(req, res, status, known).catch((failed: unknown) => {
+        logger.error('error page failed', { path: req.path, ...errorSummary(failed) });
+        if (!res.headersSent) res.status(500).type('text/plain').send('internal error');
+      });
+      return;
+    }
+    res.status(status).json({ error: { code, message: known?.message ?? 'internal error' } });
   };
 }
 
