@@ -1,35 +1,27 @@
 import { type Request, type Response, Router } from 'express';
-import { rateLimit } from 'express-rate-limit';
 import { NoSuchRoute } from '../errors.js';
+import { limiter } from '../http/middleware/rate-limit.js';
 import { field, formOnError, noStore, type UiDeps } from '../ui/ui-kit.js';
 import type { SetupGate } from './setup.js';
 
 /** Login, logout and the first-run setup page: the only UI routes reachable without a session. */
-export function authRoutes({ ctx, setup }: UiDeps & { setup: SetupGate }): Router {
+export function authRoutes({ ctx, config, setup }: UiDeps & { setup: SetupGate }): Router {
   const router = Router();
   const actorOf = (req: Request, name: string) => ({ name, ip: req.ip, userAgent: req.get('user-agent') });
   const renderLogin = (res: Response, status: number, error?: string, username = '') =>
     // The password is never echoed back into the form.
     res.status(status).render('pages/login', { title: 'Sign in', error, username, bare: true });
 
-  const tooMany = (_req: Request, res: Response) =>
-    renderLogin(res, 429, 'Too many sign-in attempts. Wait a minute and try again.');
-  const perIp = rateLimit({
-    windowMs: 15 * 60_000,
-    limit: 30,
-    standardHeaders: 'draft-8',
-    legacyHeaders: false,
-    handler: tooMany,
-  });
+  const tooMany = 'Too many sign-in attempts. Wait a minute and try again.';
+  const perIp = limiter({ windowSeconds: 15 * 60, limit: config.loginAttemptsPer15Minutes, message: tooMany });
   // Failed attempts only, per username, whatever address they come from.
-  const perUsername = rateLimit({
-    windowMs: 60_000,
-    limit: 5,
-    skipSuccessfulRequests: true,
-    keyGenerator: (req) => `user:${field(req, 'username', 64).toLowerCase()}`,
-    standardHeaders: false,
-    legacyHeaders: false,
-    handler: tooMany,
+  const perUsername = limiter({
+    windowSeconds: 60,
+    limit: config.loginFailuresPerMinute,
+    key: (req) => `user:${field(req, 'username', 64).toLowerCase()}`,
+    failuresOnly: true,
+    headers: false,
+    message: tooMany,
   });
 
   router.get('/login', async (_req, res) => {
