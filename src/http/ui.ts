@@ -3,6 +3,7 @@ import { engine } from 'express-handlebars';
 import { csrfSync } from 'csrf-sync';
 import { auditRoutes } from '../audit/audit.routes.js';
 import { environmentRoutes } from '../environments/environment.routes.js';
+import { createUnsealGuard, type MasterKeyLimiter } from '../keys/master-key-guard.js';
 import { Forbidden, NoSuchRoute, NotFound } from '../errors.js';
 import { STATIC_DIR, VIEWS_DIR } from '../paths.js';
 import { projectRoutes } from '../projects/project.routes.js';
@@ -18,8 +19,16 @@ const CSRF_REFUSED = 'This form has expired or did not come from this site. Relo
  * The admin web UI: sessions (DATA_DIR/sessions.db), CSRF on every form, Handlebars views. Mounted
  * after the API, so API requests never touch sessions. Returns a closer for the session database.
  */
-export function mountUi(app: Express, deps: UiDeps & { setup: SetupGate; sessions: RequestHandler }): void {
+export function mountUi(
+  app: Express,
+  deps: Omit<UiDeps, 'unseal'> & { setup: SetupGate; sessions: RequestHandler; unsealLimiter: MasterKeyLimiter },
+): void {
   const { ctx, setup } = deps;
+  const routeDeps: UiDeps = {
+    ctx,
+    config: deps.config,
+    unseal: createUnsealGuard({ keys: ctx.keys, limiter: deps.unsealLimiter }),
+  };
   app.engine(
     'hbs',
     engine({
@@ -71,9 +80,15 @@ export function mountUi(app: Express, deps: UiDeps & { setup: SetupGate; session
     res.locals.environments = (await ctx.environments.list()).map((env) => env.name);
     next();
   });
-  ui.use(authRoutes({ ...deps, setup }));
+  ui.use(authRoutes({ ...routeDeps, setup }));
   ui.use((_req, res, next) => (res.locals.user ? next() : res.redirect(303, '/login')));
-  ui.use(projectRoutes(deps), secretRoutes(deps), tokenRoutes(deps), environmentRoutes(deps), auditRoutes(deps));
+  ui.use(
+    projectRoutes(routeDeps),
+    secretRoutes(routeDeps),
+    tokenRoutes(routeDeps),
+    environmentRoutes(routeDeps),
+    auditRoutes(routeDeps),
+  );
   ui.get('/share', (_req, res) => noStore(res).render('pages/share-create', { title: 'Share once' }));
   ui.use((_req, _res, next) => next(new NoSuchRoute()));
   app.use(ui);

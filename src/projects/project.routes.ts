@@ -1,5 +1,4 @@
 import { type Request, Router } from 'express';
-import { presentedMasterKey } from '../keys/master-key.js';
 import { action, currentUser, field, flash, formOnError, noStore, param, type UiDeps, uiActor } from '../ui/ui-kit.js';
 import type { ProjectView } from './project.service.js';
 
@@ -17,7 +16,7 @@ function buildTree(projects: readonly ProjectView[]): TreeNode[] {
   return roots;
 }
 
-export function projectRoutes({ ctx, unsealLimiter }: UiDeps): Router {
+export function projectRoutes({ ctx, unseal }: UiDeps): Router {
   const router = Router();
   const firstEnvironment = async () => (await ctx.environments.list())[0]?.name ?? 'prod';
 
@@ -80,26 +79,13 @@ export function projectRoutes({ ctx, unsealLimiter }: UiDeps): Router {
 
   router.post('/projects/:name/unseal', formOnError('pages/unseal', unsealForm), async (req, res) => {
     const root = await ctx.projects.rootOf(await ctx.projects.byName(param(req, 'name')));
-    const masterKey = presentedMasterKey(field(req, 'masterKey', 1024));
-    try {
-      const guard = unsealLimiter.guard(`${currentUser(res).id}:${root.id}`);
-      await guard.before();
-      let succeeded = false;
-      try {
-        const { expiresAt } = await ctx.keys.unseal(root, masterKey, uiActor(req, res));
-        succeeded = true;
-        const minutes = Math.round((expiresAt.getTime() - Date.now()) / 60_000);
-        flash(
-          req,
-          'success',
-          `"${root.name}" is unsealed for ${minutes || 'less than a'} minute${minutes === 1 ? '' : 's'}.`,
-        );
-      } finally {
-        await guard.after(succeeded);
-      }
-    } finally {
-      masterKey.fill(0);
-    }
+    const { expiresAt } = await unseal(currentUser(res).id, root, field(req, 'masterKey', 1024), uiActor(req, res));
+    const minutes = Math.round((expiresAt.getTime() - Date.now()) / 60_000);
+    flash(
+      req,
+      'success',
+      `"${root.name}" is unsealed for ${minutes || 'less than a'} minute${minutes === 1 ? '' : 's'}.`,
+    );
     res.redirect(303, backTo(req));
   });
 

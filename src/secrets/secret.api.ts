@@ -3,7 +3,7 @@ import type { AuditService } from '../audit/audit.service.js';
 import { AppError, type ErrorCode, Forbidden, InvalidMasterKey, InvalidRequest } from '../errors.js';
 import { toDotenv } from '../formats/dotenv.js';
 import { toShell } from '../formats/shell.js';
-import { type ApiCaller, apiCaller, auditDenied } from '../http/middleware/api-auth.js';
+import { type ApiCaller, apiCaller, auditDenied } from './api-caller.js';
 import type { KeyAccess } from '../keys/key.service.js';
 import { assertSecretKey, type SecretService } from './secret.service.js';
 

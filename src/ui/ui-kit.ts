@@ -2,7 +2,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import type { Actor } from '../audit/audit.service.js';
 import type { Config } from '../config.js';
 import type { AppError } from '../errors.js';
-import type { MasterKeyLimiter } from '../http/middleware/api-auth.js';
+import type { UnsealGuard } from '../keys/master-key-guard.js';
 import { errorSummary, type Logger } from '../logger.js';
 import type { AppContext } from '../main.js';
 import type { UserView } from '../users/user.service.js';
@@ -11,7 +11,7 @@ import type { UserView } from '../users/user.service.js';
 export interface UiDeps {
   readonly ctx: AppContext;
   readonly config: Config;
-  readonly unsealLimiter: MasterKeyLimiter;
+  readonly unseal: UnsealGuard;
 }
 
 export const currentUser = (res: Response): UserView => res.locals.user as UserView;
