@@ -2,33 +2,38 @@ import express, { type Express, type RequestHandler, Router } from 'express';
 import { engine } from 'express-handlebars';
 import { csrfSync } from 'csrf-sync';
 import { auditRoutes } from '../audit/audit.routes.js';
+import type { Config } from '../config.js';
 import { environmentRoutes } from '../environments/environment.routes.js';
 import { createUnsealGuard, type MasterKeyLimiter } from '../keys/master-key-guard.js';
 import { Forbidden, NoSuchRoute, NotFound } from '../errors.js';
+import type { AppContext } from '../main.js';
 import { STATIC_DIR, VIEWS_DIR } from '../paths.js';
 import { projectRoutes } from '../projects/project.routes.js';
 import { secretRoutes } from '../secrets/secret.routes.js';
 import { tokenRoutes } from '../tokens/token.routes.js';
 import { viewHelpers } from '../ui/view-helpers.js';
-import { noStore, type UiDeps } from '../ui/ui-kit.js';
+import { noStore } from '../ui/ui-kit.js';
 import { authRoutes } from '../users/auth.routes.js';
 import type { SetupGate } from '../users/setup.js';
+
 const CSRF_REFUSED = 'This form has expired or did not come from this site. Reload the page and try again.';
 
 /**
  * The admin web UI: sessions (DATA_DIR/sessions.db), CSRF on every form, Handlebars views. Mounted
- * after the API, so API requests never touch sessions. Returns a closer for the session database.
+ * after the API, so API requests never touch sessions.
  */
 export function mountUi(
   app: Express,
-  deps: Omit<UiDeps, 'unseal'> & { setup: SetupGate; sessions: RequestHandler; unsealLimiter: MasterKeyLimiter },
+  deps: {
+    ctx: AppContext;
+    config: Config;
+    setup: SetupGate;
+    sessions: RequestHandler;
+    /** Wrong master keys on unseal, per admin and root; its owner shuts it down. */
+    unsealLimiter: MasterKeyLimiter;
+  },
 ): void {
-  const { ctx, setup } = deps;
-  const routeDeps: UiDeps = {
-    ctx,
-    config: deps.config,
-    unseal: createUnsealGuard({ keys: ctx.keys, limiter: deps.unsealLimiter }),
-  };
+  const { ctx, config, setup } = deps;
   app.engine(
     'hbs',
     engine({
@@ -80,14 +85,19 @@ export function mountUi(
     res.locals.environments = (await ctx.environments.list()).map((env) => env.name);
     next();
   });
-  ui.use(authRoutes({ ...routeDeps, setup }));
+  // Each route module gets the services it uses, and nothing else.
+  const { users, audit, projects, environments, secrets, keys, tokens } = ctx;
+  ui.use(authRoutes({ ctx: { users, audit }, config, setup }));
   ui.use((_req, res, next) => (res.locals.user ? next() : res.redirect(303, '/login')));
   ui.use(
-    projectRoutes(routeDeps),
-    secretRoutes(routeDeps),
-    tokenRoutes(routeDeps),
-    environmentRoutes(routeDeps),
-    auditRoutes(routeDeps),
+    projectRoutes({
+      ctx: { projects, environments, keys },
+      unseal: createUnsealGuard({ keys, limiter: deps.unsealLimiter }),
+    }),
+    secretRoutes({ ctx: { projects, environments, secrets, audit }, config }),
+    tokenRoutes({ ctx: { projects, environments, tokens } }),
+    environmentRoutes({ ctx: { environments } }),
+    auditRoutes({ ctx: { projects, audit } }),
   );
   ui.get('/share', (_req, res) => noStore(res).render('pages/share-create', { title: 'Share once' }));
   ui.use((_req, _res, next) => next(new NoSuchRoute()));

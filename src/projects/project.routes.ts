@@ -1,5 +1,7 @@
 import { type Request, Router } from 'express';
-import { action, currentUser, field, flash, formOnError, noStore, param, type UiDeps, uiActor } from '../ui/ui-kit.js';
+import type { UnsealGuard } from '../keys/master-key-guard.js';
+import type { AppContext } from '../main.js';
+import { action, currentUser, field, flash, formOnError, noStore, param, uiActor } from '../ui/ui-kit.js';
 import type { ProjectView } from './project.service.js';
 
 interface TreeNode extends ProjectView {
@@ -16,7 +18,17 @@ function buildTree(projects: readonly ProjectView[]): TreeNode[] {
   return roots;
 }
 
-export function projectRoutes({ ctx, unseal }: UiDeps): Router {
+export interface ProjectRoutesDeps {
+  readonly ctx: {
+    readonly projects: Pick<AppContext['projects'], 'list' | 'create' | 'byName' | 'rootOf'>;
+    readonly environments: Pick<AppContext['environments'], 'list'>;
+    readonly keys: Pick<AppContext['keys'], 'seal'>;
+  };
+  /** Unsealing goes through the wrong-key limiter, never straight to the key service. */
+  readonly unseal: UnsealGuard;
+}
+
+export function projectRoutes({ ctx, unseal }: ProjectRoutesDeps): Router {
   const router = Router();
   const firstEnvironment = async () => (await ctx.environments.list())[0]?.name ?? 'prod';
 

@@ -1,8 +1,23 @@
 import { type Request, type Response, Router } from 'express';
 import { type AppError, InvalidRequest, Sealed } from '../errors.js';
-import { action, field, flash, formOnError, noStore, param, type UiDeps, uiActor } from '../ui/ui-kit.js';
+import type { Config } from '../config.js';
+import type { AppContext } from '../main.js';
+import { action, field, flash, formOnError, noStore, param, uiActor } from '../ui/ui-kit.js';
 
-export function secretRoutes({ ctx, config }: UiDeps): Router {
+export interface SecretRoutesDeps {
+  readonly ctx: {
+    readonly projects: Pick<AppContext['projects'], 'view'>;
+    readonly environments: Pick<AppContext['environments'], 'byName' | 'list'>;
+    readonly secrets: Pick<
+      AppContext['secrets'],
+      'list' | 'resolve' | 'set' | 'remove' | 'history' | 'rollback' | 'diff'
+    >;
+    readonly audit: Pick<AppContext['audit'], 'recordAlone'>;
+  };
+  readonly config: Pick<Config, 'decryptedMinutesBeforeRedirect' | 'maxSecretBytes'>;
+}
+
+export function secretRoutes({ ctx, config }: SecretRoutesDeps): Router {
   const router = Router();
   const base = (req: Request) =>
     `/projects/${encodeURIComponent(param(req, 'name'))}/envs/${encodeURIComponent(param(req, 'env'))}`;

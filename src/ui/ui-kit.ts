@@ -1,18 +1,8 @@
 import type { Request, RequestHandler, Response } from 'express';
 import type { Actor } from '../audit/audit.service.js';
-import type { Config } from '../config.js';
 import type { AppError } from '../errors.js';
-import type { UnsealGuard } from '../keys/master-key-guard.js';
 import { errorSummary, type Logger } from '../logger.js';
-import type { AppContext } from '../main.js';
 import type { UserView } from '../users/user.service.js';
-
-/** What every UI route module receives. */
-export interface UiDeps {
-  readonly ctx: AppContext;
-  readonly config: Config;
-  readonly unseal: UnsealGuard;
-}
 
 export const currentUser = (res: Response): UserView => res.locals.user as UserView;
 

@@ -1,11 +1,22 @@
 import { type Request, type Response, Router } from 'express';
 import { NoSuchRoute } from '../errors.js';
 import { limiter } from '../http/middleware/rate-limit.js';
-import { field, formOnError, noStore, type UiDeps } from '../ui/ui-kit.js';
+import type { Config } from '../config.js';
+import type { AppContext } from '../main.js';
+import { field, formOnError, noStore } from '../ui/ui-kit.js';
 import type { SetupGate } from './setup.js';
 
 /** Login, logout and the first-run setup page: the only UI routes reachable without a session. */
-export function authRoutes({ ctx, config, setup }: UiDeps & { setup: SetupGate }): Router {
+export interface AuthRoutesDeps {
+  readonly ctx: {
+    readonly users: Pick<AppContext['users'], 'verify'>;
+    readonly audit: Pick<AppContext['audit'], 'recordAlone'>;
+  };
+  readonly config: Pick<Config, 'loginAttemptsPer15Minutes' | 'loginFailuresPerMinute'>;
+  readonly setup: Pick<SetupGate, 'isOpen' | 'accepts' | 'complete'>;
+}
+
+export function authRoutes({ ctx, config, setup }: AuthRoutesDeps): Router {
   const router = Router();
   const actorOf = (req: Request, name: string) => ({ name, ip: req.ip, userAgent: req.get('user-agent') });
   const renderLogin = (res: Response, status: number, error?: string, username = '') =>
