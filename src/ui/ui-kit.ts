@@ -35,8 +35,14 @@ type FormLocals = (
   error: AppError,
 ) => Record<string, unknown> | Promise<Record<string, unknown>>;
 
-/** How a route wants its domain errors shown; read by the error handler (htmlErrorAnswer). */
-type OnError = { readonly back: (req: Request) => string } | { readonly view: string; readonly locals: FormLocals };
+/**
+ * How a route wants its domain errors shown, read by the error handler (htmlErrorAnswer), with the
+ * route's params: by the time an error reaches that handler, Express has reset `req.params`.
+ */
+type OnError = { readonly params: Request['params'] } & (
+  | { readonly back: (req: Request) => string }
+  | { readonly view: string; readonly locals: FormLocals }
+);
 
 const onErrors = new WeakMap<Request, OnError>();
 
@@ -49,7 +55,7 @@ export function action(
   handler: (req: Request, res: Response) => Promise<void>,
 ): RequestHandler {
   return (req, res) => {
-    onErrors.set(req, { back });
+    onErrors.set(req, { params: { ...req.params }, back });
     return handler(req, res);
   };
 }
@@ -60,7 +66,7 @@ export function action(
  */
 export function formOnError(view: string, locals: FormLocals): RequestHandler {
   return (req, _res, next) => {
-    onErrors.set(req, { view, locals });
+    onErrors.set(req, { params: { ...req.params }, view, locals });
     next();
   };
 }
@@ -92,6 +98,7 @@ export function htmlErrorAnswer(logger: Logger) {
 
   return async (req: Request, res: Response, status: number, error: AppError | undefined): Promise<void> => {
     const onError = error && onErrors.get(req);
+    if (onError) req.params = onError.params;
     if (error && onError && 'back' in onError) {
       flash(req, 'error', error.message);
       return res.redirect(303, onError.back(req));
