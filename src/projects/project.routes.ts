@@ -42,11 +42,11 @@ export function projectRoutes({ ctx, unseal }: ProjectRoutesDeps): Router {
     res.render('pages/project-new', { title: 'New project', projects: await ctx.projects.list(), parent });
   });
 
+  /** The refused form again, with its name and parent; never its master key, which is typed again. */
   const newProjectForm = async (req: Request) => ({
     title: 'New project',
     projects: await ctx.projects.list(),
     parent: field(req, 'parent', 63),
-    // Never the master key: a key typed into a refused form is typed again.
     name: field(req, 'name', 100),
   });
 

@@ -6,7 +6,6 @@ import type { AppContext } from '../main.js';
 import { field, formOnError, noStore } from '../ui/ui-kit.js';
 import type { SetupGate } from './setup.js';
 
-/** Login, logout and the first-run setup page: the only UI routes reachable without a session. */
 export interface AuthRoutesDeps {
   readonly ctx: {
     readonly users: Pick<AppContext['users'], 'verify'>;
@@ -16,6 +15,7 @@ export interface AuthRoutesDeps {
   readonly setup: Pick<SetupGate, 'isOpen' | 'accepts' | 'complete'>;
 }
 
+/** Login, logout and the first-run setup page: the only UI routes reachable without a session. */
 export function authRoutes({ ctx, config, setup }: AuthRoutesDeps): Router {
   const router = Router();
   const actorOf = (req: Request, name: string) => ({ name, ip: req.ip, userAgent: req.get('user-agent') });
