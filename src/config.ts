@@ -17,6 +17,12 @@ export interface Config {
   readonly masterKeyAttemptsPerMinute: number;
   /** API requests per minute per client IP; 0 turns the limit off. */
   readonly apiRequestsPerMinute: number;
+  /** Sign-in attempts per client IP per 15 minutes. */
+  readonly loginAttemptsPer15Minutes: number;
+  /** Failed sign-ins per username per minute, whatever address they come from. */
+  readonly loginFailuresPerMinute: number;
+  /** One-time share reveals per client IP per minute. */
+  readonly shareRevealsPerMinute: number;
   readonly trustProxy: boolean;
   readonly logLevel: LogLevel;
   /** Creating a one-time share needs an admin session or a read_write token. */
@@ -120,6 +126,9 @@ export function loadConfig(env: Env = process.env): Config {
     maxSecretBytes: integer('MAX_SECRET_BYTES', 65536, 1, 1024 * 1024 - 1024),
     masterKeyAttemptsPerMinute: integer('MASTER_KEY_ATTEMPTS_PER_MINUTE', 5, 1, 10_000),
     apiRequestsPerMinute: integer('API_RATE_LIMIT_PER_MINUTE', 6000, 0, 10_000_000),
+    loginAttemptsPer15Minutes: integer('LOGIN_ATTEMPTS_PER_15_MINUTES', 30, 1, 100_000),
+    loginFailuresPerMinute: integer('LOGIN_FAILURES_PER_MINUTE', 5, 1, 10_000),
+    shareRevealsPerMinute: integer('SHARE_REVEALS_PER_MINUTE', 30, 1, 100_000),
     trustProxy: boolean('TRUST_PROXY', false),
     logLevel: logLevel as LogLevel,
     sharesRequireAuth: boolean('SHARES_REQUIRE_AUTH', true),

@@ -1,11 +1,42 @@
+import type { ShareState } from './shares/share.table.js';
+
 /**
  * Domain errors with a stable `code`. They know nothing of HTTP or the CLI: the HTTP error handler
- * maps codes to statuses, the CLI prints the message on one line and exits 1.
- * Messages never contain a secret value, a master key or a token.
+ * maps codes to statuses (HTTP_STATUS, checked complete against ErrorCode), the CLI prints the
+ * message on one line and exits 1. Messages never contain a secret value, a master key or a token.
  */
+
+/** What a request asked for and cannot have: each has its HTTP status. */
+type RequestErrorCode =
+  | 'invalid_request'
+  | 'invalid_token'
+  | 'invalid_signature'
+  | 'invalid_master_key'
+  | 'forbidden'
+  | 'not_found'
+  | 'already_exists'
+  | 'version_conflict'
+  | 'key_rotated'
+  | 'gone'
+  | 'too_large'
+  | 'not_representable'
+  | 'sealed'
+  | 'rate_limited';
+
+/** Backup and restore, run from the CLI. */
+type StorageErrorCode = 'invalid_backup' | 'database_exists' | 'database_in_use';
+
+/** The CLI's own errors (cli/io.ts: CliError, UsageError). */
+type CliErrorCode = 'cli_error' | 'usage';
+
+export type AppErrorCode = RequestErrorCode | StorageErrorCode | CliErrorCode;
+
+/** Every code a caller can see; `internal_error` is never thrown, it is the answer to anything unexpected. */
+export type ErrorCode = AppErrorCode | 'internal_error';
+
 export class AppError extends Error {
   constructor(
-    readonly code: string,
+    readonly code: AppErrorCode,
     message: string,
   ) {
     super(message);
@@ -22,6 +53,13 @@ export class InvalidRequest extends AppError {
 export class NotFound extends AppError {
   constructor(what: string, name: string) {
     super('not_found', `${what} "${name}" not found`);
+  }
+}
+
+/** No route or page answers this address (or a one-time link that is spent). */
+export class NoSuchRoute extends AppError {
+  constructor(message = 'There is nothing here.') {
+    super('not_found', message);
   }
 }
 
@@ -44,6 +82,13 @@ export class InvalidToken extends AppError {
   }
 }
 
+/** A Slack request whose signature does not check out. */
+export class BadSignature extends AppError {
+  constructor(why: string) {
+    super('invalid_signature', `Slack signature refused: ${why}`);
+  }
+}
+
 export class Forbidden extends AppError {
   constructor(message = 'this token may not do that') {
     super('forbidden', message);
@@ -62,6 +107,18 @@ export class VersionConflict extends AppError {
   }
 }
 
+export class KeyRotatedMeanwhile extends AppError {
+  constructor() {
+    super('key_rotated', 'the master key of this project was rotated during the operation: try again');
+  }
+}
+
+export class ShareGone extends AppError {
+  constructor(readonly state: ShareState) {
+    super('gone', state === 'viewed' ? 'this secret has already been viewed' : `this secret is ${state}`);
+  }
+}
+
 export class NotRepresentable extends AppError {
   constructor(format: string, key: string) {
     super('not_representable', `the value of ${key} cannot be written exactly as ${format}`);
@@ -69,19 +126,46 @@ export class NotRepresentable extends AppError {
 }
 
 export class Sealed extends AppError {
-  constructor(project: string) {
-    super('sealed', `project "${project}" is sealed: unseal it with its master key first`);
+  constructor(
+    readonly project: string,
+    message = `project "${project}" is sealed: unseal it with its master key first`,
+  ) {
+    super('sealed', message);
   }
 }
 
 export class RateLimited extends AppError {
-  constructor(readonly retryAfterSeconds: number) {
-    super('rate_limited', 'too many requests');
+  constructor(
+    readonly retryAfterSeconds: number,
+    message = 'too many requests',
+  ) {
+    super('rate_limited', message);
   }
 
   /** Until a limiter's window resets (a minute when the limiter does not say). */
-  static until(resetTime: Date | undefined): RateLimited {
+  static until(resetTime: Date | undefined, message?: string): RateLimited {
     const ms = (resetTime?.getTime() ?? Date.now() + 60_000) - Date.now();
-    return new RateLimited(Math.max(1, Math.ceil(ms / 1000)));
+    return new RateLimited(Math.max(1, Math.ceil(ms / 1000)), message);
+  }
+}
+
+export class InvalidBackup extends AppError {
+  constructor(fileName: string) {
+    super('invalid_backup', `${fileName} is not an intact secretsfly backup`);
+  }
+}
+
+export class DatabaseExists extends AppError {
+  constructor(target: string) {
+    super('database_exists', `${target} already holds a database: pass --force to replace it`);
+  }
+}
+
+export class DatabaseInUse extends AppError {
+  constructor(dataDir: string, pids: readonly number[]) {
+    super(
+      'database_in_use',
+      `a secretsfly server (pid ${pids.join(', ')}) is using ${dataDir}: stop it first (Ctrl-C, \`kill -TERM ${pids[0]}\`, or stop its container), then try again`,
+    );
   }
 }

@@ -7,15 +7,19 @@ export function registerServerCommands(program: Command): void {
     .command('serve')
     .description('run the server (what `npm start` runs); SIGTERM or SIGINT stops it gracefully')
     .action(async () => {
-      const server = await startServer(loadConfig());
-      await new Promise<void>((resolve) => {
-        const stop = () => {
-          process.off('SIGTERM', stop);
-          process.off('SIGINT', stop);
-          server.close().then(resolve, resolve);
-        };
-        process.on('SIGTERM', stop);
-        process.on('SIGINT', stop);
-      });
+      // Listening for the signals before starting: one that arrives while the server starts stops it
+      // as soon as it is up (sealed, database closed), instead of killing it half-way.
+      let signalled!: () => void;
+      const stopRequested = new Promise<void>((resolve) => (signalled = resolve));
+      process.once('SIGTERM', signalled);
+      process.once('SIGINT', signalled);
+      try {
+        const server = await startServer(loadConfig());
+        await stopRequested;
+        await server.close();
+      } finally {
+        process.off('SIGTERM', signalled);
+        process.off('SIGINT', signalled);
+      }
     });
 }

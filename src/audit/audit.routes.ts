@@ -1,8 +1,15 @@
 import { Router } from 'express';
 import { AUDIT_ACTIONS, isAuditAction } from './audit-actions.js';
-import type { UiDeps } from '../ui/ui-kit.js';
+import type { AppContext } from '../main.js';
 
-export function auditRoutes({ ctx }: UiDeps): Router {
+export interface AuditRoutesDeps {
+  readonly ctx: {
+    readonly projects: Pick<AppContext['projects'], 'list'>;
+    readonly audit: Pick<AppContext['audit'], 'list' | 'verify'>;
+  };
+}
+
+export function auditRoutes({ ctx }: AuditRoutesDeps): Router {
   const router = Router();
 
   router.get('/audit', async (req, res) => {

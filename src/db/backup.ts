@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { AppError, InvalidRequest } from '../errors.js';
+import { DatabaseExists, DatabaseInUse, InvalidBackup, InvalidRequest } from '../errors.js';
 import { serversUsing } from './in-use.js';
 import { databasePath } from './open.js';
 
@@ -36,7 +36,7 @@ function assertRestorable(file: string): void {
     );
     if (check !== 'ok' || !REQUIRED_TABLES.every((name) => tables.has(name))) throw new Error('not intact');
   } catch {
-    throw new AppError('invalid_backup', `${path.basename(file)} is not an intact secretsfly backup`);
+    throw new InvalidBackup(path.basename(file));
   } finally {
     source?.close();
   }
@@ -53,13 +53,10 @@ export async function restoreDatabase(dataDir: string, source: string, force: bo
   const target = databasePath(dataDir);
   const servers = serversUsing(dataDir);
   if (servers.length > 0) {
-    throw new AppError(
-      'database_in_use',
-      `a secretsfly server (pid ${servers.join(', ')}) is using ${dataDir}: stop it first (Ctrl-C, \`kill -TERM ${servers[0]}\`, or stop its container), then restore`,
-    );
+    throw new DatabaseInUse(dataDir, servers);
   }
   if (fs.existsSync(target) && fs.statSync(target).size > 0 && !force) {
-    throw new AppError('database_exists', `${target} already holds a database: pass --force to replace it`);
+    throw new DatabaseExists(target);
   }
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const staging = `${target}.restoring`;

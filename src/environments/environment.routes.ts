@@ -1,7 +1,12 @@
 import { Router } from 'express';
-import { action, field, flash, type UiDeps, uiActor } from '../ui/ui-kit.js';
+import type { AppContext } from '../main.js';
+import { action, field, flash, uiActor } from '../ui/ui-kit.js';
 
-export function environmentRoutes({ ctx }: UiDeps): Router {
+export interface EnvironmentRoutesDeps {
+  readonly ctx: { readonly environments: Pick<AppContext['environments'], 'list' | 'create'> };
+}
+
+export function environmentRoutes({ ctx }: EnvironmentRoutesDeps): Router {
   const router = Router();
 
   router.get('/environments', async (_req, res) => {

@@ -1,19 +1,20 @@
 import express, { type Express } from 'express';
-import { rateLimit } from 'express-rate-limit';
 import helmet from 'helmet';
-import { RateLimited } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { AppContext } from '../main.js';
 import { mountSecretApi } from '../secrets/secret.api.js';
 import type { SetupGate } from '../users/setup.js';
 import { VERSION } from '../version.js';
-import { apiRequestRules, apiSecurityHeaders, authenticateApi, type MasterKeyLimiter } from './middleware/api-auth.js';
+import type { MasterKeyLimiter } from '../keys/master-key-guard.js';
+import { apiRequestRules, apiSecurityHeaders, authenticateApi } from './middleware/api-auth.js';
 import { mountUi } from './ui.js';
 import { createSessionMiddleware } from './session.js';
 import { shareApiRouter } from '../shares/share.api.js';
 import { createShareNotifier } from '../shares/share-notice.js';
 import { slackRouter } from '../integrations/slack.js';
 import { errorHandler, notFound, requestLogger } from './middleware/error-handler.js';
+import { limiter } from './middleware/rate-limit.js';
+import { htmlErrorAnswer } from '../ui/ui-kit.js';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -49,19 +50,7 @@ export function createApp({
   // headers OWASP's REST guidance lists (apiSecurityHeaders), not helmet's set for HTML pages.
   const apiRules = apiRequestRules(MAX_BODY_BYTES);
   const apiRateLimit =
-    config.apiRequestsPerMinute > 0
-      ? rateLimit({
-          windowMs: 60_000,
-          limit: config.apiRequestsPerMinute,
-          standardHeaders: 'draft-8',
-          legacyHeaders: false,
-          handler: (req, _res, next) => {
-            next(
-              RateLimited.until((req as express.Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime),
-            );
-          },
-        })
-      : undefined;
+    config.apiRequestsPerMinute > 0 ? limiter({ windowSeconds: 60, limit: config.apiRequestsPerMinute }) : undefined;
   mountSecretApi(app, '/api/v1', {
     secrets: ctx.secrets,
     audit: ctx.audit,
@@ -124,9 +113,9 @@ export function createApp({
     );
   }
 
-  if (sessions) mountUi(app, { ctx, config, logger, setup, unsealLimiter, sessions: sessions.middleware });
+  if (sessions) mountUi(app, { ctx, config, setup, unsealLimiter, sessions: sessions.middleware });
 
   app.use(notFound);
-  app.use(errorHandler(logger));
+  app.use(errorHandler(logger, sessions && htmlErrorAnswer(logger)));
   return Object.assign(app, { closeUi: () => sessions?.close() });
 }

@@ -5,7 +5,7 @@ import { createLogger, type Logger } from '../logger.js';
 import { type AppContext, type ContextOverrides, createContext } from '../main.js';
 import { createSetupGate } from '../users/setup.js';
 import { createApp } from './app.js';
-import { createMasterKeyLimiter } from './middleware/api-auth.js';
+import { createMasterKeyLimiter } from '../keys/master-key-guard.js';
 
 export interface RunningServer {
   readonly url: string;

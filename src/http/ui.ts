@@ -1,37 +1,39 @@
-import express, {
-  type Express,
-  type NextFunction,
-  type Request,
-  type RequestHandler,
-  type Response,
-  Router,
-} from 'express';
+import express, { type Express, type RequestHandler, Router } from 'express';
 import { engine } from 'express-handlebars';
 import { csrfSync } from 'csrf-sync';
 import { auditRoutes } from '../audit/audit.routes.js';
+import type { Config } from '../config.js';
 import { environmentRoutes } from '../environments/environment.routes.js';
-import { AppError, NotFound } from '../errors.js';
-import { errorSummary, type Logger } from '../logger.js';
+import { createUnsealGuard, type MasterKeyLimiter } from '../keys/master-key-guard.js';
+import { Forbidden, NoSuchRoute, NotFound } from '../errors.js';
+import type { AppContext } from '../main.js';
 import { STATIC_DIR, VIEWS_DIR } from '../paths.js';
 import { projectRoutes } from '../projects/project.routes.js';
 import { secretRoutes } from '../secrets/secret.routes.js';
 import { tokenRoutes } from '../tokens/token.routes.js';
 import { viewHelpers } from '../ui/view-helpers.js';
-import { noStore, type UiDeps } from '../ui/ui-kit.js';
+import { noStore } from '../ui/ui-kit.js';
 import { authRoutes } from '../users/auth.routes.js';
 import type { SetupGate } from '../users/setup.js';
 
-const STATUS: Record<string, number> = { not_found: 404, forbidden: 403, invalid_request: 400, sealed: 423 };
+const CSRF_REFUSED = 'This form has expired or did not come from this site. Reload the page and try again.';
 
 /**
  * The admin web UI: sessions (DATA_DIR/sessions.db), CSRF on every form, Handlebars views. Mounted
- * after the API, so API requests never touch sessions. Returns a closer for the session database.
+ * after the API, so API requests never touch sessions.
  */
 export function mountUi(
   app: Express,
-  deps: UiDeps & { logger: Logger; setup: SetupGate; sessions: RequestHandler },
+  deps: {
+    ctx: AppContext;
+    config: Config;
+    setup: SetupGate;
+    sessions: RequestHandler;
+    /** Wrong master keys on unseal, per admin and root; its owner shuts it down. */
+    unsealLimiter: MasterKeyLimiter;
+  },
 ): void {
-  const { ctx, logger, setup } = deps;
+  const { ctx, config, setup } = deps;
   app.engine(
     'hbs',
     engine({
@@ -58,17 +60,16 @@ export function mountUi(
 
   const { csrfSynchronisedProtection, generateToken } = csrfSync({
     getTokenFromRequest: (req) => (req.body as Record<string, string> | undefined)?._csrf,
-    errorConfig: {
-      statusCode: 403,
-      message: 'This form has expired or did not come from this site. Reload the page and try again.',
-      code: 'forbidden',
-    },
   });
 
   const ui = Router();
   ui.use(deps.sessions);
   ui.use(express.urlencoded({ extended: false, limit: '256kb' }));
-  ui.use(csrfSynchronisedProtection);
+  ui.use((req, res, next) =>
+    csrfSynchronisedProtection(req, res, (refused?: unknown) =>
+      next(refused ? new Forbidden(CSRF_REFUSED) : undefined),
+    ),
+  );
   ui.use(async (req, res, next) => {
     res.locals.csrfToken = generateToken(req);
     // Taken from the session only when a page is rendered, so a redirect in between keeps them.
@@ -84,27 +85,21 @@ export function mountUi(
     res.locals.environments = (await ctx.environments.list()).map((env) => env.name);
     next();
   });
-  ui.use(authRoutes({ ...deps, setup }));
+  // Each route module gets the services it uses, and nothing else.
+  const { users, audit, projects, environments, secrets, keys, tokens } = ctx;
+  ui.use(authRoutes({ ctx: { users, audit }, config, setup }));
   ui.use((_req, res, next) => (res.locals.user ? next() : res.redirect(303, '/login')));
-  ui.use(projectRoutes(deps), secretRoutes(deps), tokenRoutes(deps), environmentRoutes(deps), auditRoutes(deps));
-  ui.get('/share', (_req, res) => noStore(res).render('pages/share-create', { title: 'Share once' }));
-  ui.use((_req, res) =>
-    res.status(404).render('pages/error', { title: 'Not found', message: 'There is nothing here.' }),
+  ui.use(
+    projectRoutes({
+      ctx: { projects, environments, keys },
+      unseal: createUnsealGuard({ keys, limiter: deps.unsealLimiter }),
+    }),
+    secretRoutes({ ctx: { projects, environments, secrets, audit }, config }),
+    tokenRoutes({ ctx: { projects, environments, tokens } }),
+    environmentRoutes({ ctx: { environments } }),
+    auditRoutes({ ctx: { projects, audit } }),
   );
-  ui.use((error: unknown, req: Request, res: Response, next: NextFunction) => {
-    if (res.headersSent) return next(error);
-    const known =
-      error instanceof AppError
-        ? error
-        : (error as { code?: string }).code === 'forbidden'
-          ? new AppError('forbidden', (error as Error).message)
-          : undefined;
-    if (!known) logger.error('unhandled UI error', { path: req.path, ...errorSummary(error) });
-    const status = known ? (STATUS[known.code] ?? 400) : 500;
-    res.status(status).render('pages/error', {
-      title: status === 403 ? 'Refused' : status === 404 ? 'Not found' : 'Something went wrong',
-      message: known?.message ?? 'An unexpected error occurred; it has been logged.',
-    });
-  });
+  ui.get('/share', (_req, res) => noStore(res).render('pages/share-create', { title: 'Share once' }));
+  ui.use((_req, _res, next) => next(new NoSuchRoute()));
   app.use(ui);
 }

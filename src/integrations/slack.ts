@@ -2,7 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import express, { type Request, Router } from 'express';
 import type { AuditService } from '../audit/audit.service.js';
 import type { Config } from '../config.js';
-import { AppError, InvalidRequest } from '../errors.js';
+import { BadSignature, InvalidRequest } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { loadShareCrypto } from '../shares/share-crypto.js';
 import type { ShareService } from '../shares/share.service.js';
@@ -14,12 +14,6 @@ const TTLS = [
   ['4h', '4 hours'],
   ['24h', '24 hours'],
 ] as const;
-
-class BadSignature extends AppError {
-  constructor(why: string) {
-    super('invalid_signature', `Slack signature refused: ${why}`);
-  }
-}
 
 /** Slack's request signing: v0=HMAC-SHA256(secret, "v0:<timestamp>:<raw body>"), within five minutes. */
 export function verifySlackSignature(

@@ -6,7 +6,7 @@ import { generateDataKey, unwrapDataKey, wrapDataKey } from '../crypto/envelope.
 import { DEFAULT_KDF_PARAMS, type Kdf, type KdfParams, parseKdfParams } from '../crypto/kdf.js';
 import { type Changes, changeGuardedRows } from '../db/changes.js';
 import type { Database } from '../db/database.js';
-import { AppError, InvalidMasterKey, Sealed } from '../errors.js';
+import { InvalidMasterKey, Sealed } from '../errors.js';
 import type { ProjectRow } from '../projects/project.table.js';
 import type { Keystore } from './keystore.js';
 import { findRootKey } from './root-key.repository.js';
@@ -37,11 +37,8 @@ export interface DataKey {
   readonly rootKey: RootKeyRow;
 }
 
-export class KeyRotatedMeanwhile extends AppError {
-  constructor() {
-    super('key_rotated', 'the master key of this project was rotated during the operation: try again');
-  }
-}
+// Lives with every other AppError; re-exported for the services that import it from here.
+export { KeyRotatedMeanwhile } from '../errors.js';
 
 export function createKeyService(deps: {
   db: Kysely<Database>;

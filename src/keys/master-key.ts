@@ -24,12 +24,18 @@ export function masterKeyBytes(candidate: string): Uint8Array {
 }
 
 /**
- * A master key presented to unlock something (CLI, API, UI). A malformed one cannot be right, so it
- * fails as a wrong key would, without costing a derivation.
+ * The one place a presented master key (API header, UI form, CLI file or prompt) becomes bytes:
+ * undefined when it is malformed, since a malformed key cannot be right. The caller wipes the bytes.
  */
+export function readPresentedMasterKey(candidate: string): Uint8Array | undefined {
+  return isWellFormedMasterKey(candidate) ? masterKeyBytes(candidate) : undefined;
+}
+
+/** readPresentedMasterKey, failing as a wrong key would (and without costing a derivation) when malformed. */
 export function presentedMasterKey(candidate: string): Uint8Array {
-  if (!isWellFormedMasterKey(candidate)) throw new InvalidMasterKey();
-  return masterKeyBytes(candidate);
+  const bytes = readPresentedMasterKey(candidate);
+  if (!bytes) throw new InvalidMasterKey();
+  return bytes;
 }
 
 export function assertChosenMasterKey(candidate: string): void {

@@ -1,6 +1,7 @@
-import { Router } from 'express';
-import { presentedMasterKey } from '../keys/master-key.js';
-import { action, currentUser, field, flash, noStore, param, type UiDeps, uiActor } from '../ui/ui-kit.js';
+import { type Request, Router } from 'express';
+import type { UnsealGuard } from '../keys/master-key-guard.js';
+import type { AppContext } from '../main.js';
+import { action, currentUser, field, flash, formOnError, noStore, param, uiActor } from '../ui/ui-kit.js';
 import type { ProjectView } from './project.service.js';
 
 interface TreeNode extends ProjectView {
@@ -17,7 +18,17 @@ function buildTree(projects: readonly ProjectView[]): TreeNode[] {
   return roots;
 }
 
-export function projectRoutes({ ctx, unsealLimiter }: UiDeps): Router {
+export interface ProjectRoutesDeps {
+  readonly ctx: {
+    readonly projects: Pick<AppContext['projects'], 'list' | 'create' | 'byName' | 'rootOf'>;
+    readonly environments: Pick<AppContext['environments'], 'list'>;
+    readonly keys: Pick<AppContext['keys'], 'seal'>;
+  };
+  /** Unsealing goes through the wrong-key limiter, never straight to the key service. */
+  readonly unseal: UnsealGuard;
+}
+
+export function projectRoutes({ ctx, unseal }: ProjectRoutesDeps): Router {
   const router = Router();
   const firstEnvironment = async () => (await ctx.environments.list())[0]?.name ?? 'prod';
 
@@ -31,70 +42,64 @@ export function projectRoutes({ ctx, unsealLimiter }: UiDeps): Router {
     res.render('pages/project-new', { title: 'New project', projects: await ctx.projects.list(), parent });
   });
 
-  router.post(
-    '/projects',
-    action(
-      () => '/projects/new',
-      async (req, res) => {
-        const parent = field(req, 'parent', 63) || undefined;
-        const ownKey =
-          parent === undefined && field(req, 'keyChoice') === 'own' ? field(req, 'masterKey', 1024) : undefined;
-        const created = await ctx.projects.create(
-          { name: field(req, 'name', 100), parent, masterKey: ownKey },
-          uiActor(req, res),
-        );
-        if (created.masterKey) {
-          // Rendered straight into this response, never stored: not in the session, not in a flash.
-          noStore(res).render('pages/master-key', {
-            title: 'Store your master key',
-            project: created.project,
-            masterKey: created.masterKey,
-          });
-          return;
-        }
-        flash(req, 'success', `Project "${created.project.name}" created.`);
-        res.redirect(303, `/projects/${created.project.name}`);
-      },
-    ),
-  );
+  /** The refused form again, with its name and parent; never its master key, which is typed again. */
+  const newProjectForm = async (req: Request) => ({
+    title: 'New project',
+    projects: await ctx.projects.list(),
+    parent: field(req, 'parent', 63),
+    name: field(req, 'name', 100),
+  });
+
+  router.post('/projects', formOnError('pages/project-new', newProjectForm), async (req, res) => {
+    const parent = field(req, 'parent', 63) || undefined;
+    const ownKey =
+      parent === undefined && field(req, 'keyChoice') === 'own' ? field(req, 'masterKey', 1024) : undefined;
+    const created = await ctx.projects.create(
+      { name: field(req, 'name', 100), parent, masterKey: ownKey },
+      uiActor(req, res),
+    );
+    if (created.masterKey) {
+      // Rendered straight into this response, never stored: not in the session, not in a flash.
+      noStore(res).render('pages/master-key', {
+        title: 'Store your master key',
+        project: created.project,
+        masterKey: created.masterKey,
+      });
+      return;
+    }
+    flash(req, 'success', `Project "${created.project.name}" created.`);
+    res.redirect(303, `/projects/${created.project.name}`);
+  });
 
   router.get('/projects/:name', async (req, res) => {
     const project = await ctx.projects.byName(param(req, 'name'));
     res.redirect(303, `/projects/${project.name}/envs/${await firstEnvironment()}`);
   });
 
-  const backTo = (req: import('express').Request) => {
+  const backTo = (req: Request) => {
     const back = field(req, 'back', 300);
     return back.startsWith('/') && !back.startsWith('//') ? back : '/';
   };
 
-  router.post(
-    '/projects/:name/unseal',
-    action(backTo, async (req, res) => {
-      const root = await ctx.projects.rootOf(await ctx.projects.byName(param(req, 'name')));
-      const masterKey = presentedMasterKey(field(req, 'masterKey', 1024));
-      try {
-        const guard = unsealLimiter.guard(`${currentUser(res).id}:${root.id}`);
-        await guard.before();
-        let succeeded = false;
-        try {
-          const { expiresAt } = await ctx.keys.unseal(root, masterKey, uiActor(req, res));
-          succeeded = true;
-          const minutes = Math.round((expiresAt.getTime() - Date.now()) / 60_000);
-          flash(
-            req,
-            'success',
-            `"${root.name}" is unsealed for ${minutes || 'less than a'} minute${minutes === 1 ? '' : 's'}.`,
-          );
-        } finally {
-          await guard.after(succeeded);
-        }
-      } finally {
-        masterKey.fill(0);
-      }
-      res.redirect(303, backTo(req));
-    }),
-  );
+  /** A wrong key (401), too many of them (429) …: the unseal form again, with the reason. */
+  const unsealForm = (req: Request) => ({
+    title: `Unseal ${param(req, 'name')}`,
+    root: param(req, 'name'),
+    back: backTo(req),
+    cancel: backTo(req),
+  });
+
+  router.post('/projects/:name/unseal', formOnError('pages/unseal', unsealForm), async (req, res) => {
+    const root = await ctx.projects.rootOf(await ctx.projects.byName(param(req, 'name')));
+    const { expiresAt } = await unseal(currentUser(res).id, root, field(req, 'masterKey', 1024), uiActor(req, res));
+    const minutes = Math.round((expiresAt.getTime() - Date.now()) / 60_000);
+    flash(
+      req,
+      'success',
+      `"${root.name}" is unsealed for ${minutes || 'less than a'} minute${minutes === 1 ? '' : 's'}.`,
+    );
+    res.redirect(303, backTo(req));
+  });
 
   router.post(
     '/projects/:name/seal',

@@ -1,15 +1,15 @@
 import type { IRouter, Request, RequestHandler, Response } from 'express';
 import type { AuditService } from '../audit/audit.service.js';
-import { AppError, Forbidden, InvalidMasterKey, InvalidRequest } from '../errors.js';
+import { AppError, type ErrorCode, Forbidden, InvalidMasterKey, InvalidRequest } from '../errors.js';
 import { toDotenv } from '../formats/dotenv.js';
 import { toShell } from '../formats/shell.js';
-import { type ApiCaller, apiCaller, auditDenied } from '../http/middleware/api-auth.js';
+import { type ApiCaller, apiCaller, auditDenied } from './api-caller.js';
 import type { KeyAccess } from '../keys/key.service.js';
 import { assertSecretKey, type SecretService } from './secret.service.js';
 
 type Handler = (req: Request, res: Response, caller: ApiCaller, access: KeyAccess) => Promise<void>;
 
-const DENIALS = new Set(['invalid_master_key', 'forbidden', 'rate_limited']);
+const DENIALS: ReadonlySet<ErrorCode> = new Set(['invalid_master_key', 'forbidden', 'rate_limited']);
 
 export interface SecretApiDeps {
   readonly secrets: SecretService;

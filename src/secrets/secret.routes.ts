@@ -1,8 +1,23 @@
 import { type Request, type Response, Router } from 'express';
-import { InvalidRequest } from '../errors.js';
-import { action, field, flash, noStore, param, type UiDeps, uiActor } from '../ui/ui-kit.js';
+import { type AppError, InvalidRequest, Sealed } from '../errors.js';
+import type { Config } from '../config.js';
+import type { AppContext } from '../main.js';
+import { action, field, flash, formOnError, noStore, param, uiActor } from '../ui/ui-kit.js';
 
-export function secretRoutes({ ctx, config }: UiDeps): Router {
+export interface SecretRoutesDeps {
+  readonly ctx: {
+    readonly projects: Pick<AppContext['projects'], 'view'>;
+    readonly environments: Pick<AppContext['environments'], 'byName' | 'list'>;
+    readonly secrets: Pick<
+      AppContext['secrets'],
+      'list' | 'resolve' | 'set' | 'remove' | 'history' | 'rollback' | 'diff'
+    >;
+    readonly audit: Pick<AppContext['audit'], 'recordAlone'>;
+  };
+  readonly config: Pick<Config, 'decryptedMinutesBeforeRedirect' | 'maxSecretBytes'>;
+}
+
+export function secretRoutes({ ctx, config }: SecretRoutesDeps): Router {
   const router = Router();
   const base = (req: Request) =>
     `/projects/${encodeURIComponent(param(req, 'name'))}/envs/${encodeURIComponent(param(req, 'env'))}`;
@@ -32,11 +47,16 @@ export function secretRoutes({ ctx, config }: UiDeps): Router {
     });
   });
 
-  router.get('/projects/:name/envs/:env/reveal', async (req, res) => {
+  // Sealed (423): the form that unseals the root, which then comes back here.
+  const unsealFirst = (req: Request, _res: Response, error: AppError) => {
+    const root = error instanceof Sealed ? error.project : param(req, 'name');
+    return { title: `Unseal ${root}`, root, back: `${base(req)}/reveal`, cancel: base(req) };
+  };
+
+  router.get('/projects/:name/envs/:env/reveal', formOnError('pages/unseal', unsealFirst), async (req, res) => {
     const header = await projectHeader(param(req, 'name'), param(req, 'env'));
     if (!header.project.unsealedUntil) {
-      flash(req, 'error', `Unseal "${header.project.root}" to see values.`);
-      return res.redirect(303, base(req));
+      throw new Sealed(header.project.root, `Unseal "${header.project.root}" to see values.`);
     }
     const resolved = await ctx.secrets.resolve(
       { project: header.project.name, environment: param(req, 'env') },

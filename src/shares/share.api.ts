@@ -1,8 +1,8 @@
 import { type Request, Router } from 'express';
-import { rateLimit } from 'express-rate-limit';
 import type { Actor } from '../audit/audit.service.js';
 import type { Config } from '../config.js';
-import { Forbidden, InvalidRequest, InvalidToken, RateLimited } from '../errors.js';
+import { Forbidden, InvalidRequest, InvalidToken } from '../errors.js';
+import { limiter } from '../http/middleware/rate-limit.js';
 import type { TokenService } from '../tokens/token.service.js';
 import type { UserService } from '../users/user.service.js';
 import { assertEmail, type ShareNotifier } from './share-notice.js';
@@ -24,15 +24,6 @@ export function shareApiRouter(deps: {
 }): Router {
   const { shares, notifier, tokens, users, config } = deps;
   const router = Router();
-  const revealLimit = rateLimit({
-    windowMs: 60_000,
-    limit: 30,
-    standardHeaders: 'draft-8',
-    legacyHeaders: false,
-    handler: (req, _res, next) =>
-      next(RateLimited.until((req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime)),
-  });
-
   async function creator(req: Request): Promise<Actor> {
     const [scheme, token] = (req.get('authorization') ?? '').split(' ');
     if (scheme?.toLowerCase() === 'bearer' && token) {
@@ -91,7 +82,7 @@ export function shareApiRouter(deps: {
     res.status(204).end();
   });
 
-  router.post('/:id/reveal', revealLimit, async (req, res) => {
+  router.post('/:id/reveal', limiter({ windowSeconds: 60, limit: config.shareRevealsPerMinute }), async (req, res) => {
     res.set('Cache-Control', 'no-store').json(await shares.reveal(String(req.params.id), requester(req, 'recipient')));
   });
 

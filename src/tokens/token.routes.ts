@@ -1,8 +1,17 @@
 import { Router } from 'express';
-import { action, field, flash, noStore, param, type UiDeps, uiActor } from '../ui/ui-kit.js';
+import type { AppContext } from '../main.js';
+import { action, field, flash, noStore, param, uiActor } from '../ui/ui-kit.js';
 import { parseDuration } from './token.service.js';
 
-export function tokenRoutes({ ctx }: UiDeps): Router {
+export interface TokenRoutesDeps {
+  readonly ctx: {
+    readonly projects: Pick<AppContext['projects'], 'view'>;
+    readonly environments: Pick<AppContext['environments'], 'list'>;
+    readonly tokens: Pick<AppContext['tokens'], 'list' | 'create' | 'revoke'>;
+  };
+}
+
+export function tokenRoutes({ ctx }: TokenRoutesDeps): Router {
   const router = Router();
   const page = (name: string) => `/projects/${encodeURIComponent(name)}/tokens`;
 

@@ -1,35 +1,38 @@
 import { type Request, type Response, Router } from 'express';
-import { rateLimit } from 'express-rate-limit';
-import { AppError } from '../errors.js';
-import { field, noStore, type UiDeps } from '../ui/ui-kit.js';
+import { NoSuchRoute } from '../errors.js';
+import { limiter } from '../http/middleware/rate-limit.js';
+import type { Config } from '../config.js';
+import type { AppContext } from '../main.js';
+import { field, formOnError, noStore } from '../ui/ui-kit.js';
 import type { SetupGate } from './setup.js';
 
+export interface AuthRoutesDeps {
+  readonly ctx: {
+    readonly users: Pick<AppContext['users'], 'verify'>;
+    readonly audit: Pick<AppContext['audit'], 'recordAlone'>;
+  };
+  readonly config: Pick<Config, 'loginAttemptsPer15Minutes' | 'loginFailuresPerMinute'>;
+  readonly setup: Pick<SetupGate, 'isOpen' | 'accepts' | 'complete'>;
+}
+
 /** Login, logout and the first-run setup page: the only UI routes reachable without a session. */
-export function authRoutes({ ctx, setup }: UiDeps & { setup: SetupGate }): Router {
+export function authRoutes({ ctx, config, setup }: AuthRoutesDeps): Router {
   const router = Router();
   const actorOf = (req: Request, name: string) => ({ name, ip: req.ip, userAgent: req.get('user-agent') });
   const renderLogin = (res: Response, status: number, error?: string, username = '') =>
     // The password is never echoed back into the form.
     res.status(status).render('pages/login', { title: 'Sign in', error, username, bare: true });
 
-  const tooMany = (_req: Request, res: Response) =>
-    renderLogin(res, 429, 'Too many sign-in attempts. Wait a minute and try again.');
-  const perIp = rateLimit({
-    windowMs: 15 * 60_000,
-    limit: 30,
-    standardHeaders: 'draft-8',
-    legacyHeaders: false,
-    handler: tooMany,
-  });
+  const tooMany = 'Too many sign-in attempts. Wait a minute and try again.';
+  const perIp = limiter({ windowSeconds: 15 * 60, limit: config.loginAttemptsPer15Minutes, message: tooMany });
   // Failed attempts only, per username, whatever address they come from.
-  const perUsername = rateLimit({
-    windowMs: 60_000,
-    limit: 5,
-    skipSuccessfulRequests: true,
-    keyGenerator: (req) => `user:${field(req, 'username', 64).toLowerCase()}`,
-    standardHeaders: false,
-    legacyHeaders: false,
-    handler: tooMany,
+  const perUsername = limiter({
+    windowSeconds: 60,
+    limit: config.loginFailuresPerMinute,
+    key: (req) => `user:${field(req, 'username', 64).toLowerCase()}`,
+    failuresOnly: true,
+    headers: false,
+    message: tooMany,
   });
 
   router.get('/login', async (_req, res) => {
@@ -38,7 +41,9 @@ export function authRoutes({ ctx, setup }: UiDeps & { setup: SetupGate }): Route
     renderLogin(res, 200);
   });
 
-  router.post('/login', perIp, perUsername, async (req, res, next) => {
+  const loginForm = (req: Request) => ({ title: 'Sign in', username: field(req, 'username', 64), bare: true });
+
+  router.post('/login', formOnError('pages/login', loginForm), perIp, perUsername, async (req, res, next) => {
     const username = field(req, 'username', 64);
     const user = await ctx.users.verify(username, field(req, 'password', 1024));
     if (!user) {
@@ -71,32 +76,30 @@ export function authRoutes({ ctx, setup }: UiDeps & { setup: SetupGate }): Route
   router.get('/setup', async (req, res) => {
     if (!(await setup.isOpen())) return setupDone(res);
     if (!(await setup.accepts(req.query.token)))
-      return res.status(404).render('pages/error', {
-        title: 'Not found',
-        message: 'This setup link is wrong. Use the whole link the server printed when it started.',
-      });
+      throw new NoSuchRoute('This setup link is wrong. Use the whole link the server printed when it started.');
     noStore(res).render('pages/setup', { title: 'Welcome to secretsfly', token: String(req.query.token), bare: true });
   });
 
-  router.post('/setup', async (req, res) => {
+  const setupForm = (req: Request, res: Response) => {
+    noStore(res);
+    return {
+      title: 'Welcome to secretsfly',
+      token: field(req, 'token'),
+      username: field(req, 'username', 64),
+      bare: true,
+    };
+  };
+
+  router.post('/setup', formOnError('pages/setup', setupForm), async (req, res) => {
     const token = field(req, 'token');
     const username = field(req, 'username', 64);
-    try {
-      const user = await setup.complete(token, username, field(req, 'password', 1024), actorOf(req, 'setup'));
-      if (!user) {
-        if (!(await setup.isOpen())) return setupDone(res);
-        return res
-          .status(404)
-          .render('pages/error', { title: 'Not found', message: 'This setup link is wrong or has been used.' });
-      }
-      req.session.flash = [{ kind: 'success', message: `Admin "${user.username}" created. Sign in to start.` }];
-      res.redirect(303, '/login');
-    } catch (error) {
-      if (!(error instanceof AppError)) throw error;
-      noStore(res)
-        .status(400)
-        .render('pages/setup', { title: 'Welcome to secretsfly', token, username, error: error.message, bare: true });
+    const user = await setup.complete(token, username, field(req, 'password', 1024), actorOf(req, 'setup'));
+    if (!user) {
+      if (!(await setup.isOpen())) return setupDone(res);
+      throw new NoSuchRoute('This setup link is wrong or has been used.');
     }
+    req.session.flash = [{ kind: 'success', message: `Admin "${user.username}" created. Sign in to start.` }];
+    res.redirect(303, '/login');
   });
 
   return router;

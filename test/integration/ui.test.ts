@@ -174,14 +174,19 @@ describe('admin web UI over HTTP', () => {
       masterKey: 'sfmk_' + 'Q'.repeat(43),
       back: '/projects/acme-web/envs/prod',
     });
-    expect(wrong.location).toBe('/projects/acme-web/envs/prod');
-    expect((await admin.get('/projects/acme-web/envs/prod')).text).toContain('invalid master key');
+    // The unseal form again, with the reason and the status of a wrong master key.
+    expect(wrong.status).toBe(401);
+    expect(wrong.text).toContain('invalid master key');
+    expect(wrong.text).toContain('value="/projects/acme-web/envs/prod"');
+    let last = wrong;
     for (let i = 0; i < 5; i++)
-      await admin.post('/projects/acme-web/unseal', {
+      last = await admin.post('/projects/acme-web/unseal', {
         masterKey: 'sfmk_' + 'Q'.repeat(43),
         back: '/projects/acme-web/envs/prod',
       });
-    expect((await admin.get('/projects/acme-web/envs/prod')).text).toContain('too many requests');
+    expect(last.status).toBe(429);
+    expect(Number(last.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(last.text).toContain('too many requests');
     await server.ctx.audit.flush();
     expect((await server.ctx.audit.list({ action: 'unseal_failed' })).length).toBeGreaterThanOrEqual(1);
   });

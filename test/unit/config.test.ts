@@ -14,6 +14,10 @@ describe('config', () => {
       uiEnabled: true,
       maxSecretBytes: 65536,
       masterKeyAttemptsPerMinute: 5,
+      apiRequestsPerMinute: 6000,
+      loginAttemptsPer15Minutes: 30,
+      loginFailuresPerMinute: 5,
+      shareRevealsPerMinute: 30,
       trustProxy: false,
       logLevel: 'info',
     });
@@ -32,6 +36,25 @@ describe('config', () => {
       expect(message).toContain('UI_ENABLED');
       expect(message).toContain('AVAILABLE_ENVIRONMENTS');
     }
+  });
+
+  it('should read every rate limit from its variable and refuse a limit of zero where that would lock everyone out', () => {
+    expect(
+      loadConfig({
+        API_RATE_LIMIT_PER_MINUTE: '0',
+        LOGIN_ATTEMPTS_PER_15_MINUTES: '100',
+        LOGIN_FAILURES_PER_MINUTE: '3',
+        SHARE_REVEALS_PER_MINUTE: '10',
+      }),
+    ).toMatchObject({
+      apiRequestsPerMinute: 0,
+      loginAttemptsPer15Minutes: 100,
+      loginFailuresPerMinute: 3,
+      shareRevealsPerMinute: 10,
+    });
+    expect(() => loadConfig({ LOGIN_FAILURES_PER_MINUTE: '0', SHARE_REVEALS_PER_MINUTE: 'many' })).toThrow(
+      /LOGIN_FAILURES_PER_MINUTE.*SHARE_REVEALS_PER_MINUTE/,
+    );
   });
 
   it('should split and de-duplicate environments', () => {

@@ -1,49 +1,11 @@
-import type { Request, RequestHandler } from 'express';
-import { MemoryStore, type Options } from 'express-rate-limit';
-import type { Actor, AuditService } from '../../audit/audit.service.js';
-import { AppError, InvalidMasterKey, InvalidRequest, RateLimited } from '../../errors.js';
-import type { DerivationGuard } from '../../keys/key.service.js';
-import { presentedMasterKey } from '../../keys/master-key.js';
-import type { AuthenticatedToken, TokenService } from '../../tokens/token.service.js';
-
-/** What an authenticated API request carries to its handler. */
-export interface ApiCaller {
-  readonly token: AuthenticatedToken;
-  readonly actor: Actor;
-  /** The X-Master-Key header as bytes (absent: the handler fails before any derivation). */
-  readonly masterKey: Uint8Array | undefined;
-  readonly guard: DerivationGuard;
-}
+import type { RequestHandler } from 'express';
+import { InvalidRequest } from '../../errors.js';
+import { guardedMasterKey, type MasterKeyLimiter } from '../../keys/master-key-guard.js';
+import { setApiCaller } from '../../secrets/api-caller.js';
+import type { TokenService } from '../../tokens/token.service.js';
+import { bodyTooLarge } from './error-handler.js';
 
 const CREDENTIALS_IN_QUERY = ['token', 'access_token', 'master_key'];
-
-/**
- * Counts wrong master keys per token in express-rate-limit's store. A slot is taken before every
- * derivation and given back when the key was right, so concurrent guesses cannot overshoot the limit.
- */
-export function createMasterKeyLimiter(perMinute: number) {
-  const store = new MemoryStore();
-  store.init({ windowMs: 60_000 } as Options);
-  return {
-    guard(tokenId: string): DerivationGuard {
-      return {
-        async before() {
-          const { totalHits, resetTime } = await store.increment(tokenId);
-          if (totalHits > perMinute) {
-            await store.decrement(tokenId);
-            throw RateLimited.until(resetTime);
-          }
-        },
-        async after(succeeded) {
-          if (succeeded) await store.decrement(tokenId);
-        },
-      };
-    },
-    shutdown: () => store.shutdown(),
-  };
-}
-
-export type MasterKeyLimiter = ReturnType<typeof createMasterKeyLimiter>;
 
 const API_HEADERS = new Map([
   ['Cache-Control', 'no-store'],
@@ -74,13 +36,11 @@ export function apiRequestRules(maxBodyBytes: number): RequestHandler {
     }
     if (Number(req.get('content-length') ?? 0) > maxBodyBytes) {
       res.set('Connection', 'close');
-      return next(new AppError('too_large', `request body larger than ${maxBodyBytes / 1024 / 1024} MiB`));
+      return next(bodyTooLarge(maxBodyBytes));
     }
     next();
   };
 }
-
-export const apiCaller = (req: Request): ApiCaller => (req as Request & { apiCaller: ApiCaller }).apiCaller;
 
 /**
  * Bearer token first (a bad one never reaches the KDF), then the master key header, turned into
@@ -95,46 +55,16 @@ export function authenticateApi(deps: {
       const [scheme, token] = (req.get('authorization') ?? '').split(' ');
       const authenticated = await deps.tokens.authenticate(scheme?.toLowerCase() === 'bearer' && token ? token : '');
       const header = req.get('x-master-key');
-      const caller: ApiCaller = {
+      const guard = deps.limiter.guard(authenticated.id);
+      setApiCaller(req, {
         token: authenticated,
         actor: { name: `token:${authenticated.id}`, ip: req.ip, userAgent: req.get('user-agent') },
-        masterKey: header ? presentedOrUndefined(header) : undefined,
-        guard: deps.limiter.guard(authenticated.id),
-      };
-      if (header && !caller.masterKey) {
-        // Malformed: it cannot be right. It costs no derivation but counts as a wrong key.
-        await caller.guard.before();
-        await caller.guard.after(false);
-      }
-      (req as Request & { apiCaller: ApiCaller }).apiCaller = caller;
+        masterKey: header ? await guardedMasterKey(header, guard) : undefined,
+        guard,
+      });
       next();
     } catch (error) {
       next(error);
     }
   };
-}
-
-function presentedOrUndefined(header: string): Uint8Array | undefined {
-  try {
-    return presentedMasterKey(header);
-  } catch (error) {
-    if (error instanceof InvalidMasterKey) return undefined;
-    throw error;
-  }
-}
-
-export function auditDenied(
-  audit: Pick<AuditService, 'enqueue'>,
-  caller: ApiCaller,
-  reason: string,
-  key?: string,
-): void {
-  audit.enqueue({
-    actor: caller.actor,
-    action: 'api_denied',
-    projectId: caller.token.projectId,
-    environment: caller.token.environment,
-    key: key ?? null,
-    details: { token_id: caller.token.id, reason },
-  });
 }

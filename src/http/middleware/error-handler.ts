@@ -1,8 +1,10 @@
-import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { AppError, RateLimited } from '../../errors.js';
+import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
+import { AppError, type ErrorCode, InvalidRequest, NoSuchRoute, RateLimited, TooLarge } from '../../errors.js';
 import { errorSummary, type Logger } from '../../logger.js';
+import type { HtmlErrorAnswer } from '../../ui/ui-kit.js';
 
-const STATUS: Record<string, number> = {
+/** The HTTP status of every error code, API and UI alike; the compiler refuses a missing code. */
+export const HTTP_STATUS = {
   invalid_request: 400,
   invalid_token: 401,
   invalid_signature: 401,
@@ -17,38 +19,64 @@ const STATUS: Record<string, number> = {
   not_representable: 422,
   sealed: 423,
   rate_limited: 429,
-};
+  internal_error: 500,
+  // Raised by the CLI's backup, restore and argument handling; no route reaches them.
+  invalid_backup: 400,
+  database_exists: 409,
+  database_in_use: 409,
+  cli_error: 400,
+  usage: 400,
+} as const satisfies Record<ErrorCode, number>;
 
-/** Errors from body parsing (body-parser sets `type`): map them to our codes. */
-function fromBodyParser(error: { type?: string; status?: number }): AppError | undefined {
-  if (error.type === 'entity.too.large') return new AppError('too_large', 'request body larger than 1 MiB');
-  if (error.type === 'entity.parse.failed') return new AppError('invalid_request', 'request body is not valid JSON');
-  if (typeof error.status === 'number' && error.status >= 400 && error.status < 500) {
-    return new AppError('invalid_request', 'malformed request');
-  }
+/** `1 MiB`, `256 KiB`: a body limit as people write it. */
+const sizeOf = (bytes: number) =>
+  bytes % (1024 * 1024) === 0 ? `${bytes / 1024 / 1024} MiB` : `${Math.round(bytes / 1024)} KiB`;
+
+export const bodyTooLarge = (limitBytes: number) => new TooLarge(`request body larger than ${sizeOf(limitBytes)}`);
+
+/** Our errors as they are; body-parser's (it sets `type`) mapped to our codes; anything else is unexpected. */
+function knownError(error: unknown): AppError | undefined {
+  if (error instanceof AppError) return error;
+  const { type, status, limit } = (error ?? {}) as { type?: string; status?: number; limit?: number };
+  if (type === 'entity.too.large') return bodyTooLarge(limit ?? 1024 * 1024);
+  if (type === 'entity.parse.failed') return new InvalidRequest('request body is not valid JSON');
+  if (typeof status === 'number' && status >= 400 && status < 500) return new InvalidRequest('malformed request');
   return undefined;
 }
 
-/** The one place errors become responses: `{"error":{"code","message"}}` with the right status. */
-export function errorHandler(logger: Logger): ErrorRequestHandler {
+/** API paths, Slack, and anyone who prefers JSON to HTML get `{"error":{…}}`; browsers get a page. */
+function wantsJson(req: Request): boolean {
+  const path = req.originalUrl;
+  return path.startsWith('/api/') || path.startsWith('/integrations/') || req.accepts(['html', 'json']) === 'json';
+}
+
+/**
+ * The one place errors become responses, with the status of their code (HTTP_STATUS): JSON
+ * `{"error":{"code","message"}}`, or, when the UI is on, `pages` answers an HTML request (the form
+ * again, a flash and a redirect, or the error page). An unexpected error is logged once as a safe
+ * summary and answered as `internal_error`, never with its details.
+ */
+export function errorHandler(logger: Logger, pages?: HtmlErrorAnswer): ErrorRequestHandler {
   return (error, req, res, next) => {
     if (res.headersSent) return next(error);
-    const known = error instanceof AppError ? error : fromBodyParser(error as { type?: string; status?: number });
-    if (!known) {
-      logger.error('unhandled error', { path: req.path, ...errorSummary(error) });
-    }
-    const status = known ? (STATUS[known.code] ?? 400) : 500;
+    const known = knownError(error);
+    if (!known) logger.error('unhandled error', { path: req.path, ...errorSummary(error) });
+    const code: ErrorCode = known?.code ?? 'internal_error';
+    const status = HTTP_STATUS[code];
     if (known instanceof RateLimited) res.set('Retry-After', String(known.retryAfterSeconds));
-    res.status(status).json({
-      error: known
-        ? { code: known.code, message: known.message }
-        : { code: 'internal_error', message: 'internal error' },
-    });
+    if (pages && !wantsJson(req)) {
+      pages(req, res, status, known).catch((failed: unknown) => {
+        logger.error('error page failed', { path: req.path, ...errorSummary(failed) });
+        if (!res.headersSent) res.status(500).type('text/plain').send('internal error');
+      });
+      return;
+    }
+    res.status(status).json({ error: { code, message: known?.message ?? 'internal error' } });
   };
 }
 
-export const notFound: RequestHandler = (req, res) => {
-  res.status(404).json({ error: { code: 'not_found', message: `no route for ${req.method} ${req.path}` } });
+export const notFound: RequestHandler = (req, _res, next) => {
+  next(new NoSuchRoute(`no route for ${req.method} ${req.path}`));
 };
 
 /**
