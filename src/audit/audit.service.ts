@@ -1,6 +1,5 @@
-import { sha256 } from '@noble/hashes/sha2.js';
-import { bytesToHex } from '@noble/hashes/utils.js';
 import type { Kysely } from 'kysely';
+import { sha256Hex } from '../crypto/hash.js';
 import type { Database } from '../db/database.js';
 import { writeTransaction } from '../db/open.js';
 import {
@@ -73,7 +72,7 @@ function hashOf(row: Omit<AuditEventTable, 'hash'>): string {
     row.user_agent,
     row.details,
   ]);
-  return bytesToHex(sha256(new TextEncoder().encode(`${row.prev_hash}\n${canonical}`)));
+  return sha256Hex(`${row.prev_hash}\n${canonical}`);
 }
 
 export function createAuditService({ db, now }: { db: Kysely<Database>; now: () => Date }) {

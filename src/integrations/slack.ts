@@ -1,7 +1,8 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import express, { type Request, Router } from 'express';
 import type { AuditService } from '../audit/audit.service.js';
 import type { Config } from '../config.js';
+import { hmacSha256Hex } from '../crypto/hash.js';
 import { AppError, InvalidRequest } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { loadShareCrypto } from '../shares/share-crypto.js';
@@ -32,7 +33,7 @@ export function verifySlackSignature(
   const signature = req.get('x-slack-signature') ?? '';
   if (!/^\d{1,12}$/.test(timestamp)) throw new BadSignature('no timestamp');
   if (Math.abs(nowSeconds - Number(timestamp)) > REPLAY_WINDOW_SECONDS) throw new BadSignature('stale timestamp');
-  const expected = `v0=${createHmac('sha256', signingSecret).update(`v0:${timestamp}:`).update(rawBody).digest('hex')}`;
+  const expected = `v0=${hmacSha256Hex(signingSecret, `v0:${timestamp}:`, rawBody)}`;
   if (signature.length !== expected.length || !timingSafeEqual(Buffer.from(signature), Buffer.from(expected))) {
     throw new BadSignature('signature mismatch');
   }

@@ -1,7 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { sha256 } from '@noble/hashes/sha2.js';
 import type { Kysely } from 'kysely';
 import type { Actor, AuditService } from '../audit/audit.service.js';
+import { sha256 } from '../crypto/hash.js';
 import type { Database } from '../db/database.js';
 import { writeTransaction } from '../db/open.js';
 import { AppError, InvalidRequest, NotFound, TooLarge } from '../errors.js';
@@ -18,7 +18,7 @@ export class ShareGone extends AppError {
   }
 }
 
-const hash = (text: string) => sha256(new TextEncoder().encode(text));
+const hash = (text: string) => sha256(text);
 
 /** One-time shares: ciphertext in, ciphertext out once; the server never sees a key or a plaintext. */
 export function createShareService(deps: {

@@ -1,6 +1,7 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Actor, AuditService } from '../audit/audit.service.js';
+import { sha256 } from '../crypto/hash.js';
 import { type Changes, changeGuardedRows } from '../db/changes.js';
 import type { Database } from '../db/database.js';
 import { writeTransaction } from '../db/open.js';
@@ -44,8 +45,8 @@ export interface AuthenticatedToken {
   readonly environment: string;
 }
 
-// node:crypto's native SHA-256: hashed on every API request, where it measured 1.5x as fast as JS.
-const hashToken = (token: string): Uint8Array => createHash('sha256').update(token, 'utf8').digest();
+// Hashed on every API request: crypto/hash.ts keeps node:crypto's native SHA-256 for this.
+const hashToken = (token: string): Uint8Array => sha256(token);
 
 /** `30m`, `12h`, `7d` (also `s`) → seconds. */
 export function parseDuration(text: string): number {
