@@ -66,9 +66,40 @@ export function createAuditService({ db, now }: { db: Kysely<Database>; now: () 
     }
   }
 
+  // The last event this process found intact; verifyIncrementally checks only what follows it.
+  let verified: ChainPoint = CHAIN_START;
+  let incremental: Promise<AuditVerification> | undefined;
+
   /** Recomputes the whole chain from the first event (`secretsfly audit --verify`). */
   async function verify(): Promise<AuditVerification> {
     const check = await walk(CHAIN_START);
+    verified = check.last;
+    return toVerification(check);
+  }
+
+  /**
+   * Checks the events written since the last check in this process, and that the last event
+   * found intact then is still there unchanged. An edit to an event before it goes unnoticed
+   * here: only `verify` finds it. Concurrent callers share one walk.
+   */
+  function verifyIncrementally(): Promise<AuditVerification> {
+    incremental ??= verifySinceLastCheck().finally(() => {
+      incremental = undefined;
+    });
+    return incremental;
+  }
+
+  async function verifySinceLastCheck(): Promise<AuditVerification> {
+    const from = verified;
+    if (from.seq > 0) {
+      const hash = await auditRepository.findEventHash(db, from.seq);
+      if (hash !== from.hash) {
+        const what = hash === undefined ? 'deleted' : 'altered';
+        return { ok: false, events: 0, problem: `event ${from.seq} was ${what} after it had been verified` };
+      }
+    }
+    const check = await walk(from);
+    verified = check.last;
     return toVerification(check);
   }
 
@@ -79,6 +110,7 @@ export function createAuditService({ db, now }: { db: Kysely<Database>; now: () 
     flush: queue.flush,
     list,
     verify,
+    verifyIncrementally,
   };
 }
 
