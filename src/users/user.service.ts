@@ -20,7 +20,7 @@ export interface UserView {
 export function createUserService(deps: {
   db: Kysely<Database>;
   kdf: Kdf;
-  audit: Pick<AuditService, 'record'>;
+  audit: Pick<AuditService, 'record' | 'recordAlone'>;
   now: () => Date;
 }) {
   const { db, kdf, audit, now } = deps;
@@ -57,6 +57,17 @@ export function createUserService(deps: {
     return { id: row.id, username: row.username, createdAt: row.created_at };
   }
 
+  /**
+   * `verify`, audited: `login` with the user's name, or `login_failed` with the name tried.
+   * `from` says where the attempt came from (address, user agent).
+   */
+  async function signIn(username: string, password: string, from: Omit<Actor, 'name'>): Promise<UserView | undefined> {
+    const user = await verify(username, password);
+    const name = `user:${user ? user.username : username.slice(0, 64)}`;
+    await audit.recordAlone({ actor: { ...from, name }, action: user ? 'login' : 'login_failed' });
+    return user;
+  }
+
   async function byId(id: string): Promise<UserView | undefined> {
     const row = await userRepository.findUserById(db, id);
     return row && { id: row.id, username: row.username, createdAt: row.created_at };
@@ -66,7 +77,7 @@ export function createUserService(deps: {
     return userRepository.countUsers(db);
   }
 
-  return { create, verify, byId, count };
+  return { create, verify, signIn, byId, count };
 }
 
 export type UserService = ReturnType<typeof createUserService>;
