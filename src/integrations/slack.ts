@@ -84,12 +84,12 @@ export function slackRouter(deps: {
   slack: NonNullable<Config['slack']>;
   /** The server's public base URL, for the links in DMs. */
   publicUrl: () => string;
-  shares: Pick<ShareService, 'create' | 'burn'>;
+  shares: Pick<ShareService, 'create' | 'burnUndelivered'>;
   audit: Pick<AuditService, 'recordAlone'>;
   logger: Logger;
   now?: () => number;
 }): Router {
-  const { slack, publicUrl, shares, audit, logger } = deps;
+  const { slack, publicUrl, shares, logger } = deps;
   const now = deps.now ?? Date.now;
   const router = Router();
 
@@ -171,12 +171,7 @@ export function slackRouter(deps: {
     });
     if (!dm.ok) {
       // The link never arrived: nobody may ever open it, so its ciphertext goes now.
-      await shares.burn(share.id, share.creator_key, actor);
-      await audit.recordAlone({
-        actor,
-        action: 'dm_failed',
-        details: { share_id: share.id, error: String(dm.error ?? 'unknown').slice(0, 100) },
-      });
+      await shares.burnUndelivered(share.id, share.creator_key, actor, String(dm.error ?? 'unknown'));
       return res.json({
         response_action: 'errors',
         errors: { recipient: `Slack could not deliver the DM (${dm.error ?? 'unknown error'}). Nothing was shared.` },

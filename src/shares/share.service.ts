@@ -135,6 +135,18 @@ export function createShareService(deps: {
     await writeTransaction(db, (trx) => burnIn(trx, id, actor));
   }
 
+  /**
+   * A share whose link never reached its recipient (Slack refused the DM): nobody may ever open
+   * it, so its ciphertext goes now, and the failed delivery is audited (`dm_failed`) with the burn.
+   */
+  async function burnUndelivered(id: string, creatorKey: string, actor: Actor, error: string): Promise<void> {
+    await assertCreator(id, creatorKey);
+    await writeTransaction(db, async (trx) => {
+      await burnIn(trx, id, actor);
+      await audit.record(trx, { actor, action: 'dm_failed', details: { share_id: id, error: error.slice(0, 100) } });
+    });
+  }
+
   /** Destroys every expired ciphertext (run periodically; expiry is also checked on every access). */
   async function expireDue(): Promise<number> {
     const at = now().toISOString();
@@ -153,7 +165,7 @@ export function createShareService(deps: {
     });
   }
 
-  return { create, peek, status, reveal, burn, expireDue };
+  return { create, peek, status, reveal, burn, burnUndelivered, expireDue };
 }
 
 export type ShareService = ReturnType<typeof createShareService>;
