@@ -9,7 +9,7 @@ import type { Database } from '../db/database.js';
 import { AppError, InvalidMasterKey, Sealed } from '../errors.js';
 import type { ProjectRow } from '../projects/project.table.js';
 import type { Keystore } from './keystore.js';
-import { findRootKey } from './root-key.repository.js';
+import { rootKeyRepository } from './root-key.repository.js';
 import type { RootKeyRow, RootKeyTable } from './root-key.table.js';
 
 /**
@@ -57,7 +57,7 @@ export function createKeyService(deps: {
 
   // Looked up on every use of a key (its key_version and revision guard the caches of decrypted
   // values), and read again from the database whenever anything there has changed.
-  const rootKeys = changeGuardedRows(deps.changes, (rootId: string) => findRootKey(db, rootId));
+  const rootKeys = changeGuardedRows(deps.changes, (rootId: string) => rootKeyRepository.findRootKey(db, rootId));
 
   async function requireRootKey(rootId: string): Promise<RootKeyRow> {
     const rootKey = await rootKeys(rootId);

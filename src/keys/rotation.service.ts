@@ -6,11 +6,11 @@ import type { Database } from '../db/database.js';
 import { writeTransaction } from '../db/open.js';
 import { InvalidRequest } from '../errors.js';
 import type { ProjectService } from '../projects/project.service.js';
-import { listTreeCiphertexts, replaceCiphertext } from '../secrets/secret.repository.js';
+import { secretRepository } from '../secrets/secret.repository.js';
 import { KeyRotatedMeanwhile, type KeyService } from './key.service.js';
 import type { Keystore } from './keystore.js';
 import { assertChosenMasterKey, generateMasterKey, masterKeyBytes } from './master-key.js';
-import { replaceWrappedKey } from './root-key.repository.js';
+import { rootKeyRepository } from './root-key.repository.js';
 
 export function createRotationService(deps: {
   db: Kysely<Database>;
@@ -51,7 +51,7 @@ export function createRotationService(deps: {
       const reencrypted = await writeTransaction(db, async (trx) => {
         let count = 0;
         if (input.reencrypt) {
-          for (const row of await listTreeCiphertexts(trx, project.id)) {
+          for (const row of await secretRepository.listTreeCiphertexts(trx, project.id)) {
             const context = {
               rootId: project.id,
               projectId: row.project_id,
@@ -60,11 +60,16 @@ export function createRotationService(deps: {
               version: row.version,
             };
             const value = decryptValue(oldDek, row.ciphertext!, context);
-            await replaceCiphertext(trx, row.secret_id, row.version, encryptValue(newDek, value, context));
+            await secretRepository.replaceCiphertext(
+              trx,
+              row.secret_id,
+              row.version,
+              encryptValue(newDek, value, context),
+            );
             count += 1;
           }
         }
-        const replaced = await replaceWrappedKey(trx, project.id, rootKey.key_version, {
+        const replaced = await rootKeyRepository.replaceWrappedKey(trx, project.id, rootKey.key_version, {
           ...wrapped,
           rotated_at: now().toISOString(),
         });

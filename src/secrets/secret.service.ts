@@ -10,19 +10,10 @@ import type { EnvironmentRow } from '../environments/environment.table.js';
 import { InvalidRequest, NotFound, TooLarge, VersionConflict } from '../errors.js';
 import { type DataKey, type KeyAccess, KeyRotatedMeanwhile, type KeyService } from '../keys/key.service.js';
 import type { Keystore } from '../keys/keystore.js';
-import { bumpRevision } from '../keys/root-key.repository.js';
+import { rootKeyRepository } from '../keys/root-key.repository.js';
 import type { ProjectService } from '../projects/project.service.js';
 import type { ProjectRow } from '../projects/project.table.js';
-import {
-  findSecret,
-  findVersion,
-  insertSecret,
-  insertVersion,
-  listWinners,
-  listVersions,
-  setCurrentVersion,
-  type VersionHead,
-} from './secret.repository.js';
+import { secretRepository, type VersionHead } from './secret.repository.js';
 import type { SecretVersionKind } from './secret.table.js';
 
 export const SECRET_KEY = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
@@ -99,18 +90,20 @@ export function createSecretService(deps: {
     write: { key: string; value: string | null; kind: SecretVersionKind; cas?: number | undefined },
     actor: Actor,
   ): Promise<number> {
-    const existing = await findSecret(trx, s.project.id, s.environment.id, write.key);
+    const existing = await secretRepository.findSecret(trx, s.project.id, s.environment.id, write.key);
     const current = existing?.current_version ?? 0;
     if (write.cas !== undefined) {
-      const live = existing ? (await findVersion(trx, existing.id, current))?.ciphertext != null : false;
+      const live = existing
+        ? (await secretRepository.findVersion(trx, existing.id, current))?.ciphertext != null
+        : false;
       const matches = write.cas === 0 ? !live : write.cas === current;
       if (!matches) throw new VersionConflict(write.key, current);
     }
     const version = current + 1;
     const secretId = existing?.id ?? randomUUID();
-    if (existing) await setCurrentVersion(trx, secretId, version);
+    if (existing) await secretRepository.setCurrentVersion(trx, secretId, version);
     else {
-      await insertSecret(trx, {
+      await secretRepository.insertSecret(trx, {
         id: secretId,
         project_id: s.project.id,
         environment_id: s.environment.id,
@@ -120,7 +113,7 @@ export function createSecretService(deps: {
     }
     const ciphertext =
       write.value === null ? null : encryptValue(dek!, write.value, context(s, s.project.id, write.key, version));
-    await insertVersion(trx, {
+    await secretRepository.insertVersion(trx, {
       secret_id: secretId,
       version,
       ciphertext,
@@ -135,7 +128,7 @@ export function createSecretService(deps: {
   function writeWithKey<T>(s: Scope, key: DataKey, fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
     return writeTransaction(db, async (trx) => {
       const result = await fn(trx);
-      if (!(await bumpRevision(trx, root(s).id, key.keyVersion))) throw new KeyRotatedMeanwhile();
+      if (!(await rootKeyRepository.bumpRevision(trx, root(s).id, key.keyVersion))) throw new KeyRotatedMeanwhile();
       return result;
     });
   }
@@ -184,11 +177,11 @@ export function createSecretService(deps: {
     const s = await scope(input.project, input.environment);
     if (access) await keys.withDataKey(root(s), access, async () => undefined);
     return writeTransaction(db, async (trx) => {
-      const existing = await findSecret(trx, s.project.id, s.environment.id, input.key);
-      const head = existing && (await findVersion(trx, existing.id, existing.current_version));
+      const existing = await secretRepository.findSecret(trx, s.project.id, s.environment.id, input.key);
+      const head = existing && (await secretRepository.findVersion(trx, existing.id, existing.current_version));
       if (!head || head.ciphertext === null) throw new NotFound('secret', input.key);
       const version = await writeVersion(trx, s, null, { key: input.key, value: null, kind: 'delete' }, actor);
-      await bumpRevision(trx, root(s).id);
+      await rootKeyRepository.bumpRevision(trx, root(s).id);
       await audit.record(trx, {
         actor,
         action: 'secret_deleted',
@@ -208,11 +201,11 @@ export function createSecretService(deps: {
   ): Promise<{ key: string; version: number }> {
     assertSecretKey(input.key);
     const s = await scope(input.project, input.environment);
-    const existing = await findSecret(db, s.project.id, s.environment.id, input.key);
+    const existing = await secretRepository.findSecret(db, s.project.id, s.environment.id, input.key);
     if (!existing) throw new NotFound('secret', input.key);
     return keys.withDataKey(root(s), access, (dataKey) =>
       writeWithKey(s, dataKey, async (trx) => {
-        const old = await findVersion(trx, existing.id, input.version);
+        const old = await secretRepository.findVersion(trx, existing.id, input.version);
         if (!old) throw new NotFound(`version of ${input.key}`, String(input.version));
         if (old.ciphertext === null) {
           throw new InvalidRequest(
@@ -235,7 +228,7 @@ export function createSecretService(deps: {
   }
 
   async function winners(s: Scope): Promise<VersionHead[]> {
-    return listWinners(
+    return secretRepository.listWinners(
       db,
       s.chain.map((p) => p.id),
       s.environment.id,
@@ -331,9 +324,9 @@ export function createSecretService(deps: {
   async function history(input: { project: string; environment: string; key: string }) {
     assertSecretKey(input.key);
     const s = await scope(input.project, input.environment);
-    const existing = await findSecret(db, s.project.id, s.environment.id, input.key);
+    const existing = await secretRepository.findSecret(db, s.project.id, s.environment.id, input.key);
     if (!existing) throw new NotFound('secret', input.key);
-    return (await listVersions(db, existing.id)).map((row) => ({
+    return (await secretRepository.listVersions(db, existing.id)).map((row) => ({
       version: row.version,
       kind: row.kind,
       deleted: Boolean(row.tombstone),
@@ -364,8 +357,8 @@ export function createSecretService(deps: {
         const written: string[] = [];
         const unchanged: string[] = [];
         for (const [key, value] of entries) {
-          const existing = await findSecret(trx, s.project.id, s.environment.id, key);
-          const head = existing && (await findVersion(trx, existing.id, existing.current_version));
+          const existing = await secretRepository.findSecret(trx, s.project.id, s.environment.id, key);
+          const head = existing && (await secretRepository.findVersion(trx, existing.id, existing.current_version));
           const same =
             head?.ciphertext != null &&
             decryptValue(dataKey.dek, head.ciphertext, context(s, s.project.id, key, head.version)) === value;
@@ -394,7 +387,10 @@ export function createSecretService(deps: {
     const envs = await environments.list();
     const present = new Map<string, Set<string>>();
     for (const env of envs) {
-      present.set(env.name, new Set((await listWinners(db, chainIds, env.id)).map((head) => head.key)));
+      present.set(
+        env.name,
+        new Set((await secretRepository.listWinners(db, chainIds, env.id)).map((head) => head.key)),
+      );
     }
     const allKeys = [...new Set([...present.values()].flatMap((keys) => [...keys]))].sort();
     const missing = allKeys
