@@ -194,13 +194,37 @@ export function createKeyService(deps: {
     }
   }
 
+  /** Stores a new root's key (from prepareRootKey, which ran the KDF) in the caller's transaction. */
+  function storeRootKey(trx: Kysely<Database>, row: RootKeyTable): Promise<void> {
+    return rootKeyRepository.insertRootKey(trx, row);
+  }
+
+  /**
+   * Marks a change in the root's tree, in the caller's transaction (caches of decrypted values
+   * compare the revision). With `keyVersion`, false means the data key used for the change was
+   * rotated meanwhile: the caller must roll back.
+   */
+  function bumpRevision(trx: Kysely<Database>, rootId: string, keyVersion?: number): Promise<boolean> {
+    return rootKeyRepository.bumpRevision(trx, rootId, keyVersion);
+  }
+
   async function seal(root: ProjectRow, actor: Actor): Promise<boolean> {
     const wasUnsealed = keystore.seal(root.id);
     await audit.recordAlone({ actor, action: 'seal', projectId: root.id });
     return wasUnsealed;
   }
 
-  return { prepareRootKey, wrapForMasterKey, unlock, withDataKey, unseal, seal, requireRootKey };
+  return {
+    prepareRootKey,
+    storeRootKey,
+    wrapForMasterKey,
+    unlock,
+    withDataKey,
+    bumpRevision,
+    unseal,
+    seal,
+    requireRootKey,
+  };
 }
 
 export type KeyService = ReturnType<typeof createKeyService>;

@@ -6,7 +6,6 @@ import { writeTransaction } from '../db/open.js';
 import { AlreadyExists, InvalidRequest, NotFound } from '../errors.js';
 import type { KeyService } from '../keys/key.service.js';
 import type { Keystore } from '../keys/keystore.js';
-import { rootKeyRepository } from '../keys/root-key.repository.js';
 import { assertChosenMasterKey, generateMasterKey, masterKeyBytes } from '../keys/master-key.js';
 import { immutableRows } from '../db/immutable-rows.js';
 import { chainOf, MAX_DEPTH } from './hierarchy.js';
@@ -36,7 +35,7 @@ export function assertProjectName(name: string): void {
 
 export function createProjectService(deps: {
   db: Kysely<Database>;
-  keys: Pick<KeyService, 'prepareRootKey'>;
+  keys: Pick<KeyService, 'prepareRootKey' | 'storeRootKey'>;
   keystore: Pick<Keystore, 'unsealedUntil'>;
   audit: Pick<AuditService, 'record'>;
   now: () => Date;
@@ -114,7 +113,7 @@ export function createProjectService(deps: {
     await writeTransaction(db, async (trx) => {
       if (await projectRepository.findProjectByName(trx, input.name)) throw new AlreadyExists('project', input.name);
       await projectRepository.insertProject(trx, row);
-      await rootKeyRepository.insertRootKey(trx, rootKey);
+      await keys.storeRootKey(trx, rootKey);
       await audit.record(trx, { actor, action: 'project_created', projectId: id, details: { root: true } });
     });
     return input.masterKey === undefined ? { project: toView(row, [row]), masterKey } : { project: toView(row, [row]) };

@@ -10,7 +10,6 @@ import type { EnvironmentRow } from '../environments/environment.table.js';
 import { InvalidRequest, NotFound, TooLarge, VersionConflict } from '../errors.js';
 import { type DataKey, type KeyAccess, KeyRotatedMeanwhile, type KeyService } from '../keys/key.service.js';
 import type { Keystore } from '../keys/keystore.js';
-import { rootKeyRepository } from '../keys/root-key.repository.js';
 import type { ProjectService } from '../projects/project.service.js';
 import type { ProjectRow } from '../projects/project.table.js';
 import { secretRepository, type VersionHead } from './secret.repository.js';
@@ -52,7 +51,7 @@ export function createSecretService(deps: {
   db: Kysely<Database>;
   projects: Pick<ProjectService, 'byName' | 'chain'>;
   environments: Pick<EnvironmentService, 'byName' | 'list'>;
-  keys: Pick<KeyService, 'withDataKey'>;
+  keys: Pick<KeyService, 'withDataKey' | 'bumpRevision'>;
   keystore: Pick<Keystore, 'resolved' | 'lastResolved' | 'rememberResolved' | 'rendered' | 'rememberRendered'>;
   audit: Pick<AuditService, 'record'>;
   now: () => Date;
@@ -128,7 +127,7 @@ export function createSecretService(deps: {
   function writeWithKey<T>(s: Scope, key: DataKey, fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
     return writeTransaction(db, async (trx) => {
       const result = await fn(trx);
-      if (!(await rootKeyRepository.bumpRevision(trx, root(s).id, key.keyVersion))) throw new KeyRotatedMeanwhile();
+      if (!(await keys.bumpRevision(trx, root(s).id, key.keyVersion))) throw new KeyRotatedMeanwhile();
       return result;
     });
   }
@@ -181,7 +180,7 @@ export function createSecretService(deps: {
       const head = existing && (await secretRepository.findVersion(trx, existing.id, existing.current_version));
       if (!head || head.ciphertext === null) throw new NotFound('secret', input.key);
       const version = await writeVersion(trx, s, null, { key: input.key, value: null, kind: 'delete' }, actor);
-      await rootKeyRepository.bumpRevision(trx, root(s).id);
+      await keys.bumpRevision(trx, root(s).id);
       await audit.record(trx, {
         actor,
         action: 'secret_deleted',
