@@ -379,6 +379,27 @@ export function createSecretService(deps: {
     );
   }
 
+  /**
+   * Re-encrypts every stored version of every secret of a root's tree from one data key to
+   * another, in the caller's transaction (a rotation with --reencrypt). Returns how many.
+   */
+  async function reencryptTree(trx: Kysely<Database>, rootId: string, from: Uint8Array, to: Uint8Array) {
+    let count = 0;
+    for (const row of await secretRepository.listTreeCiphertexts(trx, rootId)) {
+      const context: ValueContext = {
+        rootId,
+        projectId: row.project_id,
+        environmentId: row.environment_id,
+        key: row.key,
+        version: row.version,
+      };
+      const value = decryptValue(from, row.ciphertext!, context);
+      await secretRepository.replaceCiphertext(trx, row.secret_id, row.version, encryptValue(to, value, context));
+      count += 1;
+    }
+    return count;
+  }
+
   /** Keys resolved in some environments but missing in others (metadata only, no key needed). */
   async function diff(projectName: string) {
     const project = await projects.byName(projectName);
@@ -402,7 +423,7 @@ export function createSecretService(deps: {
     return { environments: envs.map((env) => env.name), missing };
   }
 
-  return { set, remove, rollback, resolve, resolveRendered, get, list, history, importDotenv, diff };
+  return { set, remove, rollback, resolve, resolveRendered, get, list, history, importDotenv, diff, reencryptTree };
 }
 
 export type SecretService = ReturnType<typeof createSecretService>;
