@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { parse as parseDotenv } from 'dotenv';
 import type { Kysely } from 'kysely';
 import type { Actor, AuditService } from '../audit/audit.service.js';
 import { decryptValue, encryptValue, type ValueContext } from '../crypto/envelope.js';
 import type { Database } from '../db/database.js';
 import { writeTransaction } from '../db/open.js';
 import type { EnvironmentService } from '../environments/environment.service.js';
+import { parseDotenv } from '../formats/dotenv.js';
 import type { EnvironmentRow } from '../environments/environment.table.js';
 import { InvalidRequest, NotFound, TooLarge, VersionConflict } from '../errors.js';
 import { type DataKey, type KeyAccess, KeyRotatedMeanwhile, type KeyService } from '../keys/key.service.js';
@@ -343,8 +343,7 @@ export function createSecretService(deps: {
     access: KeyAccess,
     actor: Actor,
   ): Promise<{ written: string[]; unchanged: string[] }> {
-    const parsed = parseDotenv(input.content);
-    const entries = Object.entries(parsed);
+    const entries = parseDotenv(input.content);
     if (entries.length === 0) throw new InvalidRequest('the file holds no KEY=value lines');
     for (const [key, value] of entries) {
       assertSecretKey(key);
