@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { Actor, AuditService } from '../audit/audit.service.js';
 import { decryptValue } from '../crypto/envelope.js';
 import type { Database } from '../db/database.js';
 import type { EnvironmentService } from '../environments/environment.service.js';
@@ -8,7 +9,14 @@ import type { Keystore } from '../keys/keystore.js';
 import type { ProjectService } from '../projects/project.service.js';
 import { secretRepository, type VersionHead } from './secret.repository.js';
 import { assertSecretKey } from './secret-key.js';
-import { rootOf, type ScopeInput, type ScopeLookup, type SecretScope, valueContext } from './secret-scope.js';
+import {
+  type ApiClient,
+  rootOf,
+  type ScopeInput,
+  type ScopeLookup,
+  type SecretScope,
+  valueContext,
+} from './secret-scope.js';
 
 export interface ResolvedSecret {
   readonly value: string;
@@ -18,6 +26,9 @@ export interface ResolvedSecret {
   readonly updatedAt: string;
 }
 
+/** API reads are queued for the audit log, identical ones within a batch counted as one event. */
+const COALESCED = Object.freeze({ coalesce: true });
+
 export interface SecretSummary {
   readonly key: string;
   readonly version: number;
@@ -25,6 +36,8 @@ export interface SecretSummary {
   readonly inherited: boolean;
   readonly updatedAt: string;
 }
+
+type Render = (resolved: ReadonlyMap<string, ResolvedSecret>) => string;
 
 /**
  * Reads: values resolved through inheritance (with the keystore's caches of decrypted values and
@@ -37,8 +50,9 @@ export function createSecretReadService(deps: {
   environments: Pick<EnvironmentService, 'list'>;
   keys: Pick<KeyService, 'withDataKey'>;
   keystore: Pick<Keystore, 'resolved' | 'lastResolved' | 'rememberResolved' | 'rendered' | 'rememberRendered'>;
+  audit: Pick<AuditService, 'enqueue' | 'recordAlone'>;
 }) {
-  const { db, scopeOf, projects, environments, keys, keystore } = deps;
+  const { db, scopeOf, projects, environments, keys, keystore, audit } = deps;
 
   function winners(s: SecretScope): Promise<VersionHead[]> {
     return secretRepository.listWinners(
@@ -96,18 +110,67 @@ export function createSecretReadService(deps: {
     input: ScopeInput,
     access: KeyAccess,
     variant: string,
-    render: (resolved: ReadonlyMap<string, ResolvedSecret>) => string,
+    render: Render,
   ): Promise<{ body: string; keys: number }> {
     const s = await scopeOf(input.project, input.environment);
-    return keys.withDataKey(rootOf(s), access, async (dataKey) => {
-      const cacheScope = `${s.project.id}/${s.environment.id}`;
-      const resolved = await resolveWithKey(s, dataKey);
-      const cached = keystore.rendered(rootOf(s).id, cacheScope, dataKey.rootKey.revision, variant);
-      if (cached !== undefined) return { body: cached, keys: resolved.size };
-      const body = render(resolved);
-      keystore.rememberRendered(rootOf(s).id, cacheScope, dataKey.rootKey.revision, variant, body);
-      return { body, keys: resolved.size };
+    return keys.withDataKey(rootOf(s), access, (dataKey) => renderWithKey(s, dataKey, variant, render));
+  }
+
+  async function renderWithKey(s: SecretScope, dataKey: DataKey, variant: string, render: Render) {
+    const cacheScope = `${s.project.id}/${s.environment.id}`;
+    const resolved = await resolveWithKey(s, dataKey);
+    const cached = keystore.rendered(rootOf(s).id, cacheScope, dataKey.rootKey.revision, variant);
+    if (cached !== undefined) return { body: cached, keys: resolved.size };
+    const body = render(resolved);
+    keystore.rememberRendered(rootOf(s).id, cacheScope, dataKey.rootKey.revision, variant, body);
+    return { body, keys: resolved.size };
+  }
+
+  /**
+   * The API's pull: resolveRendered over the token's own scope, audited as `api_read` (queued and
+   * coalesced, so the hottest request writes nothing itself). `format` is what the log records.
+   */
+  async function pull(
+    client: ApiClient,
+    access: KeyAccess,
+    view: { format: string; variant: string },
+    render: Render,
+  ): Promise<{ body: string; keys: number }> {
+    const { token } = client;
+    const s = await scopeOf(token.project, token.environment);
+    const rendered = await keys.withDataKey(rootOf(s), access, (dataKey) =>
+      renderWithKey(s, dataKey, view.variant, render),
+    );
+    audit.enqueue(
+      {
+        actor: client.actor,
+        action: 'api_read',
+        projectId: token.projectId,
+        environment: token.environment,
+        key: null,
+        details: { token_id: token.id, format: view.format, keys: rendered.keys },
+      },
+      COALESCED,
+    );
+    return rendered;
+  }
+
+  /** The decrypted view of the admin UI: every resolved value, audited as `secrets_revealed`. */
+  async function reveal(
+    input: ScopeInput,
+    access: KeyAccess,
+    actor: Actor,
+  ): Promise<ReadonlyMap<string, ResolvedSecret>> {
+    const s = await scopeOf(input.project, input.environment);
+    const resolved = await keys.withDataKey(rootOf(s), access, (dataKey) => resolveWithKey(s, dataKey));
+    await audit.recordAlone({
+      actor,
+      action: 'secrets_revealed',
+      projectId: s.project.id,
+      environment: s.environment.name,
+      details: { keys: resolved.size },
     });
+    return resolved;
   }
 
   async function get(input: ScopeInput & { key: string }, access: KeyAccess): Promise<ResolvedSecret> {
@@ -115,6 +178,24 @@ export function createSecretReadService(deps: {
     const found = (await resolve(input, access)).get(input.key);
     if (!found) throw new NotFound('secret', input.key);
     return found;
+  }
+
+  /** One value for the API, from the token's own scope, audited as `api_read` (queued, coalesced). */
+  async function getForApi(client: ApiClient, key: string, access: KeyAccess): Promise<ResolvedSecret> {
+    const { token } = client;
+    const secret = await get({ project: token.project, environment: token.environment, key }, access);
+    audit.enqueue(
+      {
+        actor: client.actor,
+        action: 'api_read',
+        projectId: token.projectId,
+        environment: token.environment,
+        key,
+        details: { token_id: token.id, version: secret.version },
+      },
+      COALESCED,
+    );
+    return secret;
   }
 
   /** Resolved keys with versions and source projects: metadata only, no key needed. */
@@ -168,7 +249,7 @@ export function createSecretReadService(deps: {
     return { environments: envs.map((env) => env.name), missing };
   }
 
-  return { resolve, resolveRendered, get, list, history, diff };
+  return { resolve, resolveRendered, pull, reveal, get, getForApi, list, history, diff };
 }
 
 export type SecretReadService = ReturnType<typeof createSecretReadService>;

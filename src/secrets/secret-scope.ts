@@ -1,3 +1,4 @@
+import type { Actor } from '../audit/audit.service.js';
 import type { ValueContext } from '../crypto/envelope.js';
 import type { EnvironmentService } from '../environments/environment.service.js';
 import type { EnvironmentRow } from '../environments/environment.table.js';
@@ -8,6 +9,17 @@ import type { ProjectRow } from '../projects/project.table.js';
 export interface ScopeInput {
   readonly project: string;
   readonly environment: string;
+}
+
+/** A caller of the JSON API: a service token, whose project and environment are the scope. */
+export interface ApiClient {
+  readonly actor: Actor;
+  readonly token: {
+    readonly id: string;
+    readonly projectId: string;
+    readonly project: string;
+    readonly environment: string;
+  };
 }
 
 /** A scope's rows: the project, the environment, and the project's chain from its root down. */

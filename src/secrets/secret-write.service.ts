@@ -10,7 +10,14 @@ import { type DataKey, type KeyAccess, KeyRotatedMeanwhile, type KeyService } fr
 import { secretRepository } from './secret.repository.js';
 import type { SecretVersionKind } from './secret.table.js';
 import { assertSecretKey, assertSecretValue } from './secret-key.js';
-import { rootOf, type ScopeInput, type ScopeLookup, type SecretScope, valueContext } from './secret-scope.js';
+import {
+  type ApiClient,
+  rootOf,
+  type ScopeInput,
+  type ScopeLookup,
+  type SecretScope,
+  valueContext,
+} from './secret-scope.js';
 
 export interface WrittenVersion {
   readonly key: string;
@@ -22,7 +29,7 @@ export function createSecretWriteService(deps: {
   db: Kysely<Database>;
   scopeOf: ScopeLookup;
   keys: Pick<KeyService, 'withDataKey' | 'bumpRevision'>;
-  audit: Pick<AuditService, 'record'>;
+  audit: Pick<AuditService, 'record' | 'enqueue'>;
   now: () => Date;
   maxSecretBytes: number;
 }) {
@@ -173,6 +180,38 @@ export function createSecretWriteService(deps: {
     );
   }
 
+  /** `api_write` events are queued with the other API events (each on its own, never coalesced). */
+  function enqueueApiWrite(client: ApiClient, written: WrittenVersion, details: { deleted?: 1 } = {}): void {
+    audit.enqueue({
+      actor: client.actor,
+      action: 'api_write',
+      projectId: client.token.projectId,
+      environment: client.token.environment,
+      key: written.key,
+      details: { token_id: client.token.id, version: written.version, ...details },
+    });
+  }
+
+  /** `set` through the API: in the token's own project, with the master key it presented. */
+  async function setForApi(
+    client: ApiClient,
+    input: { key: string; value: unknown; cas?: number | undefined },
+    access: KeyAccess,
+  ): Promise<WrittenVersion> {
+    const { project, environment } = client.token;
+    const written = await set({ project, environment, ...input }, access, client.actor);
+    enqueueApiWrite(client, written);
+    return written;
+  }
+
+  /** `remove` through the API: the token must still prove its master key. */
+  async function removeForApi(client: ApiClient, key: string, access: KeyAccess): Promise<WrittenVersion> {
+    const { project, environment } = client.token;
+    const removed = await remove({ project, environment, key }, client.actor, access);
+    enqueueApiWrite(client, removed, { deleted: 1 });
+    return removed;
+  }
+
   /**
    * Every key of a dotenv file into the project, in one transaction. Every key and value is checked
    * before anything is written; keys whose value is unchanged get no new version.
@@ -243,7 +282,7 @@ export function createSecretWriteService(deps: {
     return count;
   }
 
-  return { set, remove, rollback, importDotenv, reencryptTree };
+  return { set, setForApi, remove, removeForApi, rollback, importDotenv, reencryptTree };
 }
 
 export type SecretWriteService = ReturnType<typeof createSecretWriteService>;

@@ -11,7 +11,7 @@ import { createSecretWriteService } from './secret-write.service.js';
 
 export { assertSecretKey, SECRET_KEY } from './secret-key.js';
 export type { ResolvedSecret, SecretSummary } from './secret-read.service.js';
-export type { ScopeInput } from './secret-scope.js';
+export type { ApiClient, ScopeInput } from './secret-scope.js';
 export type { WrittenVersion } from './secret-write.service.js';
 
 /**
@@ -24,7 +24,7 @@ export function createSecretService(deps: {
   environments: Pick<EnvironmentService, 'byName' | 'list'>;
   keys: Pick<KeyService, 'withDataKey' | 'bumpRevision'>;
   keystore: Pick<Keystore, 'resolved' | 'lastResolved' | 'rememberResolved' | 'rendered' | 'rememberRendered'>;
-  audit: Pick<AuditService, 'record'>;
+  audit: Pick<AuditService, 'record' | 'recordAlone' | 'enqueue'>;
   now: () => Date;
   maxSecretBytes: number;
 }) {
