@@ -38,17 +38,11 @@ export function secretRoutes({ ctx, config }: UiDeps): Router {
       flash(req, 'error', `Unseal "${header.project.root}" to see values.`);
       return res.redirect(303, base(req));
     }
-    const resolved = await ctx.secrets.resolve(
+    const resolved = await ctx.secrets.reveal(
       { project: header.project.name, environment: param(req, 'env') },
       { unsealed: true },
+      uiActor(req, res),
     );
-    await ctx.audit.recordAlone({
-      actor: uiActor(req, res),
-      action: 'secrets_revealed',
-      projectId: header.project.id,
-      environment: param(req, 'env'),
-      details: { keys: resolved.size },
-    });
     const secrets = [...resolved].map(([key, s]) => ({ key, ...s, inherited: s.project !== header.project.name }));
     const seconds = config.decryptedMinutesBeforeRedirect * 60;
     noStore(res).render('pages/reveal', {
