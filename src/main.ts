@@ -68,7 +68,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     now,
     maxSecretBytes: config.maxSecretBytes,
   });
-  const rotation = createRotationService({ db, projects, keys, keystore, audit, now });
+  const rotation = createRotationService({ db, projects, keys, secrets, keystore, audit, now });
   const tokens = createTokenService({ db, changes: database.changes, projects, environments, audit, now });
   const users = createUserService({ db, kdf, audit, now });
   const shares = createShareService({ db, audit, now, maxBytes: config.shareMaxBytes });

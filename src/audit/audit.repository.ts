@@ -2,15 +2,19 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../db/database.js';
 import type { AuditEventRow, AuditEventTable } from './audit.table.js';
 
-export function findLastAuditEvent(db: Kysely<Database>) {
+function findLastEvent(db: Kysely<Database>) {
   return db.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
 }
 
-export async function insertAuditEvents(db: Kysely<Database>, rows: AuditEventTable[]): Promise<void> {
+async function findEventHash(db: Kysely<Database>, seq: number): Promise<string | undefined> {
+  return (await db.selectFrom('audit_events').select('hash').where('seq', '=', seq).executeTakeFirst())?.hash;
+}
+
+async function insertEvents(db: Kysely<Database>, rows: AuditEventTable[]): Promise<void> {
   if (rows.length > 0) await db.insertInto('audit_events').values(rows).execute();
 }
 
-export function listAuditEventRows(
+function listEvents(
   db: Kysely<Database>,
   filter: { projectIds?: readonly string[]; action?: string; limit: number; beforeSeq?: number },
 ): Promise<AuditEventRow[]> {
@@ -21,18 +25,21 @@ export function listAuditEventRows(
   return query.execute();
 }
 
-export async function* allAuditEventsInOrder(db: Kysely<Database>, pageSize = 1000): AsyncGenerator<AuditEventRow> {
-  let after = 0;
-  for (;;) {
-    const page = await db
-      .selectFrom('audit_events')
-      .selectAll()
-      .where('seq', '>', after)
-      .orderBy('seq', 'asc')
-      .limit(pageSize)
-      .execute();
-    yield* page;
-    if (page.length < pageSize) return;
-    after = page[page.length - 1]!.seq;
-  }
+/** The next `limit` events after `afterSeq`, oldest first: one page of a walk along the chain. */
+function listEventsAfter(db: Kysely<Database>, afterSeq: number, limit: number): Promise<AuditEventRow[]> {
+  return db
+    .selectFrom('audit_events')
+    .selectAll()
+    .where('seq', '>', afterSeq)
+    .orderBy('seq', 'asc')
+    .limit(limit)
+    .execute();
 }
+
+export const auditRepository = Object.freeze({
+  findLastEvent,
+  findEventHash,
+  insertEvents,
+  listEvents,
+  listEventsAfter,
+});

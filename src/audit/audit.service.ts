@@ -1,107 +1,40 @@
-import { sha256 } from '@noble/hashes/sha2.js';
-import { bytesToHex } from '@noble/hashes/utils.js';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database.js';
 import { writeTransaction } from '../db/open.js';
+import { auditRepository } from './audit.repository.js';
+import type { AuditEventRow } from './audit.table.js';
 import {
-  allAuditEventsInOrder,
-  findLastAuditEvent,
-  insertAuditEvents,
-  listAuditEventRows,
-} from './audit.repository.js';
-import type { AuditAction } from './audit-actions.js';
-import type { AuditEventRow, AuditEventTable } from './audit.table.js';
+  CHAIN_START,
+  type ChainCheck,
+  type ChainPoint,
+  linkEvents,
+  toUnchainedRow,
+  verifyChain,
+} from './audit-chain.js';
+import { createAuditQueue } from './audit-queue.js';
+import type { AuditEntry, AuditEvent, AuditVerification } from './audit-types.js';
 
 export type { AuditAction } from './audit-actions.js';
+export type { Actor, AuditEntry, AuditEvent, AuditVerification } from './audit-types.js';
 
-/** Who did it and from where; services receive it from the route or the CLI. */
-export interface Actor {
-  readonly name: string;
-  readonly ip?: string | undefined;
-  readonly userAgent?: string | undefined;
-}
+/** Events read per query while walking the chain; other work runs between pages. */
+const WALK_PAGE = 1000;
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-export interface AuditEvent {
-  readonly actor: Actor;
-  readonly action: AuditAction;
-  readonly projectId?: string | null;
-  readonly environment?: string | null;
-  readonly key?: string | null;
-  readonly details?: Record<string, string | number | boolean | null>;
-}
-
-export interface AuditEntry {
-  readonly seq: number;
-  readonly at: string;
-  readonly actor: string;
-  readonly action: string;
-  readonly projectId: string | null;
-  readonly environment: string | null;
-  readonly key: string | null;
-  readonly ip: string | null;
-  readonly userAgent: string | null;
-  readonly details: Record<string, unknown> | null;
-}
-
-export type AuditVerification = { ok: true; events: number } | { ok: false; events: number; problem: string };
-
-const GENESIS = '0'.repeat(64);
-// Defence in depth: services never pass values, but a detail named like key material is dropped anyway.
-const SENSITIVE_DETAIL = /secret|token|password|passphrase|master|value|cipher|dek|kek|salt|^key$/i;
-
-function redact(details: AuditEvent['details']): string | null {
-  if (!details) return null;
-  const safe = Object.fromEntries(
-    Object.entries(details).map(([name, value]) => [
-      name,
-      SENSITIVE_DETAIL.test(name) && !name.endsWith('_id') ? '[redacted]' : value,
-    ]),
-  );
-  return JSON.stringify(safe);
-}
-
-function hashOf(row: Omit<AuditEventTable, 'hash'>): string {
-  const canonical = JSON.stringify([
-    row.seq,
-    row.at,
-    row.actor,
-    row.action,
-    row.project_id,
-    row.environment,
-    row.key,
-    row.ip,
-    row.user_agent,
-    row.details,
-  ]);
-  return bytesToHex(sha256(new TextEncoder().encode(`${row.prev_hash}\n${canonical}`)));
-}
+const toVerification = (check: ChainCheck): AuditVerification =>
+  check.ok ? { ok: true, events: check.last.seq } : { ok: false, events: check.last.seq, problem: check.problem };
 
 export function createAuditService({ db, now }: { db: Kysely<Database>; now: () => Date }) {
   /** Appends inside the caller's transaction, so the events commit or roll back with the change. */
   async function record(trx: Kysely<Database>, ...events: AuditEvent[]): Promise<void> {
-    const last = await findLastAuditEvent(trx);
-    let seq = last?.seq ?? 0;
-    let prevHash = last?.hash ?? GENESIS;
+    const last = await auditRepository.findLastEvent(trx);
     const at = now().toISOString();
-    const rows = events.map((event): AuditEventTable => {
-      const row: Omit<AuditEventTable, 'hash'> = {
-        seq: (seq += 1),
-        at,
-        actor: event.actor.name.slice(0, 200),
-        action: event.action,
-        project_id: event.projectId ?? null,
-        environment: event.environment ?? null,
-        key: event.key ?? null,
-        ip: event.actor.ip?.slice(0, 64) ?? null,
-        user_agent: event.actor.userAgent?.slice(0, 512) ?? null,
-        details: redact(event.details),
-        prev_hash: prevHash,
-      };
-      prevHash = hashOf(row);
-      return { ...row, hash: prevHash };
-    });
+    const rows = linkEvents(
+      last ?? CHAIN_START,
+      events.map((event) => toUnchainedRow(event, at)),
+    );
     // One statement per 50 events (12 columns each, well under SQLite's bound-parameter limit).
-    for (let i = 0; i < rows.length; i += 50) await insertAuditEvents(trx, rows.slice(i, i + 50));
+    for (let i = 0; i < rows.length; i += 50) await auditRepository.insertEvents(trx, rows.slice(i, i + 50));
   }
 
   /** For events that change nothing else (a failed unseal, a denied request). */
@@ -109,74 +42,76 @@ export function createAuditService({ db, now }: { db: Kysely<Database>; now: () 
     return writeTransaction(db, (trx) => record(trx, event));
   }
 
-  // API events are batched: one transaction every 100 ms instead of one per request. Identical
-  // reads within a batch (same token, address, agent, scope and format) become one event with a
-  // count: at thousands of pulls a second, one row each would outgrow everything else stored.
-  let queue: AuditEvent[] = [];
-  const reads = new Map<string, { event: AuditEvent; count: number }>();
-  let flushing: Promise<void> = Promise.resolve();
-  let timer: NodeJS.Timeout | undefined;
-
-  /** Queues an event to be written with others shortly; `flush` (also run on close) writes them now. */
-  function enqueue(event: AuditEvent, options: { coalesce?: boolean } = {}): void {
-    if (options.coalesce) {
-      const { actor, ...rest } = event;
-      const key = JSON.stringify([actor.name, actor.ip, actor.userAgent, rest]);
-      const seen = reads.get(key);
-      if (seen) seen.count += 1;
-      else reads.set(key, { event, count: 1 });
-    } else queue.push(event);
-    timer ??= setTimeout(() => void flush().catch(() => {}), 100).unref();
-  }
-
-  function flush(): Promise<void> {
-    if (timer) clearTimeout(timer);
-    timer = undefined;
-    const batch = [
-      ...queue,
-      ...[...reads.values()].map(({ event, count }) =>
-        count === 1 ? event : { ...event, details: { ...event.details, count } },
-      ),
-    ];
-    queue = [];
-    reads.clear();
-    flushing = flushing.then(async () => {
-      if (batch.length === 0) return;
-      await writeTransaction(db, (trx) => record(trx, ...batch));
-    });
-    return flushing;
-  }
+  const queue = createAuditQueue((events) => writeTransaction(db, (trx) => record(trx, ...events)));
 
   async function list(filter: { projectIds?: readonly string[]; action?: string; limit?: number; beforeSeq?: number }) {
-    const rows = await listAuditEventRows(db, { ...filter, limit: Math.min(Math.max(filter.limit ?? 100, 1), 1000) });
+    const rows = await auditRepository.listEvents(db, {
+      ...filter,
+      limit: Math.min(Math.max(filter.limit ?? 100, 1), 1000),
+    });
     return rows.map(toEntry);
   }
 
   /**
-   * Recomputes the chain from the first event. An edited row breaks its own hash; a deleted or
-   * inserted row breaks the sequence and the next prev_hash. (Cutting events off the end leaves a
-   * shorter valid chain; compare the count with one you noted earlier to catch that.)
+   * Walks the chain on from `from`, a page at a time. Reading and hashing are synchronous, so the
+   * walk yields between pages: a million events must not stall the requests the server is serving.
    */
-  async function verify(): Promise<AuditVerification> {
-    let expectedSeq = 1;
-    let prevHash = GENESIS;
-    for await (const row of allAuditEventsInOrder(db)) {
-      if (row.seq !== expectedSeq) {
-        return { ok: false, events: expectedSeq - 1, problem: `event ${expectedSeq} is missing (next is ${row.seq})` };
-      }
-      if (row.prev_hash !== prevHash) {
-        return { ok: false, events: expectedSeq - 1, problem: `event ${row.seq} does not follow event ${row.seq - 1}` };
-      }
-      if (hashOf(row) !== row.hash) {
-        return { ok: false, events: expectedSeq - 1, problem: `event ${row.seq} was altered` };
-      }
-      prevHash = row.hash;
-      expectedSeq += 1;
+  async function walk(from: ChainPoint): Promise<ChainCheck> {
+    let check: ChainCheck = { ok: true, last: from };
+    for (;;) {
+      const page = await auditRepository.listEventsAfter(db, check.last.seq, WALK_PAGE);
+      check = verifyChain(page, check.last);
+      if (!check.ok || page.length < WALK_PAGE) return check;
+      await nextTurn();
     }
-    return { ok: true, events: expectedSeq - 1 };
   }
 
-  return { record, recordAlone, enqueue, flush, list, verify };
+  // The last event this process found intact; verifyIncrementally checks only what follows it.
+  let verified: ChainPoint = CHAIN_START;
+  let incremental: Promise<AuditVerification> | undefined;
+
+  /** Recomputes the whole chain from the first event (`secretsfly audit --verify`). */
+  async function verify(): Promise<AuditVerification> {
+    const check = await walk(CHAIN_START);
+    verified = check.last;
+    return toVerification(check);
+  }
+
+  /**
+   * Checks the events written since the last check in this process, and that the last event
+   * found intact then is still there unchanged. An edit to an event before it goes unnoticed
+   * here: only `verify` finds it. Concurrent callers share one walk.
+   */
+  function verifyIncrementally(): Promise<AuditVerification> {
+    incremental ??= verifySinceLastCheck().finally(() => {
+      incremental = undefined;
+    });
+    return incremental;
+  }
+
+  async function verifySinceLastCheck(): Promise<AuditVerification> {
+    const from = verified;
+    if (from.seq > 0) {
+      const hash = await auditRepository.findEventHash(db, from.seq);
+      if (hash !== from.hash) {
+        const what = hash === undefined ? 'deleted' : 'altered';
+        return { ok: false, events: 0, problem: `event ${from.seq} was ${what} after it had been verified` };
+      }
+    }
+    const check = await walk(from);
+    verified = check.last;
+    return toVerification(check);
+  }
+
+  return {
+    record,
+    recordAlone,
+    enqueue: queue.enqueue,
+    flush: queue.flush,
+    list,
+    verify,
+    verifyIncrementally,
+  };
 }
 
 export type AuditService = ReturnType<typeof createAuditService>;

@@ -6,6 +6,7 @@ import type { Database } from '../db/database.js';
 import { immutableRows } from '../db/immutable-rows.js';
 import { writeTransaction } from '../db/open.js';
 import { AlreadyExists, InvalidRequest, NotFound } from '../errors.js';
+import { environmentRepository } from './environment.repository.js';
 import type { EnvironmentRow } from './environment.table.js';
 
 export function assertEnvironmentName(name: string): void {
@@ -24,26 +25,25 @@ export function createEnvironmentService(deps: {
   const { db, audit, now } = deps;
 
   function list(): Promise<EnvironmentRow[]> {
-    return db.selectFrom('environments').selectAll().orderBy('created_at').orderBy('name').execute();
+    return environmentRepository.listEnvironments(db);
   }
 
   // Environments are never renamed or deleted: a row read once stays true.
   const byName = immutableRows(
-    (name: string) => db.selectFrom('environments').selectAll().where('name', '=', name).executeTakeFirst(),
+    (name: string) => environmentRepository.findEnvironmentByName(db, name),
     (name) => new NotFound('environment', name),
   );
   const byId = immutableRows(
-    (id: string) => db.selectFrom('environments').selectAll().where('id', '=', id).executeTakeFirst(),
+    (id: string) => environmentRepository.findEnvironmentById(db, id),
     (id) => new NotFound('environment', id),
   );
 
   async function create(name: string, actor: Actor): Promise<EnvironmentRow> {
     assertEnvironmentName(name);
     return writeTransaction(db, async (trx) => {
-      const existing = await trx.selectFrom('environments').select('id').where('name', '=', name).executeTakeFirst();
-      if (existing) throw new AlreadyExists('environment', name);
+      if (await environmentRepository.findEnvironmentByName(trx, name)) throw new AlreadyExists('environment', name);
       const row = { id: randomUUID(), name, created_at: now().toISOString() };
-      await trx.insertInto('environments').values(row).execute();
+      await environmentRepository.insertEnvironments(trx, [row]);
       await audit.record(trx, { actor, action: 'environment_created', environment: name });
       return row;
     });
@@ -53,14 +53,13 @@ export function createEnvironmentService(deps: {
   async function ensure(names: readonly string[]): Promise<void> {
     names.forEach(assertEnvironmentName);
     await writeTransaction(db, async (trx) => {
-      const existing = new Set((await trx.selectFrom('environments').select('name').execute()).map((row) => row.name));
+      const existing = new Set((await environmentRepository.listEnvironments(trx)).map((row) => row.name));
       const at = now().toISOString();
       const missing = names.filter((name) => !existing.has(name));
-      if (missing.length === 0) return;
-      await trx
-        .insertInto('environments')
-        .values(missing.map((name) => ({ id: randomUUID(), name, created_at: at })))
-        .execute();
+      await environmentRepository.insertEnvironments(
+        trx,
+        missing.map((name) => ({ id: randomUUID(), name, created_at: at })),
+      );
     });
   }
 

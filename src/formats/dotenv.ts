@@ -1,6 +1,14 @@
 import { parse } from 'dotenv';
 import { NotRepresentable } from '../errors.js';
 
+/**
+ * KEY=value lines as the `dotenv` package (18.x, the reference parser) reads them, in file order
+ * (a repeated key keeps its last value, as dotenv does).
+ */
+export function parseDotenv(content: string): [key: string, value: string][] {
+  return Object.entries(parse(content));
+}
+
 const escapeDoubleQuoted = (value: string) => value.replace(/\n/g, '\\n').replace(/\r/g, '\\r');
 
 /** Ways to write a value, simplest first; the first one the reference parser reads back exactly wins. */

@@ -107,10 +107,7 @@ export function createApp({
   app.use('/api/v1', notFound);
 
   if (config.slack) {
-    app.use(
-      '/integrations/slack',
-      slackRouter({ slack: config.slack, publicUrl, shares: ctx.shares, audit: ctx.audit, logger }),
-    );
+    app.use('/integrations/slack', slackRouter({ slack: config.slack, publicUrl, shares: ctx.shares, logger }));
   }
 
   if (sessions) mountUi(app, { ctx, config, setup, unsealLimiter, sessions: sessions.middleware });

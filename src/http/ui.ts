@@ -87,14 +87,14 @@ export function mountUi(
   });
   // Each route module gets the services it uses, and nothing else.
   const { users, audit, projects, environments, secrets, keys, tokens } = ctx;
-  ui.use(authRoutes({ ctx: { users, audit }, config, setup }));
+  ui.use(authRoutes({ ctx: { users }, config, setup }));
   ui.use((_req, res, next) => (res.locals.user ? next() : res.redirect(303, '/login')));
   ui.use(
     projectRoutes({
       ctx: { projects, environments, keys },
       unseal: createUnsealGuard({ keys, limiter: deps.unsealLimiter }),
     }),
-    secretRoutes({ ctx: { projects, environments, secrets, audit }, config }),
+    secretRoutes({ ctx: { projects, environments, secrets }, config }),
     tokenRoutes({ ctx: { projects, environments, tokens } }),
     environmentRoutes({ ctx: { environments } }),
     auditRoutes({ ctx: { projects, audit } }),

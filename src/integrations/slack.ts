@@ -1,7 +1,7 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import express, { type Request, Router } from 'express';
-import type { AuditService } from '../audit/audit.service.js';
 import type { Config } from '../config.js';
+import { hmacSha256Hex } from '../crypto/hash.js';
 import { BadSignature, InvalidRequest } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { loadShareCrypto } from '../shares/share-crypto.js';
@@ -26,7 +26,7 @@ export function verifySlackSignature(
   const signature = req.get('x-slack-signature') ?? '';
   if (!/^\d{1,12}$/.test(timestamp)) throw new BadSignature('no timestamp');
   if (Math.abs(nowSeconds - Number(timestamp)) > REPLAY_WINDOW_SECONDS) throw new BadSignature('stale timestamp');
-  const expected = `v0=${createHmac('sha256', signingSecret).update(`v0:${timestamp}:`).update(rawBody).digest('hex')}`;
+  const expected = `v0=${hmacSha256Hex(signingSecret, `v0:${timestamp}:`, rawBody)}`;
   if (signature.length !== expected.length || !timingSafeEqual(Buffer.from(signature), Buffer.from(expected))) {
     throw new BadSignature('signature mismatch');
   }
@@ -77,12 +77,11 @@ export function slackRouter(deps: {
   slack: NonNullable<Config['slack']>;
   /** The server's public base URL, for the links in DMs. */
   publicUrl: () => string;
-  shares: Pick<ShareService, 'create' | 'burn'>;
-  audit: Pick<AuditService, 'recordAlone'>;
+  shares: Pick<ShareService, 'create' | 'burnUndelivered'>;
   logger: Logger;
   now?: () => number;
 }): Router {
-  const { slack, publicUrl, shares, audit, logger } = deps;
+  const { slack, publicUrl, shares, logger } = deps;
   const now = deps.now ?? Date.now;
   const router = Router();
 
@@ -164,12 +163,7 @@ export function slackRouter(deps: {
     });
     if (!dm.ok) {
       // The link never arrived: nobody may ever open it, so its ciphertext goes now.
-      await shares.burn(share.id, share.creator_key, actor);
-      await audit.recordAlone({
-        actor,
-        action: 'dm_failed',
-        details: { share_id: share.id, error: String(dm.error ?? 'unknown').slice(0, 100) },
-      });
+      await shares.burnUndelivered(share.id, share.creator_key, actor, String(dm.error ?? 'unknown'));
       return res.json({
         response_action: 'errors',
         errors: { recipient: `Slack could not deliver the DM (${dm.error ?? 'unknown error'}). Nothing was shared.` },

@@ -9,7 +9,7 @@ import type { Database } from '../db/database.js';
 import { InvalidMasterKey, Sealed } from '../errors.js';
 import type { ProjectRow } from '../projects/project.table.js';
 import type { Keystore } from './keystore.js';
-import { findRootKey } from './root-key.repository.js';
+import { rootKeyRepository } from './root-key.repository.js';
 import type { RootKeyRow, RootKeyTable } from './root-key.table.js';
 
 /**
@@ -54,7 +54,7 @@ export function createKeyService(deps: {
 
   // Looked up on every use of a key (its key_version and revision guard the caches of decrypted
   // values), and read again from the database whenever anything there has changed.
-  const rootKeys = changeGuardedRows(deps.changes, (rootId: string) => findRootKey(db, rootId));
+  const rootKeys = changeGuardedRows(deps.changes, (rootId: string) => rootKeyRepository.findRootKey(db, rootId));
 
   async function requireRootKey(rootId: string): Promise<RootKeyRow> {
     const rootKey = await rootKeys(rootId);
@@ -191,13 +191,37 @@ export function createKeyService(deps: {
     }
   }
 
+  /** Stores a new root's key (from prepareRootKey, which ran the KDF) in the caller's transaction. */
+  function storeRootKey(trx: Kysely<Database>, row: RootKeyTable): Promise<void> {
+    return rootKeyRepository.insertRootKey(trx, row);
+  }
+
+  /**
+   * Marks a change in the root's tree, in the caller's transaction (caches of decrypted values
+   * compare the revision). With `keyVersion`, false means the data key used for the change was
+   * rotated meanwhile: the caller must roll back.
+   */
+  function bumpRevision(trx: Kysely<Database>, rootId: string, keyVersion?: number): Promise<boolean> {
+    return rootKeyRepository.bumpRevision(trx, rootId, keyVersion);
+  }
+
   async function seal(root: ProjectRow, actor: Actor): Promise<boolean> {
     const wasUnsealed = keystore.seal(root.id);
     await audit.recordAlone({ actor, action: 'seal', projectId: root.id });
     return wasUnsealed;
   }
 
-  return { prepareRootKey, wrapForMasterKey, unlock, withDataKey, unseal, seal, requireRootKey };
+  return {
+    prepareRootKey,
+    storeRootKey,
+    wrapForMasterKey,
+    unlock,
+    withDataKey,
+    bumpRevision,
+    unseal,
+    seal,
+    requireRootKey,
+  };
 }
 
 export type KeyService = ReturnType<typeof createKeyService>;

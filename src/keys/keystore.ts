@@ -1,4 +1,5 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { hmacSha256 } from '../crypto/hash.js';
 
 export type SealReason = 'manual' | 'expired' | 'rotated' | 'shutdown';
 
@@ -181,8 +182,8 @@ export class Keystore {
   }
 
   #proof(masterKey: Uint8Array): Uint8Array {
-    // node:crypto's native HMAC: computed on every API request, where it measured twice as fast as JS.
-    return createHmac('sha256', this.#proofKey).update(masterKey).digest();
+    // Computed on every API request: crypto/hash.ts keeps node:crypto's native HMAC for this.
+    return hmacSha256(this.#proofKey, masterKey);
   }
 
   #dropAdmin(rootId: string): void {

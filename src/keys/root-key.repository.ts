@@ -8,11 +8,11 @@ const rootKeyQuery = reusableQuery((db, rootId: string) =>
 );
 
 /** On the API's per-request path whenever the database has changed (key.service caches it otherwise), hence compiled once. */
-export async function findRootKey(db: Kysely<Database>, rootId: string): Promise<RootKeyRow | undefined> {
+async function findRootKey(db: Kysely<Database>, rootId: string): Promise<RootKeyRow | undefined> {
   return (await rootKeyQuery(db, rootId))[0];
 }
 
-export async function insertRootKey(db: Kysely<Database>, row: RootKeyTable): Promise<void> {
+async function insertRootKey(db: Kysely<Database>, row: RootKeyTable): Promise<void> {
   await db.insertInto('root_keys').values(row).execute();
 }
 
@@ -21,7 +21,7 @@ export async function insertRootKey(db: Kysely<Database>, row: RootKeyTable): Pr
  * it also proves the data key used for the change is still the root's: it returns false when a
  * rotation (perhaps by another process) happened meanwhile, and the caller must roll back.
  */
-export async function bumpRevision(db: Kysely<Database>, rootId: string, keyVersion?: number): Promise<boolean> {
+async function bumpRevision(db: Kysely<Database>, rootId: string, keyVersion?: number): Promise<boolean> {
   let query = db
     .updateTable('root_keys')
     .set((eb) => ({ revision: eb('revision', '+', 1) }))
@@ -31,7 +31,7 @@ export async function bumpRevision(db: Kysely<Database>, rootId: string, keyVers
   return result.numUpdatedRows === 1n;
 }
 
-export async function replaceWrappedKey(
+async function replaceWrappedKey(
   db: Kysely<Database>,
   rootId: string,
   expectedKeyVersion: number,
@@ -45,3 +45,5 @@ export async function replaceWrappedKey(
     .executeTakeFirst();
   return result.numUpdatedRows === 1n;
 }
+
+export const rootKeyRepository = Object.freeze({ findRootKey, insertRootKey, bumpRevision, replaceWrappedKey });

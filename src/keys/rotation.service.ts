@@ -1,26 +1,27 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Actor, AuditService } from '../audit/audit.service.js';
-import { decryptValue, encryptValue, generateDataKey } from '../crypto/envelope.js';
+import { generateDataKey } from '../crypto/envelope.js';
 import type { Database } from '../db/database.js';
 import { writeTransaction } from '../db/open.js';
 import { InvalidRequest } from '../errors.js';
 import type { ProjectService } from '../projects/project.service.js';
-import { listTreeCiphertexts, replaceCiphertext } from '../secrets/secret.repository.js';
+import type { SecretService } from '../secrets/secret.service.js';
 import { KeyRotatedMeanwhile, type KeyService } from './key.service.js';
 import type { Keystore } from './keystore.js';
 import { assertChosenMasterKey, generateMasterKey, masterKeyBytes } from './master-key.js';
-import { replaceWrappedKey } from './root-key.repository.js';
+import { rootKeyRepository } from './root-key.repository.js';
 
 export function createRotationService(deps: {
   db: Kysely<Database>;
   projects: Pick<ProjectService, 'byName'>;
   keys: Pick<KeyService, 'requireRootKey' | 'unlock' | 'wrapForMasterKey'>;
+  secrets: Pick<SecretService, 'reencryptTree'>;
   keystore: Pick<Keystore, 'seal'>;
   audit: Pick<AuditService, 'record'>;
   now: () => Date;
 }) {
-  const { db, projects, keys, keystore, audit, now } = deps;
+  const { db, projects, keys, secrets, keystore, audit, now } = deps;
 
   /**
    * Replaces a root's master key. Plain rotation re-wraps the same data key (instant); `reencrypt`
@@ -49,22 +50,8 @@ export function createRotationService(deps: {
       // The KDF runs before the transaction, never inside it.
       const wrapped = await keys.wrapForMasterKey(project.id, newBytes, newDek, keyVersion);
       const reencrypted = await writeTransaction(db, async (trx) => {
-        let count = 0;
-        if (input.reencrypt) {
-          for (const row of await listTreeCiphertexts(trx, project.id)) {
-            const context = {
-              rootId: project.id,
-              projectId: row.project_id,
-              environmentId: row.environment_id,
-              key: row.key,
-              version: row.version,
-            };
-            const value = decryptValue(oldDek, row.ciphertext!, context);
-            await replaceCiphertext(trx, row.secret_id, row.version, encryptValue(newDek, value, context));
-            count += 1;
-          }
-        }
-        const replaced = await replaceWrappedKey(trx, project.id, rootKey.key_version, {
+        const count = input.reencrypt ? await secrets.reencryptTree(trx, project.id, oldDek, newDek) : 0;
+        const replaced = await rootKeyRepository.replaceWrappedKey(trx, project.id, rootKey.key_version, {
           ...wrapped,
           rotated_at: now().toISOString(),
         });

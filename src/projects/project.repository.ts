@@ -2,22 +2,30 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../db/database.js';
 import type { ProjectRow } from './project.table.js';
 
-export function findProjectByName(db: Kysely<Database>, name: string): Promise<ProjectRow | undefined> {
+function findProjectByName(db: Kysely<Database>, name: string): Promise<ProjectRow | undefined> {
   return db.selectFrom('projects').selectAll().where('name', '=', name).executeTakeFirst();
 }
 
-export function findProjectById(db: Kysely<Database>, id: string): Promise<ProjectRow | undefined> {
+function findProjectById(db: Kysely<Database>, id: string): Promise<ProjectRow | undefined> {
   return db.selectFrom('projects').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-export function listProjectRows(db: Kysely<Database>): Promise<ProjectRow[]> {
+function listProjectRows(db: Kysely<Database>): Promise<ProjectRow[]> {
   return db.selectFrom('projects').selectAll().orderBy('name').execute();
 }
 
-export function listTreeRows(db: Kysely<Database>, rootId: string): Promise<ProjectRow[]> {
+function listTreeRows(db: Kysely<Database>, rootId: string): Promise<ProjectRow[]> {
   return db.selectFrom('projects').selectAll().where('root_id', '=', rootId).execute();
 }
 
-export async function insertProject(db: Kysely<Database>, row: ProjectRow): Promise<void> {
+async function insertProject(db: Kysely<Database>, row: ProjectRow): Promise<void> {
   await db.insertInto('projects').values(row).execute();
 }
+
+export const projectRepository = Object.freeze({
+  findProjectByName,
+  findProjectById,
+  listProjectRows,
+  listTreeRows,
+  insertProject,
+});

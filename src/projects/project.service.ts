@@ -6,17 +6,10 @@ import { writeTransaction } from '../db/open.js';
 import { AlreadyExists, InvalidRequest, NotFound } from '../errors.js';
 import type { KeyService } from '../keys/key.service.js';
 import type { Keystore } from '../keys/keystore.js';
-import { insertRootKey } from '../keys/root-key.repository.js';
 import { assertChosenMasterKey, generateMasterKey, masterKeyBytes } from '../keys/master-key.js';
 import { immutableRows } from '../db/immutable-rows.js';
 import { chainOf, MAX_DEPTH } from './hierarchy.js';
-import {
-  findProjectById,
-  findProjectByName,
-  insertProject,
-  listProjectRows,
-  listTreeRows,
-} from './project.repository.js';
+import { projectRepository } from './project.repository.js';
 import type { ProjectRow } from './project.table.js';
 
 export const PROJECT_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -42,7 +35,7 @@ export function assertProjectName(name: string): void {
 
 export function createProjectService(deps: {
   db: Kysely<Database>;
-  keys: Pick<KeyService, 'prepareRootKey'>;
+  keys: Pick<KeyService, 'prepareRootKey' | 'storeRootKey'>;
   keystore: Pick<Keystore, 'unsealedUntil'>;
   audit: Pick<AuditService, 'record'>;
   now: () => Date;
@@ -51,11 +44,11 @@ export function createProjectService(deps: {
 
   // Projects are never renamed, re-parented or deleted: rows and chains read once stay true.
   const byName = immutableRows(
-    (name: string) => findProjectByName(db, name),
+    (name: string) => projectRepository.findProjectByName(db, name),
     (name) => new NotFound('project', name),
   );
   const byId = immutableRows(
-    (id: string) => findProjectById(db, id),
+    (id: string) => projectRepository.findProjectById(db, id),
     (id) => new NotFound('project', id),
   );
   const chains = new Map<string, ProjectRow[]>();
@@ -64,7 +57,7 @@ export function createProjectService(deps: {
   async function chain(project: ProjectRow): Promise<ProjectRow[]> {
     let found = chains.get(project.id);
     if (!found) {
-      found = chainOf(project, await listTreeRows(db, project.root_id));
+      found = chainOf(project, await projectRepository.listTreeRows(db, project.root_id));
       chains.set(project.id, found);
     }
     return found;
@@ -86,7 +79,7 @@ export function createProjectService(deps: {
     if (input.parent !== undefined && input.parent === input.name) {
       throw new InvalidRequest('a project cannot be its own parent');
     }
-    if (await findProjectByName(db, input.name)) throw new AlreadyExists('project', input.name);
+    if (await projectRepository.findProjectByName(db, input.name)) throw new AlreadyExists('project', input.name);
 
     const id = randomUUID();
     const at = now().toISOString();
@@ -100,8 +93,8 @@ export function createProjectService(deps: {
       }
       const row: ProjectRow = { id, name: input.name, parent_id: parent.id, root_id: parent.root_id, created_at: at };
       await writeTransaction(db, async (trx) => {
-        if (await findProjectByName(trx, input.name)) throw new AlreadyExists('project', input.name);
-        await insertProject(trx, row);
+        if (await projectRepository.findProjectByName(trx, input.name)) throw new AlreadyExists('project', input.name);
+        await projectRepository.insertProject(trx, row);
         await audit.record(trx, { actor, action: 'project_created', projectId: id, details: { parent: parent.name } });
       });
       return { project: toView(row, [parent, row]) };
@@ -118,9 +111,9 @@ export function createProjectService(deps: {
     }
     const row: ProjectRow = { id, name: input.name, parent_id: null, root_id: id, created_at: at };
     await writeTransaction(db, async (trx) => {
-      if (await findProjectByName(trx, input.name)) throw new AlreadyExists('project', input.name);
-      await insertProject(trx, row);
-      await insertRootKey(trx, rootKey);
+      if (await projectRepository.findProjectByName(trx, input.name)) throw new AlreadyExists('project', input.name);
+      await projectRepository.insertProject(trx, row);
+      await keys.storeRootKey(trx, rootKey);
       await audit.record(trx, { actor, action: 'project_created', projectId: id, details: { root: true } });
     });
     return input.masterKey === undefined ? { project: toView(row, [row]), masterKey } : { project: toView(row, [row]) };
@@ -133,7 +126,7 @@ export function createProjectService(deps: {
   }
 
   async function list(): Promise<ProjectView[]> {
-    const rows = await listProjectRows(db);
+    const rows = await projectRepository.listProjectRows(db);
     return rows.map((row) =>
       toView(
         row,

@@ -51,25 +51,6 @@ export function mountSecretApi(router: IRouter, prefix: string, deps: SecretApiD
       }
     };
 
-  const scope = (caller: ApiCaller) => ({ project: caller.token.project, environment: caller.token.environment });
-  const audited = (
-    caller: ApiCaller,
-    action: 'api_read' | 'api_write',
-    details: Record<string, string | number>,
-    key?: string,
-  ) =>
-    audit.enqueue(
-      {
-        actor: caller.actor,
-        action,
-        projectId: caller.token.projectId,
-        environment: caller.token.environment,
-        key: key ?? null,
-        details: { token_id: caller.token.id, ...details },
-      },
-      { coalesce: action === 'api_read' },
-    );
-
   router.get(
     `${prefix}/secrets`,
     ...guards,
@@ -79,7 +60,7 @@ export function mountSecretApi(router: IRouter, prefix: string, deps: SecretApiD
         throw new InvalidRequest('format must be json, dotenv or shell');
       const withMetadata = format === 'json' && req.query.include === 'metadata';
       const variant = withMetadata ? 'json+metadata' : format;
-      const { body, keys } = await secrets.resolveRendered(scope(caller), access, variant, (resolved) => {
+      const { body } = await secrets.pull(caller, access, { format, variant }, (resolved) => {
         if (format === 'dotenv' || format === 'shell') {
           const values = new Map([...resolved].map(([key, secret]) => [key, secret.value]));
           return format === 'dotenv' ? toDotenv(values) : toShell(values);
@@ -92,7 +73,6 @@ export function mountSecretApi(router: IRouter, prefix: string, deps: SecretApiD
         }
         return JSON.stringify({ project: caller.token.project, environment: caller.token.environment, secrets: out });
       });
-      audited(caller, 'api_read', { format, keys });
       res.type(format === 'json' ? 'application/json' : 'text/plain').send(body);
     }),
   );
@@ -103,8 +83,7 @@ export function mountSecretApi(router: IRouter, prefix: string, deps: SecretApiD
     handle(async (req, res, caller, access) => {
       const key = keyParam(req)!;
       assertSecretKey(key);
-      const secret = await secrets.get({ ...scope(caller), key }, access);
-      audited(caller, 'api_read', { version: secret.version }, key);
+      const secret = await secrets.getForApi(caller, key, access);
       res.json({
         key,
         value: secret.value,
@@ -132,8 +111,7 @@ export function mountSecretApi(router: IRouter, prefix: string, deps: SecretApiD
         if (cas !== undefined && (typeof cas !== 'number' || !Number.isSafeInteger(cas) || cas < 0)) {
           throw new InvalidRequest('"cas" must be a whole number of 0 or more');
         }
-        const written = await secrets.set({ ...scope(caller), key, value, cas }, access, caller.actor);
-        audited(caller, 'api_write', { version: written.version }, key);
+        const written = await secrets.setForApi(caller, { key, value, cas }, access);
         res.json(written);
       },
       { write: true },
@@ -146,8 +124,7 @@ export function mountSecretApi(router: IRouter, prefix: string, deps: SecretApiD
     handle(
       async (req, res, caller, access) => {
         const key = keyParam(req)!;
-        const deleted = await secrets.remove({ ...scope(caller), key }, caller.actor, access);
-        audited(caller, 'api_write', { version: deleted.version, deleted: 1 }, key);
+        await secrets.removeForApi(caller, key, access);
         res.status(204).end();
       },
       { write: true },

@@ -11,7 +11,7 @@ export interface VersionHead {
   readonly createdAt: string;
 }
 
-export function findSecret(
+function findSecret(
   db: Kysely<Database>,
   projectId: string,
   environmentId: string,
@@ -26,11 +26,7 @@ export function findSecret(
     .executeTakeFirst();
 }
 
-export function findVersion(
-  db: Kysely<Database>,
-  secretId: string,
-  version: number,
-): Promise<SecretVersionRow | undefined> {
+function findVersion(db: Kysely<Database>, secretId: string, version: number): Promise<SecretVersionRow | undefined> {
   return db
     .selectFrom('secret_versions')
     .selectAll()
@@ -39,7 +35,7 @@ export function findVersion(
     .executeTakeFirst();
 }
 
-export function listVersions(db: Kysely<Database>, secretId: string) {
+function listVersions(db: Kysely<Database>, secretId: string) {
   return db
     .selectFrom('secret_versions')
     .select(['version', 'kind', 'created_at', 'created_by', (eb) => eb('ciphertext', 'is', null).as('tombstone')])
@@ -54,7 +50,7 @@ export function listVersions(db: Kysely<Database>, secretId: string) {
  * Winners are picked by a window function over metadata, so only their ciphertexts are read and
  * returned (a 10-level chain of 1,000 keys each returns 1,000 rows, not 10,000). Ordered by key.
  */
-export async function listWinners(
+async function listWinners(
   db: Kysely<Database>,
   chain: readonly string[],
   environmentId: string,
@@ -90,20 +86,20 @@ export async function listWinners(
   }));
 }
 
-export async function insertSecret(db: Kysely<Database>, row: SecretRow): Promise<void> {
+async function insertSecret(db: Kysely<Database>, row: SecretRow): Promise<void> {
   await db.insertInto('secrets').values(row).execute();
 }
 
-export async function setCurrentVersion(db: Kysely<Database>, secretId: string, version: number): Promise<void> {
+async function setCurrentVersion(db: Kysely<Database>, secretId: string, version: number): Promise<void> {
   await db.updateTable('secrets').set({ current_version: version }).where('id', '=', secretId).execute();
 }
 
-export async function insertVersion(db: Kysely<Database>, row: SecretVersionTable): Promise<void> {
+async function insertVersion(db: Kysely<Database>, row: SecretVersionTable): Promise<void> {
   await db.insertInto('secret_versions').values(row).execute();
 }
 
 /** Every stored value of a whole tree, with what its ciphertext is bound to (for re-encryption). */
-export function listTreeCiphertexts(db: Kysely<Database>, rootId: string) {
+function listTreeCiphertexts(db: Kysely<Database>, rootId: string) {
   return db
     .selectFrom('secret_versions as v')
     .innerJoin('secrets as s', 's.id', 'v.secret_id')
@@ -114,7 +110,7 @@ export function listTreeCiphertexts(db: Kysely<Database>, rootId: string) {
     .execute();
 }
 
-export async function replaceCiphertext(
+async function replaceCiphertext(
   db: Kysely<Database>,
   secretId: string,
   version: number,
@@ -127,3 +123,15 @@ export async function replaceCiphertext(
     .where('version', '=', version)
     .execute();
 }
+
+export const secretRepository = Object.freeze({
+  findSecret,
+  findVersion,
+  listVersions,
+  listWinners,
+  insertSecret,
+  setCurrentVersion,
+  insertVersion,
+  listTreeCiphertexts,
+  replaceCiphertext,
+});

@@ -10,9 +10,8 @@ export interface SecretRoutesDeps {
     readonly environments: Pick<AppContext['environments'], 'byName' | 'list'>;
     readonly secrets: Pick<
       AppContext['secrets'],
-      'list' | 'resolve' | 'set' | 'remove' | 'history' | 'rollback' | 'diff'
+      'list' | 'reveal' | 'set' | 'remove' | 'history' | 'rollback' | 'diff'
     >;
-    readonly audit: Pick<AppContext['audit'], 'recordAlone'>;
   };
   readonly config: Pick<Config, 'decryptedMinutesBeforeRedirect' | 'maxSecretBytes'>;
 }
@@ -58,17 +57,11 @@ export function secretRoutes({ ctx, config }: SecretRoutesDeps): Router {
     if (!header.project.unsealedUntil) {
       throw new Sealed(header.project.root, `Unseal "${header.project.root}" to see values.`);
     }
-    const resolved = await ctx.secrets.resolve(
+    const resolved = await ctx.secrets.reveal(
       { project: header.project.name, environment: param(req, 'env') },
       { unsealed: true },
+      uiActor(req, res),
     );
-    await ctx.audit.recordAlone({
-      actor: uiActor(req, res),
-      action: 'secrets_revealed',
-      projectId: header.project.id,
-      environment: param(req, 'env'),
-      details: { keys: resolved.size },
-    });
     const secrets = [...resolved].map(([key, s]) => ({ key, ...s, inherited: s.project !== header.project.name }));
     const seconds = config.decryptedMinutesBeforeRedirect * 60;
     noStore(res).render('pages/reveal', {

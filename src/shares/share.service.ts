@@ -1,24 +1,19 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { sha256 } from '@noble/hashes/sha2.js';
 import type { Kysely } from 'kysely';
 import type { Actor, AuditService } from '../audit/audit.service.js';
+import { sha256 } from '../crypto/hash.js';
 import type { Database } from '../db/database.js';
 import { writeTransaction } from '../db/open.js';
-import { AppError, InvalidRequest, NotFound, TooLarge } from '../errors.js';
+import { InvalidRequest, NotFound, ShareGone, TooLarge } from '../errors.js';
 import { parseDuration } from '../tokens/token.service.js';
+import { shareRepository } from './share.repository.js';
 import type { ShareRow, ShareState } from './share.table.js';
 
 export const SHARE_ID = /^[A-Za-z0-9_-]{22}$/;
 const CIPHERTEXT = /^v1\.[pn]\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const MAX_TTL_SECONDS = 7 * 86400;
 
-export class ShareGone extends AppError {
-  constructor(readonly state: ShareState) {
-    super('gone', state === 'viewed' ? 'this secret has already been viewed' : `this secret is ${state}`);
-  }
-}
-
-const hash = (text: string) => sha256(new TextEncoder().encode(text));
+const hash = (text: string) => sha256(text);
 
 /** One-time shares: ciphertext in, ciphertext out once; the server never sees a key or a plaintext. */
 export function createShareService(deps: {
@@ -55,20 +50,17 @@ export function createShareService(deps: {
     const at = now();
     const expiresAt = new Date(at.getTime() + ttl * 1000).toISOString();
     await writeTransaction(db, async (trx) => {
-      await trx
-        .insertInto('shares')
-        .values({
-          id,
-          creator_key_hash: hash(creatorKey),
-          ciphertext: input.ciphertext as string,
-          passphrase_protected: passphraseProtected ? 1 : 0,
-          state: 'pending',
-          created_at: at.toISOString(),
-          expires_at: expiresAt,
-          ended_at: null,
-          created_by: actor.name.slice(0, 200),
-        })
-        .execute();
+      await shareRepository.insertShare(trx, {
+        id,
+        creator_key_hash: hash(creatorKey),
+        ciphertext: input.ciphertext as string,
+        passphrase_protected: passphraseProtected ? 1 : 0,
+        state: 'pending',
+        created_at: at.toISOString(),
+        expires_at: expiresAt,
+        ended_at: null,
+        created_by: actor.name.slice(0, 200),
+      });
       await audit.record(trx, {
         actor,
         action: 'share_created',
@@ -79,9 +71,7 @@ export function createShareService(deps: {
   }
 
   async function find(id: string): Promise<ShareRow> {
-    const row = SHARE_ID.test(id)
-      ? await db.selectFrom('shares').selectAll().where('id', '=', id).executeTakeFirst()
-      : undefined;
+    const row = SHARE_ID.test(id) ? await shareRepository.findShare(db, id) : undefined;
     if (!row) throw new NotFound('share', id.slice(0, 40));
     return row;
   }
@@ -116,22 +106,11 @@ export function createShareService(deps: {
     if (!SHARE_ID.test(id)) throw new NotFound('share', id.slice(0, 40));
     const at = now();
     const revealed = await writeTransaction(db, async (trx): Promise<{ gone: ShareState } | { ciphertext: string }> => {
-      const row = await trx
-        .selectFrom('shares')
-        .select(['ciphertext', 'state', 'expires_at'])
-        .where('id', '=', id)
-        .executeTakeFirst();
+      const row = await shareRepository.findShare(trx, id);
       if (!row) throw new NotFound('share', id);
       const state = stateOf(row, at);
       if (state !== 'pending' || row.ciphertext === null) return { gone: state === 'pending' ? 'viewed' : state };
-      const result = await trx
-        .updateTable('shares')
-        .set({ ciphertext: null, state: 'viewed', ended_at: at.toISOString() })
-        .where('id', '=', id)
-        .where('state', '=', 'pending')
-        .where('expires_at', '>', at.toISOString())
-        .executeTakeFirst();
-      if (result.numUpdatedRows !== 1n) return { gone: 'viewed' };
+      if (!(await shareRepository.markViewed(trx, id, at.toISOString()))) return { gone: 'viewed' };
       await audit.record(trx, { actor, action: 'share_viewed', details: { share_id: id } });
       return { ciphertext: row.ciphertext };
     });
@@ -139,17 +118,26 @@ export function createShareService(deps: {
     return revealed;
   }
 
+  async function burnIn(trx: Kysely<Database>, id: string, actor: Actor): Promise<void> {
+    if (await shareRepository.markBurned(trx, id, now().toISOString())) {
+      await audit.record(trx, { actor, action: 'share_burned', details: { share_id: id } });
+    }
+  }
+
   async function burn(id: string, creatorKey: string | undefined, actor: Actor): Promise<void> {
     await assertCreator(id, creatorKey);
+    await writeTransaction(db, (trx) => burnIn(trx, id, actor));
+  }
+
+  /**
+   * A share whose link never reached its recipient (Slack refused the DM): nobody may ever open
+   * it, so its ciphertext goes now, and the failed delivery is audited (`dm_failed`) with the burn.
+   */
+  async function burnUndelivered(id: string, creatorKey: string, actor: Actor, error: string): Promise<void> {
+    await assertCreator(id, creatorKey);
     await writeTransaction(db, async (trx) => {
-      const result = await trx
-        .updateTable('shares')
-        .set({ ciphertext: null, state: 'burned', ended_at: now().toISOString() })
-        .where('id', '=', id)
-        .where('state', '=', 'pending')
-        .executeTakeFirst();
-      if (result.numUpdatedRows === 1n)
-        await audit.record(trx, { actor, action: 'share_burned', details: { share_id: id } });
+      await burnIn(trx, id, actor);
+      await audit.record(trx, { actor, action: 'dm_failed', details: { share_id: id, error: error.slice(0, 100) } });
     });
   }
 
@@ -157,32 +145,21 @@ export function createShareService(deps: {
   async function expireDue(): Promise<number> {
     const at = now().toISOString();
     return writeTransaction(db, async (trx) => {
-      const due = await trx
-        .selectFrom('shares')
-        .select('id')
-        .where('state', '=', 'pending')
-        .where('expires_at', '<=', at)
-        .execute();
+      const due = await shareRepository.expireDue(trx, at);
       if (due.length === 0) return 0;
-      await trx
-        .updateTable('shares')
-        .set({ ciphertext: null, state: 'expired', ended_at: at })
-        .where('state', '=', 'pending')
-        .where('expires_at', '<=', at)
-        .execute();
       await audit.record(
         trx,
-        ...due.map((row) => ({
+        ...due.map((id) => ({
           actor: { name: 'system' },
           action: 'share_expired' as const,
-          details: { share_id: row.id },
+          details: { share_id: id },
         })),
       );
       return due.length;
     });
   }
 
-  return { create, peek, status, reveal, burn, expireDue };
+  return { create, peek, status, reveal, burn, burnUndelivered, expireDue };
 }
 
 export type ShareService = ReturnType<typeof createShareService>;

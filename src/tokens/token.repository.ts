@@ -22,13 +22,13 @@ function tokensWithNames(db: Kysely<Database>) {
     .innerJoin('environments as e', 'e.id', 't.environment_id');
 }
 
-export function listTokenViews(db: Kysely<Database>, projectId?: string) {
+function listTokenViews(db: Kysely<Database>, projectId?: string) {
   let query = tokensWithNames(db).select(viewColumns).orderBy('t.created_at').orderBy('t.id');
   if (projectId !== undefined) query = query.where('t.project_id', '=', projectId);
   return query.execute();
 }
 
-export function findTokenView(db: Kysely<Database>, id: string) {
+function findTokenView(db: Kysely<Database>, id: string) {
   return tokensWithNames(db).select(viewColumns).where('t.id', '=', id).executeTakeFirst();
 }
 
@@ -40,15 +40,15 @@ const authQuery = reusableQuery((db, id: string) =>
 );
 
 /** What authentication needs: the hash to compare and the scope ids, never more. One primary-key read. */
-export async function findTokenForAuth(db: Kysely<Database>, id: string) {
+async function findTokenForAuth(db: Kysely<Database>, id: string) {
   return (await authQuery(db, id))[0];
 }
 
-export async function insertToken(db: Kysely<Database>, row: ServiceTokenTable): Promise<void> {
+async function insertToken(db: Kysely<Database>, row: ServiceTokenTable): Promise<void> {
   await db.insertInto('service_tokens').values(row).execute();
 }
 
-export async function markRevoked(db: Kysely<Database>, id: string, at: string): Promise<boolean> {
+async function markRevoked(db: Kysely<Database>, id: string, at: string): Promise<boolean> {
   const result = await db
     .updateTable('service_tokens')
     .set({ revoked_at: at })
@@ -58,6 +58,15 @@ export async function markRevoked(db: Kysely<Database>, id: string, at: string):
   return result.numUpdatedRows === 1n;
 }
 
-export async function touchToken(db: Kysely<Database>, id: string, at: string): Promise<void> {
+async function touchToken(db: Kysely<Database>, id: string, at: string): Promise<void> {
   await db.updateTable('service_tokens').set({ last_used_at: at }).where('id', '=', id).execute();
 }
+
+export const tokenRepository = Object.freeze({
+  listTokenViews,
+  findTokenView,
+  findTokenForAuth,
+  insertToken,
+  markRevoked,
+  touchToken,
+});

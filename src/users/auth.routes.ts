@@ -8,8 +8,7 @@ import type { SetupGate } from './setup.js';
 
 export interface AuthRoutesDeps {
   readonly ctx: {
-    readonly users: Pick<AppContext['users'], 'verify'>;
-    readonly audit: Pick<AppContext['audit'], 'recordAlone'>;
+    readonly users: Pick<AppContext['users'], 'signIn'>;
   };
   readonly config: Pick<Config, 'loginAttemptsPer15Minutes' | 'loginFailuresPerMinute'>;
   readonly setup: Pick<SetupGate, 'isOpen' | 'accepts' | 'complete'>;
@@ -45,18 +44,16 @@ export function authRoutes({ ctx, config, setup }: AuthRoutesDeps): Router {
 
   router.post('/login', formOnError('pages/login', loginForm), perIp, perUsername, async (req, res, next) => {
     const username = field(req, 'username', 64);
-    const user = await ctx.users.verify(username, field(req, 'password', 1024));
+    const from = { ip: req.ip, userAgent: req.get('user-agent') };
+    const user = await ctx.users.signIn(username, field(req, 'password', 1024), from);
     if (!user) {
-      await ctx.audit.recordAlone({ actor: actorOf(req, `user:${username.slice(0, 64)}`), action: 'login_failed' });
       return renderLogin(res, 401, 'Wrong username or password.', username);
     }
     // A new session id at sign-in, so a planted cookie is worth nothing.
     req.session.regenerate((error) => {
       if (error) return next(error);
       req.session.userId = user.id;
-      ctx.audit
-        .recordAlone({ actor: actorOf(req, `user:${user.username}`), action: 'login' })
-        .then(() => res.redirect(303, '/'), next);
+      res.redirect(303, '/');
     });
   });
 

@@ -6,6 +6,7 @@ import type { Database } from '../db/database.js';
 import { writeTransaction } from '../db/open.js';
 import { AlreadyExists, InvalidRequest } from '../errors.js';
 import { hashPassword, verifyPassword } from './password.js';
+import { userRepository } from './user.repository.js';
 
 export const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 export const MIN_PASSWORD_LENGTH = 12;
@@ -19,7 +20,7 @@ export interface UserView {
 export function createUserService(deps: {
   db: Kysely<Database>;
   kdf: Kdf;
-  audit: Pick<AuditService, 'record'>;
+  audit: Pick<AuditService, 'record' | 'recordAlone'>;
   now: () => Date;
 }) {
   const { db, kdf, audit, now } = deps;
@@ -33,16 +34,12 @@ export function createUserService(deps: {
     if (password.length < MIN_PASSWORD_LENGTH || password.length > 1024) {
       throw new InvalidRequest(`a password must be ${MIN_PASSWORD_LENGTH} to 1024 characters long`);
     }
-    if (await db.selectFrom('users').select('id').where('username', '=', username).executeTakeFirst()) {
-      throw new AlreadyExists('user', username);
-    }
+    if (await userRepository.findUserByName(db, username)) throw new AlreadyExists('user', username);
     const passwordHash = await hashPassword(kdf, password);
     const user = { id: randomUUID(), username, password_hash: passwordHash, created_at: now().toISOString() };
     await writeTransaction(db, async (trx) => {
-      if (await trx.selectFrom('users').select('id').where('username', '=', username).executeTakeFirst()) {
-        throw new AlreadyExists('user', username);
-      }
-      await trx.insertInto('users').values(user).execute();
+      if (await userRepository.findUserByName(trx, username)) throw new AlreadyExists('user', username);
+      await userRepository.insertUser(trx, user);
       await audit.record(trx, { actor, action: 'user_created', details: { username } });
     });
     return { id: user.id, username, createdAt: user.created_at };
@@ -50,7 +47,7 @@ export function createUserService(deps: {
 
   /** The user when the password matches, else undefined (same cost whether or not the user exists). */
   async function verify(username: string, password: string): Promise<UserView | undefined> {
-    const row = await db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
+    const row = await userRepository.findUserByName(db, username);
     if (!row) {
       decoy ??= hashPassword(kdf, randomUUID());
       await verifyPassword(kdf, password, await decoy);
@@ -60,24 +57,27 @@ export function createUserService(deps: {
     return { id: row.id, username: row.username, createdAt: row.created_at };
   }
 
+  /**
+   * `verify`, audited: `login` with the user's name, or `login_failed` with the name tried.
+   * `from` says where the attempt came from (address, user agent).
+   */
+  async function signIn(username: string, password: string, from: Omit<Actor, 'name'>): Promise<UserView | undefined> {
+    const user = await verify(username, password);
+    const name = `user:${user ? user.username : username.slice(0, 64)}`;
+    await audit.recordAlone({ actor: { ...from, name }, action: user ? 'login' : 'login_failed' });
+    return user;
+  }
+
   async function byId(id: string): Promise<UserView | undefined> {
-    const row = await db
-      .selectFrom('users')
-      .select(['id', 'username', 'created_at'])
-      .where('id', '=', id)
-      .executeTakeFirst();
+    const row = await userRepository.findUserById(db, id);
     return row && { id: row.id, username: row.username, createdAt: row.created_at };
   }
 
-  async function count(): Promise<number> {
-    const row = await db
-      .selectFrom('users')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .executeTakeFirstOrThrow();
-    return Number(row.n);
+  function count(): Promise<number> {
+    return userRepository.countUsers(db);
   }
 
-  return { create, verify, byId, count };
+  return { create, verify, signIn, byId, count };
 }
 
 export type UserService = ReturnType<typeof createUserService>;

@@ -73,6 +73,35 @@ describe('audit log', () => {
     expect(await ctx.audit.verify()).toMatchObject({ ok: false, problem: 'event 3 does not follow event 2' });
   });
 
+  it('should check only the events written since the last incremental check', async () => {
+    expect(await ctx.audit.verifyIncrementally()).toEqual({ ok: true, events: 11 });
+    // Already verified: the page no longer sees an edit here, the full walk still does.
+    rawSql(ctx.dataDir, "update audit_events set actor = 'someone-else' where seq = 4");
+    await ctx.projects.create({ name: 'other' }, actor);
+    expect(await ctx.audit.verifyIncrementally()).toEqual({ ok: true, events: 12 });
+    expect(await ctx.audit.verify()).toMatchObject({ ok: false, events: 3, problem: 'event 4 was altered' });
+    // Once the full walk has found it, the page reports it too.
+    expect(await ctx.audit.verifyIncrementally()).toMatchObject({ ok: false, problem: 'event 4 was altered' });
+  });
+
+  it('should catch an edited new event and a change to the last verified one on the next incremental check', async () => {
+    expect(await ctx.audit.verifyIncrementally()).toEqual({ ok: true, events: 11 });
+    await ctx.projects.create({ name: 'other' }, actor);
+    await ctx.projects.create({ name: 'third' }, actor);
+    rawSql(ctx.dataDir, "update audit_events set actor = 'someone-else' where seq = 13");
+    expect(await ctx.audit.verifyIncrementally()).toEqual({ ok: false, events: 12, problem: 'event 13 was altered' });
+    rawSql(ctx.dataDir, 'delete from audit_events where seq >= 12');
+    expect(await ctx.audit.verifyIncrementally()).toMatchObject({
+      ok: false,
+      problem: 'event 12 was deleted after it had been verified',
+    });
+  });
+
+  it('should share one walk between concurrent checks', async () => {
+    const [a, b] = await Promise.all([ctx.audit.verifyIncrementally(), ctx.audit.verifyIncrementally()]);
+    expect(a).toBe(b);
+  });
+
   it('should filter by project', async () => {
     const other = await ctx.projects.create({ name: 'other' }, actor);
     const events = await ctx.audit.list({ projectIds: [other.project.id] });

@@ -95,8 +95,8 @@ describe('master key rotation', () => {
       ctx.keys.withDataKey(root, { masterKey: masterKeyBytes(oldKey) }, async () => {
         await ctx.rotation.rotate({ project: 'acme', oldMasterKey: masterKeyBytes(oldKey), reencrypt: true }, actor);
         // The caller still holds the old DEK here; a write with it must not land.
-        const { bumpRevision } = await import('../../src/keys/root-key.repository.js');
-        return bumpRevision(ctx.database.db, root.id, 1);
+        const { rootKeyRepository } = await import('../../src/keys/root-key.repository.js');
+        return rootKeyRepository.bumpRevision(ctx.database.db, root.id, 1);
       }),
     ).resolves.toBe(false);
   });

@@ -222,4 +222,60 @@ describe('secrets', () => {
     }
     expect((await resolved('acme')).K).toBe('new');
   });
+
+  describe('audited by the service', () => {
+    const client = (projectId: string) => ({
+      actor: { name: 'token:t1', ip: '10.0.0.9', userAgent: 'secrets-test/1.0' },
+      token: { id: 't1', projectId, project: 'acme-web', environment: 'prod' },
+    });
+
+    it('should record secrets_revealed for the decrypted view, without values', async () => {
+      await set('acme', 'A', 'revealed-value-1');
+      const resolved = await ctx.secrets.reveal({ project: 'acme-web', environment: 'prod' }, access, actor);
+      expect(resolved.get('A')?.value).toBe('revealed-value-1');
+      const [event] = await ctx.audit.list({ action: 'secrets_revealed' });
+      expect(event).toMatchObject({
+        projectId: (await ctx.projects.byName('acme-web')).id,
+        environment: 'prod',
+        actor: 'test',
+        details: { keys: 1 },
+      });
+      expect(JSON.stringify(event)).not.toContain('revealed-value-1');
+    });
+
+    it('should queue api_read for pulls and single reads, counting identical pulls once', async () => {
+      await set('acme', 'A', 'a');
+      const web = client((await ctx.projects.byName('acme-web')).id);
+      const view = { format: 'json', variant: 'json' };
+      const render = (values: ReadonlyMap<string, { value: string }>) => JSON.stringify([...values.keys()]);
+      for (let i = 0; i < 3; i++) expect((await ctx.secrets.pull(web, access, view, render)).body).toBe('["A"]');
+      expect((await ctx.secrets.getForApi(web, 'A', access)).value).toBe('a');
+      await ctx.audit.flush();
+      const reads = await ctx.audit.list({ action: 'api_read' });
+      expect(reads.map((e) => [e.key, e.details])).toEqual([
+        ['A', { token_id: 't1', version: 1 }],
+        [null, { token_id: 't1', format: 'json', keys: 1, count: 3 }],
+      ]);
+      expect(reads[0]).toMatchObject({ actor: 'token:t1', ip: '10.0.0.9', projectId: web.token.projectId });
+    });
+
+    it('should write and delete in the token scope and queue api_write for each', async () => {
+      const web = client((await ctx.projects.byName('acme-web')).id);
+      expect(await ctx.secrets.setForApi(web, { key: 'W', value: 'w1' }, access)).toEqual({ key: 'W', version: 1 });
+      await expect(ctx.secrets.setForApi(web, { key: 'W', value: 'w2', cas: 0 }, access)).rejects.toThrow(
+        VersionConflict,
+      );
+      expect(await ctx.secrets.removeForApi(web, 'W', access)).toEqual({ key: 'W', version: 2 });
+      await expect(ctx.secrets.removeForApi(web, 'W', access)).rejects.toThrow(NotFound);
+      await ctx.audit.flush();
+      const writes = await ctx.audit.list({ action: 'api_write' });
+      expect(writes.map((e) => [e.key, e.details])).toEqual([
+        ['W', { token_id: 't1', version: 2, deleted: 1 }],
+        ['W', { token_id: 't1', version: 1 }],
+      ]);
+      expect((await ctx.secrets.history({ project: 'acme-web', environment: 'prod', key: 'W' }))[0]).toMatchObject({
+        createdBy: 'token:t1',
+      });
+    });
+  });
 });

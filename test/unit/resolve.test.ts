@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { chainOf } from '../../src/projects/hierarchy.js';
 import type { ProjectRow } from '../../src/projects/project.table.js';
-import { listWinners } from '../../src/secrets/secret.repository.js';
+import { secretRepository } from '../../src/secrets/secret.repository.js';
 import { createTestContext } from '../helpers/test-context.js';
 
 type Context = Awaited<ReturnType<typeof createTestContext>>;
@@ -50,7 +50,7 @@ describe('inheritance', () => {
   }
   const resolve = async (ids: string[]) =>
     Object.fromEntries(
-      (await listWinners(ctx.database.db, ids, environmentId)).map((head) => [
+      (await secretRepository.listWinners(ctx.database.db, ids, environmentId)).map((head) => [
         head.key,
         `${head.projectId}:v${head.version}:${new TextDecoder().decode(head.ciphertext)}`,
       ]),

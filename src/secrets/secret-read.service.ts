@@ -1,0 +1,255 @@
+import type { Kysely } from 'kysely';
+import type { Actor, AuditService } from '../audit/audit.service.js';
+import { decryptValue } from '../crypto/envelope.js';
+import type { Database } from '../db/database.js';
+import type { EnvironmentService } from '../environments/environment.service.js';
+import { NotFound } from '../errors.js';
+import type { DataKey, KeyAccess, KeyService } from '../keys/key.service.js';
+import type { Keystore } from '../keys/keystore.js';
+import type { ProjectService } from '../projects/project.service.js';
+import { secretRepository, type VersionHead } from './secret.repository.js';
+import { assertSecretKey } from './secret-key.js';
+import {
+  type ApiClient,
+  rootOf,
+  type ScopeInput,
+  type ScopeLookup,
+  type SecretScope,
+  valueContext,
+} from './secret-scope.js';
+
+export interface ResolvedSecret {
+  readonly value: string;
+  readonly version: number;
+  /** The project the value comes from (the asked project, or the ancestor it inherits from). */
+  readonly project: string;
+  readonly updatedAt: string;
+}
+
+/** API reads are queued for the audit log, identical ones within a batch counted as one event. */
+const COALESCED = Object.freeze({ coalesce: true });
+
+export interface SecretSummary {
+  readonly key: string;
+  readonly version: number;
+  readonly project: string;
+  readonly inherited: boolean;
+  readonly updatedAt: string;
+}
+
+type Render = (resolved: ReadonlyMap<string, ResolvedSecret>) => string;
+
+/**
+ * Reads: values resolved through inheritance (with the keystore's caches of decrypted values and
+ * rendered bodies), and metadata that needs no key (list, history, diff).
+ */
+export function createSecretReadService(deps: {
+  db: Kysely<Database>;
+  scopeOf: ScopeLookup;
+  projects: Pick<ProjectService, 'byName' | 'chain'>;
+  environments: Pick<EnvironmentService, 'list'>;
+  keys: Pick<KeyService, 'withDataKey'>;
+  keystore: Pick<Keystore, 'resolved' | 'lastResolved' | 'rememberResolved' | 'rendered' | 'rememberRendered'>;
+  audit: Pick<AuditService, 'enqueue' | 'recordAlone'>;
+}) {
+  const { db, scopeOf, projects, environments, keys, keystore, audit } = deps;
+
+  function winners(s: SecretScope): Promise<VersionHead[]> {
+    return secretRepository.listWinners(
+      db,
+      s.chain.map((p) => p.id),
+      s.environment.id,
+    );
+  }
+
+  /**
+   * Every resolved value of a project in an environment, kept in the keystore until the root's
+   * revision moves (a write anywhere, by any process). Only winning versions are decrypted, and only
+   * those that changed since the last resolve: a version's value never changes (a rotation
+   * re-encrypts the same value), so one found in the previous result is taken from there.
+   */
+  async function resolveWithKey(
+    s: SecretScope,
+    { dek, rootKey }: DataKey,
+  ): Promise<ReadonlyMap<string, ResolvedSecret>> {
+    const cacheScope = `${s.project.id}/${s.environment.id}`;
+    // rootKey was read before the values below, so a write in between only makes this entry stale.
+    const cached = keystore.resolved<ResolvedSecret>(rootOf(s).id, cacheScope, rootKey.revision);
+    if (cached) return cached;
+    const previous = keystore.lastResolved<ResolvedSecret>(rootOf(s).id, cacheScope);
+    const names = new Map(s.chain.map((p) => [p.id, p.name]));
+    const resolved = new Map<string, ResolvedSecret>();
+    for (const head of await winners(s)) {
+      const project = names.get(head.projectId)!;
+      const known = previous?.get(head.key);
+      resolved.set(head.key, {
+        value:
+          known && known.project === project && known.version === head.version
+            ? known.value
+            : decryptValue(dek, head.ciphertext, valueContext(s, head.projectId, head.key, head.version)),
+        version: head.version,
+        project,
+        updatedAt: head.createdAt,
+      });
+    }
+    keystore.rememberResolved(rootOf(s).id, cacheScope, rootKey.revision, resolved);
+    return resolved;
+  }
+
+  async function resolve(input: ScopeInput, access: KeyAccess): Promise<ReadonlyMap<string, ResolvedSecret>> {
+    const s = await scopeOf(input.project, input.environment);
+    return keys.withDataKey(rootOf(s), access, (dataKey) => resolveWithKey(s, dataKey));
+  }
+
+  /**
+   * A response body rendered from the resolved values (`render` names the variant: json, dotenv …),
+   * kept with the cached values until the root's revision moves, so a repeated pull neither decrypts
+   * nor serialises again.
+   */
+  async function resolveRendered(
+    input: ScopeInput,
+    access: KeyAccess,
+    variant: string,
+    render: Render,
+  ): Promise<{ body: string; keys: number }> {
+    const s = await scopeOf(input.project, input.environment);
+    return keys.withDataKey(rootOf(s), access, (dataKey) => renderWithKey(s, dataKey, variant, render));
+  }
+
+  async function renderWithKey(s: SecretScope, dataKey: DataKey, variant: string, render: Render) {
+    const cacheScope = `${s.project.id}/${s.environment.id}`;
+    const resolved = await resolveWithKey(s, dataKey);
+    const cached = keystore.rendered(rootOf(s).id, cacheScope, dataKey.rootKey.revision, variant);
+    if (cached !== undefined) return { body: cached, keys: resolved.size };
+    const body = render(resolved);
+    keystore.rememberRendered(rootOf(s).id, cacheScope, dataKey.rootKey.revision, variant, body);
+    return { body, keys: resolved.size };
+  }
+
+  /**
+   * The API's pull: resolveRendered over the token's own scope, audited as `api_read` (queued and
+   * coalesced, so the hottest request writes nothing itself). `format` is what the log records.
+   */
+  async function pull(
+    client: ApiClient,
+    access: KeyAccess,
+    view: { format: string; variant: string },
+    render: Render,
+  ): Promise<{ body: string; keys: number }> {
+    const { token } = client;
+    const s = await scopeOf(token.project, token.environment);
+    const rendered = await keys.withDataKey(rootOf(s), access, (dataKey) =>
+      renderWithKey(s, dataKey, view.variant, render),
+    );
+    audit.enqueue(
+      {
+        actor: client.actor,
+        action: 'api_read',
+        projectId: token.projectId,
+        environment: token.environment,
+        key: null,
+        details: { token_id: token.id, format: view.format, keys: rendered.keys },
+      },
+      COALESCED,
+    );
+    return rendered;
+  }
+
+  /** The decrypted view of the admin UI: every resolved value, audited as `secrets_revealed`. */
+  async function reveal(
+    input: ScopeInput,
+    access: KeyAccess,
+    actor: Actor,
+  ): Promise<ReadonlyMap<string, ResolvedSecret>> {
+    const s = await scopeOf(input.project, input.environment);
+    const resolved = await keys.withDataKey(rootOf(s), access, (dataKey) => resolveWithKey(s, dataKey));
+    await audit.recordAlone({
+      actor,
+      action: 'secrets_revealed',
+      projectId: s.project.id,
+      environment: s.environment.name,
+      details: { keys: resolved.size },
+    });
+    return resolved;
+  }
+
+  async function get(input: ScopeInput & { key: string }, access: KeyAccess): Promise<ResolvedSecret> {
+    assertSecretKey(input.key);
+    const found = (await resolve(input, access)).get(input.key);
+    if (!found) throw new NotFound('secret', input.key);
+    return found;
+  }
+
+  /** One value for the API, from the token's own scope, audited as `api_read` (queued, coalesced). */
+  async function getForApi(client: ApiClient, key: string, access: KeyAccess): Promise<ResolvedSecret> {
+    const { token } = client;
+    const secret = await get({ project: token.project, environment: token.environment, key }, access);
+    audit.enqueue(
+      {
+        actor: client.actor,
+        action: 'api_read',
+        projectId: token.projectId,
+        environment: token.environment,
+        key,
+        details: { token_id: token.id, version: secret.version },
+      },
+      COALESCED,
+    );
+    return secret;
+  }
+
+  /** Resolved keys with versions and source projects: metadata only, no key needed. */
+  async function list(input: ScopeInput): Promise<SecretSummary[]> {
+    const s = await scopeOf(input.project, input.environment);
+    const names = new Map(s.chain.map((p) => [p.id, p.name]));
+    return (await winners(s)).map((head) => ({
+      key: head.key,
+      version: head.version,
+      project: names.get(head.projectId)!,
+      inherited: head.projectId !== s.project.id,
+      updatedAt: head.createdAt,
+    }));
+  }
+
+  /** Versions of a key in the project itself (not its ancestors), oldest first, without values. */
+  async function history(input: ScopeInput & { key: string }) {
+    assertSecretKey(input.key);
+    const s = await scopeOf(input.project, input.environment);
+    const existing = await secretRepository.findSecret(db, s.project.id, s.environment.id, input.key);
+    if (!existing) throw new NotFound('secret', input.key);
+    return (await secretRepository.listVersions(db, existing.id)).map((row) => ({
+      version: row.version,
+      kind: row.kind,
+      deleted: Boolean(row.tombstone),
+      createdAt: row.created_at,
+      createdBy: row.created_by,
+    }));
+  }
+
+  /** Keys resolved in some environments but missing in others (metadata only, no key needed). */
+  async function diff(projectName: string) {
+    const project = await projects.byName(projectName);
+    const chainIds = (await projects.chain(project)).map((p) => p.id);
+    const envs = await environments.list();
+    const present = new Map<string, Set<string>>();
+    for (const env of envs) {
+      present.set(
+        env.name,
+        new Set((await secretRepository.listWinners(db, chainIds, env.id)).map((head) => head.key)),
+      );
+    }
+    const allKeys = [...new Set([...present.values()].flatMap((keys) => [...keys]))].sort();
+    const missing = allKeys
+      .map((key) => ({
+        key,
+        presentIn: envs.filter((env) => present.get(env.name)!.has(key)).map((env) => env.name),
+        missingIn: envs.filter((env) => !present.get(env.name)!.has(key)).map((env) => env.name),
+      }))
+      .filter((row) => row.missingIn.length > 0);
+    return { environments: envs.map((env) => env.name), missing };
+  }
+
+  return { resolve, resolveRendered, pull, reveal, get, getForApi, list, history, diff };
+}
+
+export type SecretReadService = ReturnType<typeof createSecretReadService>;

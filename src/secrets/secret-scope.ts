@@ -1,0 +1,56 @@
+import type { Actor } from '../audit/audit.service.js';
+import type { ValueContext } from '../crypto/envelope.js';
+import type { EnvironmentService } from '../environments/environment.service.js';
+import type { EnvironmentRow } from '../environments/environment.table.js';
+import type { ProjectService } from '../projects/project.service.js';
+import type { ProjectRow } from '../projects/project.table.js';
+
+/** Where secrets are asked for or written: a project and an environment, by name. */
+export interface ScopeInput {
+  readonly project: string;
+  readonly environment: string;
+}
+
+/** A caller of the JSON API: a service token, whose project and environment are the scope. */
+export interface ApiClient {
+  readonly actor: Actor;
+  readonly token: {
+    readonly id: string;
+    readonly projectId: string;
+    readonly project: string;
+    readonly environment: string;
+  };
+}
+
+/** A scope's rows: the project, the environment, and the project's chain from its root down. */
+export interface SecretScope {
+  readonly project: ProjectRow;
+  readonly environment: EnvironmentRow;
+  readonly chain: readonly ProjectRow[];
+}
+
+export type ScopeLookup = (projectName: string, environmentName: string) => Promise<SecretScope>;
+
+/** Names to rows; NotFound for an unknown project or environment. */
+export function createScopeLookup(deps: {
+  projects: Pick<ProjectService, 'byName' | 'chain'>;
+  environments: Pick<EnvironmentService, 'byName'>;
+}): ScopeLookup {
+  const { projects, environments } = deps;
+  return async (projectName, environmentName) => {
+    const project = await projects.byName(projectName);
+    const environment = await environments.byName(environmentName);
+    return { project, environment, chain: await projects.chain(project) };
+  };
+}
+
+export const rootOf = (s: SecretScope): ProjectRow => s.chain[0]!;
+
+/** What a version's ciphertext is bound to (its AAD): moved to another row, it fails to decrypt. */
+export const valueContext = (s: SecretScope, projectId: string, key: string, version: number): ValueContext => ({
+  rootId: s.project.root_id,
+  projectId,
+  environmentId: s.environment.id,
+  key,
+  version,
+});

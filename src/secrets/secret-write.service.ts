@@ -1,0 +1,288 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { Actor, AuditService } from '../audit/audit.service.js';
+import { decryptValue, encryptValue, type ValueContext } from '../crypto/envelope.js';
+import type { Database } from '../db/database.js';
+import { writeTransaction } from '../db/open.js';
+import { InvalidRequest, NotFound, VersionConflict } from '../errors.js';
+import { parseDotenv } from '../formats/dotenv.js';
+import { type DataKey, type KeyAccess, KeyRotatedMeanwhile, type KeyService } from '../keys/key.service.js';
+import { secretRepository } from './secret.repository.js';
+import type { SecretVersionKind } from './secret.table.js';
+import { assertSecretKey, assertSecretValue } from './secret-key.js';
+import {
+  type ApiClient,
+  rootOf,
+  type ScopeInput,
+  type ScopeLookup,
+  type SecretScope,
+  valueContext,
+} from './secret-scope.js';
+
+export interface WrittenVersion {
+  readonly key: string;
+  readonly version: number;
+}
+
+/** Every change to stored values: each write is a new version, checked against `cas` when given. */
+export function createSecretWriteService(deps: {
+  db: Kysely<Database>;
+  scopeOf: ScopeLookup;
+  keys: Pick<KeyService, 'withDataKey' | 'bumpRevision'>;
+  audit: Pick<AuditService, 'record' | 'enqueue'>;
+  now: () => Date;
+  maxSecretBytes: number;
+}) {
+  const { db, scopeOf, keys, audit, now, maxSecretBytes } = deps;
+
+  /** Writes one new version (a value, or a tombstone for `null`) of `key` in the scope's own project. */
+  async function writeVersion(
+    trx: Kysely<Database>,
+    s: SecretScope,
+    dek: Uint8Array | null,
+    write: { key: string; value: string | null; kind: SecretVersionKind; cas?: number | undefined },
+    actor: Actor,
+  ): Promise<number> {
+    const existing = await secretRepository.findSecret(trx, s.project.id, s.environment.id, write.key);
+    const current = existing?.current_version ?? 0;
+    if (write.cas !== undefined) {
+      const live = existing
+        ? (await secretRepository.findVersion(trx, existing.id, current))?.ciphertext != null
+        : false;
+      const matches = write.cas === 0 ? !live : write.cas === current;
+      if (!matches) throw new VersionConflict(write.key, current);
+    }
+    const version = current + 1;
+    const secretId = existing?.id ?? randomUUID();
+    if (existing) await secretRepository.setCurrentVersion(trx, secretId, version);
+    else {
+      await secretRepository.insertSecret(trx, {
+        id: secretId,
+        project_id: s.project.id,
+        environment_id: s.environment.id,
+        key: write.key,
+        current_version: version,
+      });
+    }
+    const ciphertext =
+      write.value === null ? null : encryptValue(dek!, write.value, valueContext(s, s.project.id, write.key, version));
+    await secretRepository.insertVersion(trx, {
+      secret_id: secretId,
+      version,
+      ciphertext,
+      kind: write.kind,
+      created_at: now().toISOString(),
+      created_by: actor.name.slice(0, 200),
+    });
+    return version;
+  }
+
+  /** One transaction for a change made with a data key; fails if the key was rotated meanwhile. */
+  function writeWithKey<T>(s: SecretScope, key: DataKey, fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+    return writeTransaction(db, async (trx) => {
+      const result = await fn(trx);
+      if (!(await keys.bumpRevision(trx, rootOf(s).id, key.keyVersion))) throw new KeyRotatedMeanwhile();
+      return result;
+    });
+  }
+
+  async function set(
+    input: ScopeInput & { key: string; value: unknown; cas?: number | undefined },
+    access: KeyAccess,
+    actor: Actor,
+  ): Promise<WrittenVersion> {
+    assertSecretKey(input.key);
+    assertSecretValue(input.key, input.value, maxSecretBytes);
+    const value = input.value;
+    const s = await scopeOf(input.project, input.environment);
+    return keys.withDataKey(rootOf(s), access, (dataKey) =>
+      writeWithKey(s, dataKey, async (trx) => {
+        const version = await writeVersion(
+          trx,
+          s,
+          dataKey.dek,
+          { key: input.key, value, kind: 'set', cas: input.cas },
+          actor,
+        );
+        await audit.record(trx, {
+          actor,
+          action: 'secret_written',
+          projectId: s.project.id,
+          environment: s.environment.name,
+          key: input.key,
+          details: { version },
+        });
+        return { key: input.key, version };
+      }),
+    );
+  }
+
+  /**
+   * A tombstone version. It needs no key, but a caller that must prove it holds one (the API) passes
+   * `access`. NotFound when the project itself has no live value for `key`.
+   */
+  async function remove(
+    input: ScopeInput & { key: string },
+    actor: Actor,
+    access?: KeyAccess,
+  ): Promise<WrittenVersion> {
+    assertSecretKey(input.key);
+    const s = await scopeOf(input.project, input.environment);
+    if (access) await keys.withDataKey(rootOf(s), access, async () => undefined);
+    return writeTransaction(db, async (trx) => {
+      const existing = await secretRepository.findSecret(trx, s.project.id, s.environment.id, input.key);
+      const head = existing && (await secretRepository.findVersion(trx, existing.id, existing.current_version));
+      if (!head || head.ciphertext === null) throw new NotFound('secret', input.key);
+      const version = await writeVersion(trx, s, null, { key: input.key, value: null, kind: 'delete' }, actor);
+      await keys.bumpRevision(trx, rootOf(s).id);
+      await audit.record(trx, {
+        actor,
+        action: 'secret_deleted',
+        projectId: s.project.id,
+        environment: s.environment.name,
+        key: input.key,
+        details: { version },
+      });
+      return { key: input.key, version };
+    });
+  }
+
+  async function rollback(
+    input: ScopeInput & { key: string; version: number },
+    access: KeyAccess,
+    actor: Actor,
+  ): Promise<WrittenVersion> {
+    assertSecretKey(input.key);
+    const s = await scopeOf(input.project, input.environment);
+    const existing = await secretRepository.findSecret(db, s.project.id, s.environment.id, input.key);
+    if (!existing) throw new NotFound('secret', input.key);
+    return keys.withDataKey(rootOf(s), access, (dataKey) =>
+      writeWithKey(s, dataKey, async (trx) => {
+        const old = await secretRepository.findVersion(trx, existing.id, input.version);
+        if (!old) throw new NotFound(`version of ${input.key}`, String(input.version));
+        if (old.ciphertext === null) {
+          throw new InvalidRequest(
+            `version ${input.version} of ${input.key} is a deletion: there is no value to restore`,
+          );
+        }
+        const value = decryptValue(dataKey.dek, old.ciphertext, valueContext(s, s.project.id, input.key, old.version));
+        const version = await writeVersion(trx, s, dataKey.dek, { key: input.key, value, kind: 'rollback' }, actor);
+        await audit.record(trx, {
+          actor,
+          action: 'secret_rolled_back',
+          projectId: s.project.id,
+          environment: s.environment.name,
+          key: input.key,
+          details: { from_version: input.version, version },
+        });
+        return { key: input.key, version };
+      }),
+    );
+  }
+
+  /** `api_write` events are queued with the other API events (each on its own, never coalesced). */
+  function enqueueApiWrite(client: ApiClient, written: WrittenVersion, details: { deleted?: 1 } = {}): void {
+    audit.enqueue({
+      actor: client.actor,
+      action: 'api_write',
+      projectId: client.token.projectId,
+      environment: client.token.environment,
+      key: written.key,
+      details: { token_id: client.token.id, version: written.version, ...details },
+    });
+  }
+
+  /** `set` through the API: in the token's own project, with the master key it presented. */
+  async function setForApi(
+    client: ApiClient,
+    input: { key: string; value: unknown; cas?: number | undefined },
+    access: KeyAccess,
+  ): Promise<WrittenVersion> {
+    const { project, environment } = client.token;
+    const written = await set({ project, environment, ...input }, access, client.actor);
+    enqueueApiWrite(client, written);
+    return written;
+  }
+
+  /** `remove` through the API: the token must still prove its master key. */
+  async function removeForApi(client: ApiClient, key: string, access: KeyAccess): Promise<WrittenVersion> {
+    const { project, environment } = client.token;
+    const removed = await remove({ project, environment, key }, client.actor, access);
+    enqueueApiWrite(client, removed, { deleted: 1 });
+    return removed;
+  }
+
+  /**
+   * Every key of a dotenv file into the project, in one transaction. Every key and value is checked
+   * before anything is written; keys whose value is unchanged get no new version.
+   */
+  async function importDotenv(
+    input: ScopeInput & { content: string },
+    access: KeyAccess,
+    actor: Actor,
+  ): Promise<{ written: string[]; unchanged: string[] }> {
+    const entries = parseDotenv(input.content);
+    if (entries.length === 0) throw new InvalidRequest('the file holds no KEY=value lines');
+    for (const [key, value] of entries) {
+      assertSecretKey(key);
+      assertSecretValue(key, value, maxSecretBytes);
+    }
+    const s = await scopeOf(input.project, input.environment);
+    return keys.withDataKey(rootOf(s), access, (dataKey) =>
+      writeWithKey(s, dataKey, async (trx) => {
+        const written: string[] = [];
+        const unchanged: string[] = [];
+        for (const [key, value] of entries) {
+          const existing = await secretRepository.findSecret(trx, s.project.id, s.environment.id, key);
+          const head = existing && (await secretRepository.findVersion(trx, existing.id, existing.current_version));
+          const same =
+            head?.ciphertext != null &&
+            decryptValue(dataKey.dek, head.ciphertext, valueContext(s, s.project.id, key, head.version)) === value;
+          if (same) unchanged.push(key);
+          else {
+            await writeVersion(trx, s, dataKey.dek, { key, value, kind: 'import' }, actor);
+            written.push(key);
+          }
+        }
+        await audit.record(trx, {
+          actor,
+          action: 'imported',
+          projectId: s.project.id,
+          environment: s.environment.name,
+          details: { written: written.length, unchanged: unchanged.length },
+        });
+        return { written, unchanged };
+      }),
+    );
+  }
+
+  /**
+   * Re-encrypts every stored version of every secret of a root's tree from one data key to
+   * another, in the caller's transaction (a rotation with --reencrypt). Returns how many.
+   */
+  async function reencryptTree(
+    trx: Kysely<Database>,
+    rootId: string,
+    from: Uint8Array,
+    to: Uint8Array,
+  ): Promise<number> {
+    let count = 0;
+    for (const row of await secretRepository.listTreeCiphertexts(trx, rootId)) {
+      const context: ValueContext = {
+        rootId,
+        projectId: row.project_id,
+        environmentId: row.environment_id,
+        key: row.key,
+        version: row.version,
+      };
+      const value = decryptValue(from, row.ciphertext!, context);
+      await secretRepository.replaceCiphertext(trx, row.secret_id, row.version, encryptValue(to, value, context));
+      count += 1;
+    }
+    return count;
+  }
+
+  return { set, setForApi, remove, removeForApi, rollback, importDotenv, reencryptTree };
+}
+
+export type SecretWriteService = ReturnType<typeof createSecretWriteService>;

@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidRequest, TooLarge } from '../../src/errors.js';
+import { assertSecretKey, assertSecretValue } from '../../src/secrets/secret-key.js';
+
+describe('secret keys and values', () => {
+  it('should take letters, digits and "_", not starting with a digit, up to 128 characters', () => {
+    for (const key of ['A', '_', 'DB_URL', 'lower_case_1', `K${'x'.repeat(127)}`]) {
+      expect(() => assertSecretKey(key)).not.toThrow();
+    }
+  });
+
+  it('should refuse empty, digit-first, too long and punctuated keys', () => {
+    for (const key of ['', '1KEY', `K${'x'.repeat(128)}`, 'DB-URL', 'A.B', 'A B', 'KÉ', 'A=1', 'A\n']) {
+      expect(() => assertSecretKey(key)).toThrow(InvalidRequest);
+    }
+  });
+
+  it('should bound values in UTF-8 bytes, not characters', () => {
+    expect(() => assertSecretValue('K', 'é'.repeat(5), 10)).not.toThrow();
+    expect(() => assertSecretValue('K', 'é'.repeat(6), 10)).toThrow(TooLarge);
+    expect(() => assertSecretValue('K', '', 10)).not.toThrow();
+  });
+
+  it('should refuse a value that is not a string', () => {
+    for (const value of [undefined, null, 3, {}, ['a']]) {
+      expect(() => assertSecretValue('K', value, 10)).toThrow(InvalidRequest);
+    }
+  });
+});
