@@ -125,7 +125,7 @@ describe('admin web UI: statuses and pages over HTTP', () => {
     it('should answer the JSON API with 500 internal_error and no internals, logging one safe line', async () => {
       const { token } = await server.ctx.tokens.create({ project: 'acme', environment: 'prod', access: 'read' }, actor);
       const failure = vi
-        .spyOn(server.ctx.secrets, 'resolveRendered')
+        .spyOn(server.ctx.secrets, 'pull')
         .mockRejectedValue(new Error('SQLITE_CORRUPT near "hunter2-in-a-query" at /srv/data/secretsfly.db'));
       const logged = server.logLines.length;
       try {
