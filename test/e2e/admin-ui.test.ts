@@ -1,10 +1,10 @@
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { startServer } from '../../src/http/server.js';
 import { createLogger } from '../../src/logger.js';
-import { launchBrowser } from '../helpers/browser.js';
+import { useBrowser } from '../helpers/browser.js';
 import { FAST_KDF, ROOT } from '../helpers/test-context.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
@@ -13,23 +13,22 @@ const MULTILINE = 'line one\nline two: ünïcode 🔐';
 
 describe('admin UI in Chromium', () => {
   let server: TestServer;
-  let browser: Browser;
   let page: Page;
   const dialogs: string[] = [];
 
   beforeAll(async () => {
     server = await startTestServer();
-    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+  const chromium = useBrowser(async (browser) => {
     page = await browser.newPage({ viewport: { width: 1200, height: 820 } });
     page.on('dialog', async (dialog) => {
       dialogs.push(`${dialog.type()}: ${dialog.message()}`);
       // Our own confirm() prompts are accepted; an alert() would be injected script.
       await dialog.accept();
     });
-  }, 60_000);
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
   });
 
   const flash = () => page.locator('.flash').first().innerText();
@@ -199,7 +198,7 @@ describe('admin UI in Chromium', () => {
       { logger: createLogger('error', () => {}), announce: () => {}, overrides: { kdfParams: FAST_KDF } },
     );
     try {
-      const context = await browser.newContext();
+      const context = await chromium.browser.newContext();
       const tab = await context.newPage();
       await tab.goto(`${quick.url}/login`);
       await tab.getByLabel('Username').fill('admin');
