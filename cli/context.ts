@@ -1,14 +1,27 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../src/config.js';
+import type { KdfParams } from '../src/crypto/kdf.js';
 import { type AppContext, createContext } from '../src/main.js';
 
 export interface GlobalOptions {
   json?: boolean;
 }
 
+/**
+ * Test-only, and only with both variables set: SECRETSFLY_TEST_KDF=fast and NODE_ENV=test give the root
+ * keys this CLI creates or rotates a cheap scrypt (2^12), so the CLI test suite does not spend a third
+ * of a second per process. Needing both means one stray variable can never weaken a key in
+ * production (the Docker image sets NODE_ENV=production; `serve` never reads this). The cost is
+ * stored with each root, so roots made without it keep the real one.
+ */
+const testKdf = (): { kdfParams?: KdfParams } =>
+  process.env.SECRETSFLY_TEST_KDF === 'fast' && process.env.NODE_ENV === 'test'
+    ? { kdfParams: { alg: 'scrypt', v: 1, N: 2 ** 12, r: 8, p: 1 } }
+    : {};
+
 /** Opens DATA_DIR (migrating it and creating the configured environments), runs `fn`, then seals and closes. */
 export async function withContext<T>(fn: (ctx: AppContext) => Promise<T>): Promise<T> {
-  const ctx = await createContext(loadConfig());
+  const ctx = await createContext(loadConfig(), testKdf());
   try {
     return await fn(ctx);
   } finally {

@@ -41,6 +41,8 @@ export async function createContext(config: Config, overrides: ContextOverrides 
   const system = { name: 'system' };
   const keystore = new Keystore({
     ttlMs: config.masterKeyExpirationSeconds * 1000,
+    // Expiry reads the same clock as every service, so a test's fake clock expires keys too.
+    now: () => now().getTime(),
     onExpired: (rootId) => {
       audit.recordAlone({ actor: system, action: 'auto_seal', projectId: rootId }).catch(() => {});
     },

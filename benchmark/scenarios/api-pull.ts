@@ -60,8 +60,10 @@ export async function apiPull(sizes: Sizes, log: (line: string) => void): Promis
       const ratios: number[] = [];
       let failures = 0;
       // Warm both, then alternate so drift on a shared machine hits both alike.
-      await load(`${serve.url}/api/v1/secrets`, { connections: 10, seconds: 1, headers });
-      await load(`${baseline.url}/api/v1/secrets`, { connections: 10, seconds: 1 });
+      if (sizes.warmSeconds > 0) {
+        await load(`${serve.url}/api/v1/secrets`, { connections: 10, seconds: sizes.warmSeconds, headers });
+        await load(`${baseline.url}/api/v1/secrets`, { connections: 10, seconds: sizes.warmSeconds });
+      }
       for (let run = 1; run <= sizes.runs; run++) {
         const a = await load(`${serve.url}/api/v1/secrets`, { connections: 50, seconds: sizes.loadSeconds, headers });
         const b = await load(`${baseline.url}/api/v1/secrets`, { connections: 50, seconds: sizes.loadSeconds });

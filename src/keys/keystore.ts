@@ -8,7 +8,8 @@ interface HeldKey {
   /** The root's key_version when the key was unwrapped; a rotation elsewhere makes it stale. */
   readonly keyVersion: number;
   readonly expiresAt: number;
-  readonly timer: NodeJS.Timeout;
+  /** Cancels the timer that drops this key at `expiresAt`. */
+  readonly cancelTimer: () => void;
 }
 
 interface ApiEntry extends HeldKey {
@@ -29,16 +30,27 @@ interface RootSlot {
   resolved: Map<string, ResolvedEntry>;
 }
 
+/** Runs `fn` once after `ms` milliseconds, without keeping the process alive; returns a cancel function. */
+export type Schedule = (fn: () => void, ms: number) => () => void;
+
+const realTimers: Schedule = (fn, ms) => {
+  const timer = setTimeout(fn, ms).unref();
+  return () => clearTimeout(timer);
+};
+
 export interface KeystoreOptions {
   /** How long an unsealed root (and an API cache entry) lives, in milliseconds. */
   readonly ttlMs: number;
+  /** The clock expiry is read from (epoch milliseconds); `Date.now` unless a test fakes it. */
   readonly now?: () => number;
+  /** The timers that seal expired keys; real ones unless a test fakes them with its clock. */
+  readonly schedule?: Schedule;
   /** Called after a timer sealed an admin unseal (for the audit log). */
   readonly onExpired?: (rootId: string) => void;
 }
 
 const wipe = (held: HeldKey) => {
-  clearTimeout(held.timer);
+  held.cancelTimer();
   held.dek.fill(0);
 };
 
@@ -52,11 +64,13 @@ export class Keystore {
   readonly #proofKey = new Uint8Array(randomBytes(32));
   readonly #ttlMs: number;
   readonly #now: () => number;
+  readonly #schedule: Schedule;
   readonly #onExpired: (rootId: string) => void;
 
   constructor(options: KeystoreOptions) {
     this.#ttlMs = options.ttlMs;
     this.#now = options.now ?? Date.now;
+    this.#schedule = options.schedule ?? realTimers;
     this.#onExpired = options.onExpired ?? (() => {});
   }
 
@@ -64,12 +78,16 @@ export class Keystore {
   unseal(rootId: string, dek: Uint8Array, keyVersion: number): { expiresAt: Date } {
     const slot = this.#slot(rootId);
     if (slot.admin) wipe(slot.admin);
-    const timer = setTimeout(() => {
-      if (this.#roots.get(rootId)?.admin?.timer !== timer) return;
-      this.#dropAdmin(rootId);
-      this.#onExpired(rootId);
-    }, this.#ttlMs).unref();
-    const held = { dek: Uint8Array.from(dek), keyVersion, expiresAt: this.#now() + this.#ttlMs, timer };
+    const held: HeldKey = {
+      dek: Uint8Array.from(dek),
+      keyVersion,
+      expiresAt: this.#now() + this.#ttlMs,
+      cancelTimer: this.#schedule(() => {
+        if (this.#roots.get(rootId)?.admin !== held) return;
+        this.#dropAdmin(rootId);
+        this.#onExpired(rootId);
+      }, this.#ttlMs),
+    };
     slot.admin = held;
     return { expiresAt: new Date(held.expiresAt) };
   }
@@ -103,8 +121,14 @@ export class Keystore {
     this.#dropApi(rootId, (entry) => timingSafeEqual(entry.proof, proof));
     // Only now: dropping the old entry may have forgotten an emptied slot.
     const slot = this.#slot(rootId);
-    const timer = setTimeout(() => this.#dropApi(rootId, (entry) => entry.timer === timer), this.#ttlMs).unref();
-    slot.api.push({ dek: Uint8Array.from(dek), keyVersion, expiresAt: this.#now() + this.#ttlMs, timer, proof });
+    const held: ApiEntry = {
+      dek: Uint8Array.from(dek),
+      keyVersion,
+      expiresAt: this.#now() + this.#ttlMs,
+      cancelTimer: this.#schedule(() => this.#dropApi(rootId, (entry) => entry === held), this.#ttlMs),
+      proof,
+    };
+    slot.api.push(held);
   }
 
   /** A copy of the DEK proven earlier by this very master key, or undefined. The caller wipes the copy. */

@@ -29,11 +29,34 @@ describe('secretsfly CLI', () => {
   });
   afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
 
-  it('should print the master key of a new root once, on stdout alone, and store the real KDF cost', async () => {
+  it('should print the master key of a new root once, on stdout alone', async () => {
     const key = fs.readFileSync(keyFile, 'utf8');
     expect(key).toMatch(/^sfmk_[A-Za-z0-9_-]{43}\n$/);
-    const { root_keys } = snapshotDatabase(dataDir) as { root_keys: { kdf: string }[] };
-    expect(JSON.parse(root_keys[0]!.kdf)).toEqual({ alg: 'scrypt', v: 1, N: 131072, r: 8, p: 1 });
+  });
+
+  it('should store the real KDF cost unless both test-only variables ask for the cheap one', async () => {
+    // The other tests run with SECRETSFLY_TEST_KDF=fast and NODE_ENV=test (runCli): one alone must not do it.
+    const createRoot = async (env: Record<string, string | undefined>) => {
+      const dir = tempDir();
+      const created = ok(await runCli(['project', 'create', 'acme'], { dataDir: dir, env }));
+      const { root_keys } = snapshotDatabase(dir) as { root_keys: { kdf: string }[] };
+      return { dir, masterKey: created.stdout.trim(), kdf: JSON.parse(root_keys[0]!.kdf) };
+    };
+    const [plain, variableAlone, nodeEnvAlone, both] = await Promise.all([
+      createRoot({ SECRETSFLY_TEST_KDF: undefined, NODE_ENV: undefined }),
+      createRoot({ SECRETSFLY_TEST_KDF: 'fast', NODE_ENV: undefined }),
+      createRoot({ SECRETSFLY_TEST_KDF: undefined, NODE_ENV: 'test' }),
+      createRoot({ SECRETSFLY_TEST_KDF: 'fast', NODE_ENV: 'test' }),
+    ]);
+    const real = { alg: 'scrypt', v: 1, N: 131072, r: 8, p: 1 };
+    expect([plain.kdf, variableAlone.kdf, nodeEnvAlone.kdf]).toEqual([real, real, real]);
+    expect(both.kdf).toEqual({ ...real, N: 4096 });
+    // A root at the real cost works from the CLI, test variables or not.
+    const set = await runCli(['secret', 'set', 'acme', 'prod', 'K', 'v'], {
+      dataDir: plain.dir,
+      env: { SECRETSFLY_MASTER_KEY: plain.masterKey },
+    });
+    expect(ok(set).stderr).toContain('K is at version 1');
   });
 
   it('should set from an argument, a file and stdin, and get back the exact value', async () => {

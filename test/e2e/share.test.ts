@@ -1,8 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser } from '../helpers/browser.js';
+import { useBrowser } from '../helpers/browser.js';
 import { actor, readAllFiles, ROOT, runCli, tempDir } from '../helpers/test-context.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
@@ -10,7 +9,6 @@ const SECRET = 'first line\nsecond line: ünïcode 日本語 "quotes" <b>not bol
 
 describe('one-time sharing in Chromium', () => {
   let server: TestServer;
-  let browser: Browser;
   let token: string;
 
   beforeAll(async () => {
@@ -19,15 +17,14 @@ describe('one-time sharing in Chromium', () => {
     await server.ctx.projects.create({ name: 'acme' }, actor);
     token = (await server.ctx.tokens.create({ project: 'acme', environment: 'prod', access: 'read_write' }, actor))
       .token;
-    browser = await launchBrowser();
-  }, 60_000);
+  });
   afterAll(async () => {
-    await browser?.close();
     await server?.close();
   });
+  const chromium = useBrowser();
 
   async function shareFromUi(secret: string, passphrase?: string): Promise<string> {
-    const context = await browser.newContext();
+    const context = await chromium.browser.newContext();
     const page = await context.newPage();
     await page.goto(`${server.url}/login`);
     await page.getByLabel('Username').fill('admin');
@@ -49,7 +46,7 @@ describe('one-time sharing in Chromium', () => {
     link: string,
     passphrase?: string,
   ): Promise<{ value: string; afterReload: string }> {
-    const context = await browser.newContext();
+    const context = await chromium.browser.newContext();
     const page = await context.newPage();
     await page.goto(link);
     expect(page.url()).not.toContain('#'); // the key leaves the address bar at once
@@ -76,7 +73,7 @@ describe('one-time sharing in Chromium', () => {
 
   it('should need the passphrase of a passphrase-protected share', async () => {
     const link = await shareFromUi('behind a passphrase', 'correct horse');
-    const context = await browser.newContext();
+    const context = await chromium.browser.newContext();
     const page = await context.newPage();
     await page.goto(link);
     await page.getByRole('button', { name: 'Reveal the secret' }).click();

@@ -11,8 +11,14 @@ import { type AppContext, type ContextOverrides, createContext } from '../../src
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const BIN = path.join(ROOT, 'bin/secretsfly.js');
 
-/** Cheap scrypt for service-level tests; the parameters are stored per root like real ones. CLI tests use the real cost. */
+/**
+ * Cheap scrypt for tests; the parameters are stored per root like real ones. runCli gives the CLI the
+ * same (cli/context.ts); test/cli/cli.test.ts proves the real cost is used without it.
+ */
 export const FAST_KDF: KdfParams = { alg: 'scrypt', v: 1, N: 2 ** 12, r: 8, p: 1 };
+
+/** What runCli sets unless a test overrides it: the CLI's test-only cheap KDF (both are required). */
+export const CLI_FAST_KDF_ENV = { NODE_ENV: 'test', SECRETSFLY_TEST_KDF: 'fast' } as const;
 
 export const actor = { name: 'test' };
 
@@ -66,7 +72,10 @@ export interface CliResult {
   stderr: string;
 }
 
-/** The real CLI in a child process (the compiled build, as users run it). */
+/**
+ * The real CLI in a child process (the compiled build, as users run it), with the cheap test KDF for
+ * new root keys: pass `SECRETSFLY_TEST_KDF: undefined` in `env` for the real cost.
+ */
 export function runCli(
   args: readonly string[],
   options: { dataDir: string; env?: Record<string, string | undefined>; input?: string | Buffer } = { dataDir: '' },
@@ -76,6 +85,7 @@ export function runCli(
       PATH: process.env.PATH,
       HOME: process.env.HOME,
       DATA_DIR: options.dataDir,
+      ...CLI_FAST_KDF_ENV,
       ...options.env,
     };
     const child = spawn(process.execPath, [BIN, ...args], {

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { loadConfig } from '../../src/config.js';
 import { type RunningServer, startServer } from '../../src/http/server.js';
 import { createLogger } from '../../src/logger.js';
+import type { ContextOverrides } from '../../src/main.js';
 import { BIN, FAST_KDF, tempDir } from './test-context.js';
 
 export interface TestServer extends RunningServer {
@@ -11,7 +12,10 @@ export interface TestServer extends RunningServer {
 }
 
 /** A real server on an ephemeral loopback port over a fresh SQLite file, logging at debug level into memory. */
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+export async function startTestServer(
+  env: Record<string, string> = {},
+  overrides: ContextOverrides = {},
+): Promise<TestServer> {
   const dataDir = tempDir();
   const config = loadConfig({
     DATA_DIR: dataDir,
@@ -25,7 +29,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
   const server = await startServer(config, {
     logger: createLogger('debug', (line) => logLines.push(line)),
     announce: (line) => announced.push(line),
-    overrides: { kdfParams: FAST_KDF },
+    overrides: { kdfParams: FAST_KDF, ...overrides },
   });
   return Object.assign(server, { dataDir, logLines, announced });
 }

@@ -1,11 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { ContextOverrides } from '../../src/main.js';
+import { FakeClock } from '../helpers/fake-clock.js';
 import { actor, rawSql, runCli, tempDir } from '../helpers/test-context.js';
 import { call, startTestServer, type TestServer } from '../helpers/test-server.js';
 
-async function setUp(env: Record<string, string> = {}) {
-  const server = await startTestServer(env);
+async function setUp(env: Record<string, string> = {}, overrides: ContextOverrides = {}) {
+  const server = await startTestServer(env, overrides);
   const { ctx } = server;
   const masterKey = (await ctx.projects.create({ name: 'acme' }, actor)).masterKey!;
   await ctx.projects.create({ name: 'acme-web', parent: 'acme' }, actor);
@@ -149,7 +151,9 @@ describe('API key handling', () => {
   });
 
   it('should derive again after a seal and after the expiry', async () => {
-    const t = await setUp({ ADMIN_MASTER_KEY_EXPIRATION: '1' });
+    // The server's clock moves only when the test moves it: expiry without waiting for it.
+    const clock = new FakeClock();
+    const t = await setUp({ ADMIN_MASTER_KEY_EXPIRATION: '300' }, { now: clock.date });
     server = t.server;
     const root = await t.ctx.projects.byName('acme');
     await t.pull();
@@ -157,7 +161,10 @@ describe('API key handling', () => {
     await t.ctx.keys.seal(root, actor);
     expect((await t.pull()).json.secrets).toEqual({ A: 'a1', B: 'b1' });
     expect(t.ctx.kdf.derivations).toBe(afterFirst + 1);
-    await new Promise((resolve) => setTimeout(resolve, 1200));
+    clock.advance(299_999);
+    expect((await t.pull()).json.secrets).toEqual({ A: 'a1', B: 'b1' });
+    expect(t.ctx.kdf.derivations).toBe(afterFirst + 1);
+    clock.advance(1);
     expect((await t.pull()).json.secrets).toEqual({ A: 'a1', B: 'b1' });
     expect(t.ctx.kdf.derivations).toBe(afterFirst + 2);
   });

@@ -71,7 +71,9 @@ describe('secretsfly serve', () => {
   it('should finish an in-flight request, seal, close the database and exit 0 on SIGTERM', async () => {
     const dataDir = tempDir();
     const keyFile = path.join(tempDir(), 'k');
-    fs.writeFileSync(keyFile, (await runCli(['project', 'create', 'acme'], { dataDir })).stdout);
+    // At the real KDF cost: the request below must still be deriving when SIGTERM arrives.
+    const created = await runCli(['project', 'create', 'acme'], { dataDir, env: { SECRETSFLY_TEST_KDF: undefined } });
+    fs.writeFileSync(keyFile, created.stdout);
     await runCli(['secret', 'set', 'acme', 'prod', 'K', 'still-served', '--master-key-file', keyFile], { dataDir });
     const token = (await runCli(['token', 'create', 'acme', 'prod'], { dataDir })).stdout.trim();
     const { child, url, output } = await spawnServe(dataDir);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Keystore } from '../../src/keys/keystore.js';
+import { FakeClock } from '../helpers/fake-clock.js';
 import { bytes } from '../helpers/test-context.js';
 
 const dek = () => new Uint8Array(32).fill(7);
@@ -20,15 +21,45 @@ describe('keystore', () => {
     expect(keystore.adminKey('root', 1)).toBeUndefined();
   });
 
-  it('should seal by itself when the expiry timer fires', async () => {
+  it('should seal by itself when the expiry timer fires', () => {
+    const clock = new FakeClock();
     const expired: string[] = [];
-    const keystore = new Keystore({ ttlMs: 150, onExpired: (rootId) => expired.push(rootId) });
+    const keystore = new Keystore({
+      ttlMs: 150,
+      now: clock.now,
+      schedule: clock.schedule,
+      onExpired: (rootId) => expired.push(rootId),
+    });
     keystore.unseal('root', dek(), 1);
+    clock.advance(149);
     expect(keystore.isUnsealed('root')).toBe(true);
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(expired).toEqual([]);
+    clock.advance(1);
     expect(keystore.isUnsealed('root')).toBe(false);
     expect(keystore.adminKey('root', 1)).toBeUndefined();
     expect(expired).toEqual(['root']);
+  });
+
+  it('should report no expiry for a root sealed, or unsealed again, before its timer fired', () => {
+    const clock = new FakeClock();
+    const expired: string[] = [];
+    const keystore = new Keystore({
+      ttlMs: 150,
+      now: clock.now,
+      schedule: clock.schedule,
+      onExpired: (rootId) => expired.push(rootId),
+    });
+    keystore.unseal('sealed', dek(), 1);
+    keystore.seal('sealed');
+    keystore.unseal('again', dek(), 1);
+    clock.advance(100);
+    keystore.unseal('again', dek(), 1);
+    expect(clock.pending).toBe(1);
+    clock.advance(100);
+    expect(keystore.isUnsealed('again')).toBe(true);
+    expect(expired).toEqual([]);
+    clock.advance(50);
+    expect(expired).toEqual(['again']);
   });
 
   it('should drop an unsealed key once the root has been rotated elsewhere', () => {
