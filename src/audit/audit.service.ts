@@ -12,6 +12,7 @@ import {
   toUnchainedRow,
   verifyChain,
 } from './audit-chain.js';
+import { type AuditCheckpoint, checkpointProblem } from './audit-checkpoint.js';
 import { createAuditQueue } from './audit-queue.js';
 import type { AuditEntry, AuditEvent, AuditVerification } from './audit-types.js';
 import { createTokenRejections } from './token-rejections.js';
@@ -120,11 +121,29 @@ export function createAuditService({
   let verified: ChainPoint = CHAIN_START;
   let incremental: Promise<AuditVerification> | undefined;
 
-  /** Recomputes the whole chain from the first event (`secretsfly audit --verify`). */
-  async function verify(): Promise<AuditVerification> {
+  /**
+   * Recomputes the whole chain from the first event (`secretsfly audit --verify`). With a checkpoint
+   * kept off the server, also checks that the log still has that event, with that hash: the chain
+   * alone cannot tell a log cut short or re-chained by someone who could write the database.
+   */
+  async function verify(checkpoint?: AuditCheckpoint): Promise<AuditVerification> {
     const check = await walk(CHAIN_START);
     verified = check.last;
-    return toVerification(check);
+    if (!check.ok || !checkpoint) return toVerification(check);
+    const hashThere = checkpoint.seq === 0 ? CHAIN_START.hash : await auditRepository.findEventHash(db, checkpoint.seq);
+    const problem = checkpointProblem(checkpoint, check.last.seq, hashThere);
+    return problem ? { ok: false, events: check.last.seq, problem } : toVerification(check);
+  }
+
+  /**
+   * The head of the chain, for the operator to keep off the server (`secretsfly audit checkpoint`):
+   * only once the whole chain checks out, so that a checkpoint never vouches for an altered log.
+   */
+  async function checkpoint(): Promise<{ ok: true; checkpoint: AuditCheckpoint } | { ok: false; problem: string }> {
+    await flush();
+    const check = await walk(CHAIN_START);
+    if (!check.ok) return { ok: false, problem: check.problem };
+    return { ok: true, checkpoint: { ...check.last, takenAt: now().toISOString() } };
   }
 
   /**
@@ -161,6 +180,7 @@ export function createAuditService({
     flush,
     list,
     verify,
+    checkpoint,
     verifyIncrementally,
   };
 }
