@@ -6,7 +6,7 @@ import { migrateToLatest } from './db/migrate.js';
 import { type DatabaseHandle, openDatabase } from './db/open.js';
 import { createEnvironmentService } from './environments/environment.service.js';
 import { createKeyService } from './keys/key.service.js';
-import { createLogger, type Logger } from './logger.js';
+import { createLogger, errorSummary, type Logger } from './logger.js';
 import { Keystore } from './keys/keystore.js';
 import { createRotationService } from './keys/rotation.service.js';
 import { createProjectService } from './projects/project.service.js';
@@ -49,7 +49,9 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     // Expiry reads the same clock as every service, so a test's fake clock expires keys too.
     now: () => now().getTime(),
     onExpired: (rootId) => {
-      audit.recordAlone({ actor: system, action: 'auto_seal', projectId: rootId }).catch(() => {});
+      audit
+        .recordAlone({ actor: system, action: 'auto_seal', projectId: rootId })
+        .catch((error: unknown) => logger.error('auto_seal audit event not written', errorSummary(error)));
     },
   });
   const environments = createEnvironmentService({ db, audit, now });
