@@ -6,6 +6,7 @@ import { migrateToLatest } from './db/migrate.js';
 import { type DatabaseHandle, openDatabase } from './db/open.js';
 import { createEnvironmentService } from './environments/environment.service.js';
 import { createKeyService } from './keys/key.service.js';
+import { createLogger, errorSummary, type Logger } from './logger.js';
 import { Keystore } from './keys/keystore.js';
 import { createRotationService } from './keys/rotation.service.js';
 import { createProjectService } from './projects/project.service.js';
@@ -19,6 +20,8 @@ export interface ContextOverrides {
   readonly kdf?: Kdf;
   /** Cost of the KDF for new root keys and passwords (tests and benchmarks only; stored per root). */
   readonly kdfParams?: KdfParams;
+  /** Where background failures (an audit batch that could not be written) are reported; stderr by default. */
+  readonly logger?: Logger;
 }
 
 /**
@@ -37,14 +40,18 @@ export async function createContext(config: Config, overrides: ContextOverrides 
   const { db } = database;
   const kdf = overrides.kdf ?? createKdf({ concurrency: Math.max(1, Math.min(2, os.availableParallelism())) });
 
-  const audit = createAuditService({ db, now });
+  // stderr by default: a CLI command's stdout is its output (--json), not a log.
+  const logger = overrides.logger ?? createLogger(config.logLevel, (line) => process.stderr.write(line));
+  const audit = createAuditService({ db, now, logger });
   const system = { name: 'system' };
   const keystore = new Keystore({
     ttlMs: config.masterKeyExpirationSeconds * 1000,
     // Expiry reads the same clock as every service, so a test's fake clock expires keys too.
     now: () => now().getTime(),
     onExpired: (rootId) => {
-      audit.recordAlone({ actor: system, action: 'auto_seal', projectId: rootId }).catch(() => {});
+      audit
+        .recordAlone({ actor: system, action: 'auto_seal', projectId: rootId })
+        .catch((error: unknown) => logger.error('auto_seal audit event not written', errorSummary(error)));
     },
   });
   const environments = createEnvironmentService({ db, audit, now });

@@ -1,11 +1,18 @@
+import fs from 'node:fs';
 import { type Command, Option } from 'commander';
 import { AUDIT_ACTIONS } from '../../src/audit/audit-actions.js';
+import {
+  type AuditCheckpoint,
+  formatCheckpoint,
+  MAX_CHECKPOINT_BYTES,
+  parseCheckpoint,
+} from '../../src/audit/audit-checkpoint.js';
 import type { AuditEntry } from '../../src/audit/audit.service.js';
 import { loadConfig } from '../../src/config.js';
 import { backupDatabase, restoreDatabase } from '../../src/db/backup.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { globals, withContext } from '../context.js';
-import { CliError, cliActor, printJson, printTable, promptHidden, say } from '../io.js';
+import { CliError, cliActor, printJson, printTable, promptHidden, readTextFile, say } from '../io.js';
 
 export function registerAdminCommands(program: Command): void {
   program
@@ -67,7 +74,7 @@ export function registerAdminCommands(program: Command): void {
       });
     });
 
-  program
+  const audit = program
     .command('audit')
     .description('show audit events, newest first; --verify checks the log has not been altered')
     .option('--project <name>', 'only events of this project')
@@ -75,14 +82,23 @@ export function registerAdminCommands(program: Command): void {
     .addOption(new Option('--action <name>', 'only events with this action').choices(AUDIT_ACTIONS))
     .option('--limit <n>', 'how many events', '100')
     .option('--verify', 'check the hash chain of the whole log')
+    .option('--checkpoint <file>', 'with --verify: also check the log against a checkpoint kept off the server')
     .action(
-      async (options: { project?: string; action?: string; limit: string; verify?: boolean }, command: Command) => {
+      async (
+        options: { project?: string; action?: string; limit: string; verify?: boolean; checkpoint?: string },
+        command: Command,
+      ) => {
         const json = globals(command).json;
+        // Read before the database is opened: a bad file changes nothing.
+        const checkpoint = options.checkpoint === undefined ? undefined : readCheckpoint(options.checkpoint);
         await withContext(async (ctx) => {
-          if (options.verify) {
-            const result = await ctx.audit.verify();
+          if (options.verify || checkpoint) {
+            const result = await ctx.audit.verify(checkpoint);
             if (json) printJson(result);
-            else if (result.ok) process.stdout.write(`audit log intact: ${result.events} events\n`);
+            else if (result.ok) {
+              const matched = checkpoint ? `, and event ${checkpoint.seq} matches the checkpoint` : '';
+              process.stdout.write(`audit log intact: ${result.events} events${matched}\n`);
+            }
             if (!result.ok) throw new CliError(`audit log altered: ${result.problem}`);
             return;
           }
@@ -133,6 +149,27 @@ export function registerAdminCommands(program: Command): void {
       },
     );
 
+  audit
+    .command('checkpoint')
+    .description('print the head of the verified chain (seq and hash) for you to keep off the server')
+    .option('--out <file>', 'write it to this file instead of printing it')
+    .action(async (options: { out?: string }) => {
+      await withContext(async (ctx) => {
+        const taken = await ctx.audit.checkpoint();
+        if (!taken.ok) throw new CliError(`audit log altered, no checkpoint taken: ${taken.problem}`);
+        const line = `${formatCheckpoint(taken.checkpoint)}\n`;
+        if (options.out === undefined) return void process.stdout.write(line);
+        try {
+          // Never over an older checkpoint: that one may be what proves a later rewrite.
+          fs.writeFileSync(options.out, line, { flag: 'wx' });
+        } catch (error) {
+          const exists = (error as NodeJS.ErrnoException).code === 'EEXIST';
+          throw new CliError(`cannot write ${options.out}: ${exists ? 'it already exists' : 'not writable'}`);
+        }
+        say(`checkpoint of ${taken.checkpoint.seq} events written to ${options.out}: keep it off this server`);
+      });
+    });
+
   program
     .command('backup <file>')
     .description('write a consistent copy of the database (safe while the server runs)')
@@ -154,4 +191,17 @@ export function registerAdminCommands(program: Command): void {
       if (globals(command).json) printJson({ restored: file, data_dir: config.dataDir });
       else say(`restored ${file} into ${config.dataDir}`);
     });
+}
+
+function readCheckpoint(file: string): AuditCheckpoint {
+  const size = fs.statSync(file, { throwIfNoEntry: false })?.size;
+  if (size !== undefined && size > MAX_CHECKPOINT_BYTES) {
+    throw new CliError(`${file} is not a secretsfly audit checkpoint: it is too long`);
+  }
+  try {
+    return parseCheckpoint(readTextFile(file, `checkpoint file ${file}`).trim());
+  } catch (error) {
+    if (error instanceof CliError) throw error;
+    throw new CliError(`${file}: ${(error as Error).message}`);
+  }
 }

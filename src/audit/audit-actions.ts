@@ -29,6 +29,9 @@ export const AUDIT_ACTIONS = [
   'share_burned',
   'share_expired',
   'dm_failed',
+  'token_rejected',
+  'share_reveal_refused',
+  'audit_dropped',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -38,7 +38,7 @@ export function redactDetails(details: AuditEvent['details']): string | null {
 /** The columns an event is stored as, bounded and redacted, before it is linked into the chain. */
 export function toUnchainedRow(event: AuditEvent, at: string): UnchainedRow {
   return {
-    at,
+    at: event.at ?? at,
     actor: event.actor.name.slice(0, 200),
     action: event.action,
     project_id: event.projectId ?? null,

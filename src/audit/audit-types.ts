@@ -14,6 +14,8 @@ export interface AuditEvent {
   readonly environment?: string | null;
   readonly key?: string | null;
   readonly details?: Record<string, string | number | boolean | null>;
+  /** When it happened (ISO 8601), if not when it is written: queued events are written later. */
+  readonly at?: string;
 }
 
 /** An event as read back: what the UI and the CLI show. */

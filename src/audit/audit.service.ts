@@ -1,6 +1,7 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Database } from '../db/database.js';
 import { writeTransaction } from '../db/open.js';
+import { errorSummary, type Logger } from '../logger.js';
 import { auditRepository } from './audit.repository.js';
 import type { AuditEventRow } from './audit.table.js';
 import {
@@ -11,20 +12,37 @@ import {
   toUnchainedRow,
   verifyChain,
 } from './audit-chain.js';
+import { type AuditCheckpoint, checkpointProblem } from './audit-checkpoint.js';
 import { createAuditQueue } from './audit-queue.js';
 import type { AuditEntry, AuditEvent, AuditVerification } from './audit-types.js';
+import { createTokenRejections } from './token-rejections.js';
 
 export type { AuditAction } from './audit-actions.js';
 export type { Actor, AuditEntry, AuditEvent, AuditVerification } from './audit-types.js';
+export type { RejectedToken, TokenRejection } from './token-rejections.js';
 
 /** Events read per query while walking the chain; other work runs between pages. */
 const WALK_PAGE = 1000;
+/**
+ * How long a queued batch waits for another process's write lock. better-sqlite3 waits
+ * synchronously, so the connection's usual busy timeout would stall every request for seconds; a
+ * batch that misses the lock is kept and retried instead.
+ */
+const QUEUE_LOCK_WAIT_MS = 100;
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 const toVerification = (check: ChainCheck): AuditVerification =>
   check.ok ? { ok: true, events: check.last.seq } : { ok: false, events: check.last.seq, problem: check.problem };
 
-export function createAuditService({ db, now }: { db: Kysely<Database>; now: () => Date }) {
+export function createAuditService({
+  db,
+  now,
+  logger,
+}: {
+  db: Kysely<Database>;
+  now: () => Date;
+  logger: Pick<Logger, 'error'>;
+}) {
   /** Appends inside the caller's transaction, so the events commit or roll back with the change. */
   async function record(trx: Kysely<Database>, ...events: AuditEvent[]): Promise<void> {
     const last = await auditRepository.findLastEvent(trx);
@@ -42,7 +60,40 @@ export function createAuditService({ db, now }: { db: Kysely<Database>; now: () 
     return writeTransaction(db, (trx) => record(trx, event));
   }
 
-  const queue = createAuditQueue((events) => writeTransaction(db, (trx) => record(trx, ...events)));
+  /** A queued batch in one transaction, waiting at most QUEUE_LOCK_WAIT_MS for the write lock. */
+  function writeQueued(events: AuditEvent[]): Promise<void> {
+    return db.connection().execute(async (conn) => {
+      const [current] = (await sql<{ timeout: number }>`pragma busy_timeout`.execute(conn)).rows;
+      await sql.raw(`pragma busy_timeout = ${QUEUE_LOCK_WAIT_MS}`).execute(conn);
+      try {
+        await sql`begin immediate`.execute(conn);
+      } finally {
+        await sql.raw(`pragma busy_timeout = ${Number(current?.timeout ?? 5000)}`).execute(conn);
+      }
+      try {
+        await record(conn, ...events);
+        await sql`commit`.execute(conn);
+      } catch (error) {
+        await sql`rollback`.execute(conn);
+        throw error;
+      }
+    });
+  }
+
+  const queue = createAuditQueue(writeQueued, {
+    now,
+    onWriteFailed: (error, events) =>
+      logger.error('audit events not written yet: kept for a retry', { events, ...errorSummary(error) }),
+    onDropping: (held) =>
+      logger.error('audit queue full: further events are counted in an audit_dropped event, not kept', { held }),
+  });
+  const rejections = createTokenRejections(queue.enqueue, { now });
+
+  /** Writes every queued event now (refused tokens of the current window included). */
+  function flush(): Promise<void> {
+    rejections.drain();
+    return queue.flush();
+  }
 
   async function list(filter: { projectIds?: readonly string[]; action?: string; limit?: number; beforeSeq?: number }) {
     const rows = await auditRepository.listEvents(db, {
@@ -70,11 +121,29 @@ export function createAuditService({ db, now }: { db: Kysely<Database>; now: () 
   let verified: ChainPoint = CHAIN_START;
   let incremental: Promise<AuditVerification> | undefined;
 
-  /** Recomputes the whole chain from the first event (`secretsfly audit --verify`). */
-  async function verify(): Promise<AuditVerification> {
+  /**
+   * Recomputes the whole chain from the first event (`secretsfly audit --verify`). With a checkpoint
+   * kept off the server, also checks that the log still has that event, with that hash: the chain
+   * alone cannot tell a log cut short or re-chained by someone who could write the database.
+   */
+  async function verify(checkpoint?: AuditCheckpoint): Promise<AuditVerification> {
     const check = await walk(CHAIN_START);
     verified = check.last;
-    return toVerification(check);
+    if (!check.ok || !checkpoint) return toVerification(check);
+    const hashThere = checkpoint.seq === 0 ? CHAIN_START.hash : await auditRepository.findEventHash(db, checkpoint.seq);
+    const problem = checkpointProblem(checkpoint, check.last.seq, hashThere);
+    return problem ? { ok: false, events: check.last.seq, problem } : toVerification(check);
+  }
+
+  /**
+   * The head of the chain, for the operator to keep off the server (`secretsfly audit checkpoint`):
+   * only once the whole chain checks out, so that a checkpoint never vouches for an altered log.
+   */
+  async function checkpoint(): Promise<{ ok: true; checkpoint: AuditCheckpoint } | { ok: false; problem: string }> {
+    await flush();
+    const check = await walk(CHAIN_START);
+    if (!check.ok) return { ok: false, problem: check.problem };
+    return { ok: true, checkpoint: { ...check.last, takenAt: now().toISOString() } };
   }
 
   /**
@@ -107,9 +176,11 @@ export function createAuditService({ db, now }: { db: Kysely<Database>; now: () 
     record,
     recordAlone,
     enqueue: queue.enqueue,
-    flush: queue.flush,
+    noteRejectedToken: rejections.note,
+    flush,
     list,
     verify,
+    checkpoint,
     verifyIncrementally,
   };
 }

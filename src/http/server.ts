@@ -22,7 +22,7 @@ export async function startServer(
 ): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const announce = options.announce ?? ((line: string) => process.stdout.write(`${line}\n`));
-  const ctx = await createContext(config, options.overrides);
+  const ctx = await createContext(config, { ...options.overrides, logger });
   const setup = createSetupGate(ctx.users);
   const masterKeyLimiter = createMasterKeyLimiter(config.masterKeyAttemptsPerMinute);
   const unsealLimiter = createMasterKeyLimiter(config.masterKeyAttemptsPerMinute);

@@ -9,6 +9,7 @@ import { parseDotenv } from '../formats/dotenv.js';
 import { type DataKey, type KeyAccess, KeyRotatedMeanwhile, type KeyService } from '../keys/key.service.js';
 import { secretRepository } from './secret.repository.js';
 import type { SecretVersionKind } from './secret.table.js';
+import { apiWriteEvents } from './api-caller.js';
 import { assertSecretKey, assertSecretValue } from './secret-key.js';
 import {
   type ApiClient,
@@ -29,7 +30,7 @@ export function createSecretWriteService(deps: {
   db: Kysely<Database>;
   scopeOf: ScopeLookup;
   keys: Pick<KeyService, 'withDataKey' | 'bumpRevision'>;
-  audit: Pick<AuditService, 'record' | 'enqueue'>;
+  audit: Pick<AuditService, 'record'>;
   now: () => Date;
   maxSecretBytes: number;
 }) {
@@ -90,6 +91,7 @@ export function createSecretWriteService(deps: {
     input: ScopeInput & { key: string; value: unknown; cas?: number | undefined },
     access: KeyAccess,
     actor: Actor,
+    client?: ApiClient,
   ): Promise<WrittenVersion> {
     assertSecretKey(input.key);
     assertSecretValue(input.key, input.value, maxSecretBytes);
@@ -104,14 +106,18 @@ export function createSecretWriteService(deps: {
           { key: input.key, value, kind: 'set', cas: input.cas },
           actor,
         );
-        await audit.record(trx, {
-          actor,
-          action: 'secret_written',
-          projectId: s.project.id,
-          environment: s.environment.name,
-          key: input.key,
-          details: { version },
-        });
+        await audit.record(
+          trx,
+          {
+            actor,
+            action: 'secret_written',
+            projectId: s.project.id,
+            environment: s.environment.name,
+            key: input.key,
+            details: { version },
+          },
+          ...apiWriteEvents(client, { key: input.key, version }),
+        );
         return { key: input.key, version };
       }),
     );
@@ -125,6 +131,7 @@ export function createSecretWriteService(deps: {
     input: ScopeInput & { key: string },
     actor: Actor,
     access?: KeyAccess,
+    client?: ApiClient,
   ): Promise<WrittenVersion> {
     assertSecretKey(input.key);
     const s = await scopeOf(input.project, input.environment);
@@ -135,14 +142,18 @@ export function createSecretWriteService(deps: {
       if (!head || head.ciphertext === null) throw new NotFound('secret', input.key);
       const version = await writeVersion(trx, s, null, { key: input.key, value: null, kind: 'delete' }, actor);
       await keys.bumpRevision(trx, rootOf(s).id);
-      await audit.record(trx, {
-        actor,
-        action: 'secret_deleted',
-        projectId: s.project.id,
-        environment: s.environment.name,
-        key: input.key,
-        details: { version },
-      });
+      await audit.record(
+        trx,
+        {
+          actor,
+          action: 'secret_deleted',
+          projectId: s.project.id,
+          environment: s.environment.name,
+          key: input.key,
+          details: { version },
+        },
+        ...apiWriteEvents(client, { key: input.key, version }, { deleted: 1 }),
+      );
       return { key: input.key, version };
     });
   }
@@ -180,18 +191,6 @@ export function createSecretWriteService(deps: {
     );
   }
 
-  /** `api_write` events are queued with the other API events (each on its own, never coalesced). */
-  function enqueueApiWrite(client: ApiClient, written: WrittenVersion, details: { deleted?: 1 } = {}): void {
-    audit.enqueue({
-      actor: client.actor,
-      action: 'api_write',
-      projectId: client.token.projectId,
-      environment: client.token.environment,
-      key: written.key,
-      details: { token_id: client.token.id, version: written.version, ...details },
-    });
-  }
-
   /** `set` through the API: in the token's own project, with the master key it presented. */
   async function setForApi(
     client: ApiClient,
@@ -199,17 +198,13 @@ export function createSecretWriteService(deps: {
     access: KeyAccess,
   ): Promise<WrittenVersion> {
     const { project, environment } = client.token;
-    const written = await set({ project, environment, ...input }, access, client.actor);
-    enqueueApiWrite(client, written);
-    return written;
+    return set({ project, environment, ...input }, access, client.actor, client);
   }
 
   /** `remove` through the API: the token must still prove its master key. */
   async function removeForApi(client: ApiClient, key: string, access: KeyAccess): Promise<WrittenVersion> {
     const { project, environment } = client.token;
-    const removed = await remove({ project, environment, key }, client.actor, access);
-    enqueueApiWrite(client, removed, { deleted: 1 });
-    return removed;
+    return remove({ project, environment, key }, client.actor, access, client);
   }
 
   /**

@@ -27,7 +27,7 @@ export function shareApiRouter(deps: {
   async function creator(req: Request): Promise<Actor> {
     const [scheme, token] = (req.get('authorization') ?? '').split(' ');
     if (scheme?.toLowerCase() === 'bearer' && token) {
-      const authenticated = await tokens.authenticate(token);
+      const authenticated = await tokens.authenticate(token, { ip: req.ip, userAgent: req.get('user-agent') });
       if (authenticated.access !== 'read_write') throw new Forbidden('sharing needs a read_write token');
       return requester(req, `token:${authenticated.id}`);
     }

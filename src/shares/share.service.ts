@@ -108,9 +108,14 @@ export function createShareService(deps: {
     const revealed = await writeTransaction(db, async (trx): Promise<{ gone: ShareState } | { ciphertext: string }> => {
       const row = await shareRepository.findShare(trx, id);
       if (!row) throw new NotFound('share', id);
+      // A second reveal means the link is in more hands than one: recorded, and answered 410.
+      const refuse = async (gone: ShareState) => {
+        await audit.record(trx, { actor, action: 'share_reveal_refused', details: { share_id: id, state: gone } });
+        return { gone };
+      };
       const state = stateOf(row, at);
-      if (state !== 'pending' || row.ciphertext === null) return { gone: state === 'pending' ? 'viewed' : state };
-      if (!(await shareRepository.markViewed(trx, id, at.toISOString()))) return { gone: 'viewed' };
+      if (state !== 'pending' || row.ciphertext === null) return refuse(state === 'pending' ? 'viewed' : state);
+      if (!(await shareRepository.markViewed(trx, id, at.toISOString()))) return refuse('viewed');
       await audit.record(trx, { actor, action: 'share_viewed', details: { share_id: id } });
       return { ciphertext: row.ciphertext };
     });

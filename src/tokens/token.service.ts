@@ -1,6 +1,6 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { Actor, AuditService } from '../audit/audit.service.js';
+import type { Actor, AuditService, TokenRejection } from '../audit/audit.service.js';
 import { sha256 } from '../crypto/hash.js';
 import { type Changes, changeGuardedRows } from '../db/changes.js';
 import type { Database } from '../db/database.js';
@@ -58,7 +58,7 @@ export function createTokenService(deps: {
   changes: Changes;
   projects: Pick<ProjectService, 'byName' | 'byId'>;
   environments: Pick<EnvironmentService, 'byName' | 'byId'>;
-  audit: Pick<AuditService, 'record'>;
+  audit: Pick<AuditService, 'record' | 'noteRejectedToken'>;
   now: () => Date;
 }) {
   const { db, projects, environments, audit, now } = deps;
@@ -133,18 +133,27 @@ export function createTokenService(deps: {
     return (await tokenRepository.findTokenView(db, id))!;
   }
 
-  /** Unknown, malformed, revoked and expired tokens all fail the same way. */
-  async function authenticate(token: string): Promise<AuthenticatedToken> {
+  /**
+   * Unknown, malformed, revoked and expired tokens all fail the same way. Each refusal is noted
+   * for the audit log (counted per source, see token-rejections.ts) with its real reason; `from`
+   * says where the request came from. No token at all is no attempt and is not noted.
+   */
+  async function authenticate(token: string, from: Omit<Actor, 'name'> = {}): Promise<AuthenticatedToken> {
+    const refuse = (reason: TokenRejection, tokenId?: string): never => {
+      audit.noteRejectedToken({ reason, tokenId, ip: from.ip, userAgent: from.userAgent });
+      throw new InvalidToken();
+    };
     const match = TOKEN_FORMAT.exec(token);
-    if (!match) throw new InvalidToken();
+    if (!match) {
+      if (token === '') throw new InvalidToken();
+      return refuse('malformed');
+    }
     const row = await authRows(match[1]!);
     const at = now();
-    const valid =
-      row !== undefined &&
-      timingSafeEqual(row.token_hash, hashToken(token)) &&
-      row.revoked_at === null &&
-      (row.expires_at === null || new Date(row.expires_at) > at);
-    if (!valid) throw new InvalidToken();
+    if (row === undefined) return refuse('unknown');
+    if (!timingSafeEqual(row.token_hash, hashToken(token))) return refuse('wrong_secret', row.id);
+    if (row.revoked_at !== null) return refuse('revoked', row.id);
+    if (row.expires_at !== null && new Date(row.expires_at) <= at) return refuse('expired', row.id);
     const [project, environment] = await Promise.all([
       projects.byId(row.project_id),
       environments.byId(row.environment_id),

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Actor, AuditService } from '../audit/audit.service.js';
+import { sha256Hex } from '../crypto/hash.js';
 import type { Kdf } from '../crypto/kdf.js';
 import type { Database } from '../db/database.js';
 import { writeTransaction } from '../db/open.js';
@@ -58,14 +59,24 @@ export function createUserService(deps: {
   }
 
   /**
-   * `verify`, audited: `login` with the user's name, or `login_failed` with the name tried.
+   * `verify`, audited: `login` with the user's name, or `login_failed` with the name tried (hashed if unknown).
    * `from` says where the attempt came from (address, user agent).
    */
   async function signIn(username: string, password: string, from: Omit<Actor, 'name'>): Promise<UserView | undefined> {
     const user = await verify(username, password);
-    const name = `user:${user ? user.username : username.slice(0, 64)}`;
+    const name = user ? `user:${user.username}` : await failedActorName(username);
     await audit.recordAlone({ actor: { ...from, name }, action: user ? 'login' : 'login_failed' });
     return user;
+  }
+
+  /**
+   * A known username as typed; an unknown one only as a short hash. People paste passwords and master
+   * keys into the wrong field, and the audit log must not keep them; repeated tries of one name still
+   * share one tag. 48 bits of SHA-256 of a 256-bit key tell nothing about the key.
+   */
+  async function failedActorName(username: string): Promise<string> {
+    if (await userRepository.findUserByName(db, username)) return `user:${username}`;
+    return `user:?${sha256Hex(username).slice(0, 12)}`;
   }
 
   async function byId(id: string): Promise<UserView | undefined> {

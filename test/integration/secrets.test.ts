@@ -259,7 +259,7 @@ describe('secrets', () => {
       expect(reads[0]).toMatchObject({ actor: 'token:t1', ip: '10.0.0.9', projectId: web.token.projectId });
     });
 
-    it('should write and delete in the token scope and queue api_write for each', async () => {
+    it('should write and delete in the token scope and record api_write for each in the same transaction', async () => {
       const web = client((await ctx.projects.byName('acme-web')).id);
       expect(await ctx.secrets.setForApi(web, { key: 'W', value: 'w1' }, access)).toEqual({ key: 'W', version: 1 });
       await expect(ctx.secrets.setForApi(web, { key: 'W', value: 'w2', cas: 0 }, access)).rejects.toThrow(

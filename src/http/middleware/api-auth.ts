@@ -53,12 +53,16 @@ export function authenticateApi(deps: {
   return async (req, _res, next) => {
     try {
       const [scheme, token] = (req.get('authorization') ?? '').split(' ');
-      const authenticated = await deps.tokens.authenticate(scheme?.toLowerCase() === 'bearer' && token ? token : '');
+      const from = { ip: req.ip, userAgent: req.get('user-agent') };
+      const authenticated = await deps.tokens.authenticate(
+        scheme?.toLowerCase() === 'bearer' && token ? token : '',
+        from,
+      );
       const header = req.get('x-master-key');
       const guard = deps.limiter.guard(authenticated.id);
       setApiCaller(req, {
         token: authenticated,
-        actor: { name: `token:${authenticated.id}`, ip: req.ip, userAgent: req.get('user-agent') },
+        actor: { name: `token:${authenticated.id}`, ...from },
         masterKey: header ? await guardedMasterKey(header, guard) : undefined,
         guard,
       });
