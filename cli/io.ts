@@ -22,10 +22,12 @@ export class UsageError extends AppError {
 export const cliActor = (): Actor => ({ name: `cli:${os.userInfo().username}` });
 
 const strict = new TextDecoder('utf-8', { fatal: true });
+// A secret's value is taken byte for byte: a leading U+FEFF is part of it, not an encoding mark to drop.
+const exact = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-export function decodeUtf8(bytes: Uint8Array, what: string): string {
+export function decodeUtf8(bytes: Uint8Array, what: string, decoder = strict): string {
   try {
-    return strict.decode(bytes);
+    return decoder.decode(bytes);
   } catch {
     throw new CliError(`${what} is not UTF-8 text`);
   }
@@ -38,7 +40,7 @@ export function dropOneTrailingNewline(text: string): string {
   return text;
 }
 
-export function readTextFile(file: string, what = file): string {
+export function readTextFile(file: string, what = file, decoder = strict): string {
   let bytes: Buffer;
   try {
     bytes = fs.readFileSync(file);
@@ -46,13 +48,13 @@ export function readTextFile(file: string, what = file): string {
     const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : 'cannot be read';
     throw new CliError(`${what} ${reason}`);
   }
-  return decodeUtf8(bytes, what);
+  return decodeUtf8(bytes, what, decoder);
 }
 
-export async function readStdin(): Promise<string> {
+export async function readStdin(decoder = strict): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return decodeUtf8(Buffer.concat(chunks), 'standard input');
+  return decodeUtf8(Buffer.concat(chunks), 'standard input', decoder);
 }
 
 export async function promptHidden(prompt: string): Promise<string> {
@@ -128,7 +130,7 @@ export async function valueFrom(argument: string | undefined, fromFile: string |
   if (argument !== undefined && fromFile !== undefined)
     throw new UsageError('give the value as an argument or --from-file, not both');
   if (argument !== undefined) return argument;
-  if (fromFile !== undefined) return dropOneTrailingNewline(readTextFile(fromFile));
+  if (fromFile !== undefined) return dropOneTrailingNewline(readTextFile(fromFile, fromFile, exact));
   if (process.stdin.isTTY) process.stderr.write('Value (end with Ctrl-D): ');
-  return dropOneTrailingNewline(await readStdin());
+  return dropOneTrailingNewline(await readStdin(exact));
 }

@@ -119,6 +119,18 @@ export class ShareGone extends AppError {
   }
 }
 
+/**
+ * A dotenv file with lines the parser would not read as written: nothing is imported unless the
+ * caller allows it. `warnings` are one line each (line number, key, what happens), never a value.
+ */
+export class SurprisingDotenv extends InvalidRequest {
+  constructor(readonly warnings: readonly string[]) {
+    super(
+      `nothing was imported: ${warnings.length} line${warnings.length === 1 ? '' : 's'} of the file would not be read as written (${warnings[0]}); fix them, or allow warnings to import anyway`,
+    );
+  }
+}
+
 export class NotRepresentable extends AppError {
   constructor(format: string, key: string) {
     super('not_representable', `the value of ${key} cannot be written exactly as ${format}`);

@@ -50,10 +50,15 @@ export function registerClientCommands(program: Command): void {
       const [file, ...args] = argv;
       if (!file) throw new UsageError('nothing to run: secretsfly run -- <command> [args…]');
       const { secrets } = JSON.parse(await fetchSecrets(options, 'json')) as { secrets: Record<string, string> };
-      const env: NodeJS.ProcessEnv = Object.fromEntries(
-        Object.entries(process.env).filter(([name]) => !name.startsWith('SECRETSFLY_')),
-      );
-      Object.assign(env, secrets);
+      // No prototype: assigning `env.__proto__` on a plain object would set its prototype, not a variable.
+      const env: NodeJS.ProcessEnv = Object.create(null);
+      for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('SECRETSFLY_')) env[name] = value;
+      for (const [name, value] of Object.entries(secrets)) {
+        // The server refuses NUL at write, but an older value may hold one: name it rather than fail obscurely.
+        if (value.includes('\0'))
+          throw new CliError(`the value of ${name} holds a NUL character, which no environment variable can hold`);
+        env[name] = value;
+      }
 
       // Directly, never through a shell: arguments are passed as they are.
       const child = spawn(file, args, { env, stdio: 'inherit' });

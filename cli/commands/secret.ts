@@ -1,6 +1,18 @@
 import type { Command } from 'commander';
 import { globals, withContext } from '../context.js';
-import { cliActor, printJson, printTable, readTextFile, say, UsageError, valueFrom, withMasterKey } from '../io.js';
+import { SurprisingDotenv } from '../../src/errors.js';
+import { describeDotenvWarning, findSurprisingDotenvLines } from '../../src/formats/dotenv-lines.js';
+import {
+  CliError,
+  cliActor,
+  printJson,
+  printTable,
+  readTextFile,
+  say,
+  UsageError,
+  valueFrom,
+  withMasterKey,
+} from '../io.js';
 
 const masterKeyOption = ['--master-key-file <path>', "file holding the master key of the project's root"] as const;
 
@@ -157,18 +169,37 @@ export function registerSecretCommands(program: Command): void {
     .command('import <project> <env> <file>')
     .description('write every key of a dotenv file, in one transaction')
     .option(...masterKeyOption)
+    .option('--allow-warnings', 'import even when some lines would not be read as written (each is reported)')
     .action(
-      async (project: string, env: string, file: string, options: { masterKeyFile?: string }, command: Command) => {
+      async (
+        project: string,
+        env: string,
+        file: string,
+        options: { masterKeyFile?: string; allowWarnings?: boolean },
+        command: Command,
+      ) => {
         const content = readTextFile(file);
+        // Every surprising line on stderr, whether the import then goes ahead (--allow-warnings) or not.
+        const warnings = findSurprisingDotenvLines(content);
+        for (const warning of warnings) say(`${file}: ${describeDotenvWarning(warning)}`);
         await withContext((ctx) =>
           withMasterKey(options, async (masterKey) => {
-            const result = await ctx.secrets.importDotenv(
-              { project, environment: env, content },
-              { masterKey },
-              cliActor(),
-            );
+            const result = await ctx.secrets
+              .importDotenv(
+                { project, environment: env, content, allowWarnings: options.allowWarnings === true },
+                { masterKey },
+                cliActor(),
+              )
+              .catch((error: unknown) => {
+                if (error instanceof SurprisingDotenv) {
+                  throw new CliError(
+                    `nothing was imported: ${error.warnings.length} surprising line(s) in ${file} (listed above); fix them or pass --allow-warnings`,
+                  );
+                }
+                throw error;
+              });
             if (globals(command).json)
-              printJson({ project, environment: env, written: result.written, unchanged: result.unchanged });
+              printJson({ project, environment: env, written: result.written, unchanged: result.unchanged, warnings });
             else
               say(
                 `imported ${result.written.length} keys into ${project}/${env} (${result.unchanged.length} unchanged)`,

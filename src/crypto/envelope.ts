@@ -22,7 +22,8 @@ export interface ValueContext {
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a value may begin with U+FEFF, and by default the decoder would drop it.
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 // JSON of a fixed-order array: unambiguous whatever characters the parts hold.
 const wrapAad = (c: WrapContext) => encoder.encode(JSON.stringify(['sf-dek-v1', c.rootId, c.keyVersion]));

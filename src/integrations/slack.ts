@@ -2,12 +2,16 @@ import { timingSafeEqual } from 'node:crypto';
 import express, { type Request, Router } from 'express';
 import type { Config } from '../config.js';
 import { hmacSha256Hex } from '../crypto/hash.js';
-import { BadSignature, InvalidRequest } from '../errors.js';
+import { BadSignature, InvalidRequest, RateLimited } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { loadShareCrypto } from '../shares/share-crypto.js';
 import type { ShareService } from '../shares/share.service.js';
 
 const REPLAY_WINDOW_SECONDS = 5 * 60;
+/** Clocks drift a little; a timestamp further ahead than this was not made by Slack just now. */
+const FUTURE_SKEW_SECONDS = 60;
+/** Signatures remembered at most (a few hundred bytes each); Slack sends far fewer in five minutes. */
+const MAX_REMEMBERED_SIGNATURES = 10_000;
 const TTLS = [
   ['15m', '15 minutes'],
   ['1h', '1 hour'],
@@ -25,11 +29,30 @@ export function verifySlackSignature(
   const timestamp = req.get('x-slack-request-timestamp') ?? '';
   const signature = req.get('x-slack-signature') ?? '';
   if (!/^\d{1,12}$/.test(timestamp)) throw new BadSignature('no timestamp');
-  if (Math.abs(nowSeconds - Number(timestamp)) > REPLAY_WINDOW_SECONDS) throw new BadSignature('stale timestamp');
+  if (nowSeconds - Number(timestamp) > REPLAY_WINDOW_SECONDS) throw new BadSignature('stale timestamp');
+  if (Number(timestamp) - nowSeconds > FUTURE_SKEW_SECONDS) throw new BadSignature('timestamp in the future');
   const expected = `v0=${hmacSha256Hex(signingSecret, `v0:${timestamp}:`, rawBody)}`;
   if (signature.length !== expected.length || !timingSafeEqual(Buffer.from(signature), Buffer.from(expected))) {
     throw new BadSignature('signature mismatch');
   }
+}
+
+/**
+ * A signed request may be sent again by whoever saw it, within the window. Each verified signature is
+ * remembered until its timestamp goes stale (after which the window check refuses it anyway), and a
+ * second use is refused. Memory is bounded: when full, stale entries go; if none is stale, new
+ * requests wait (429) rather than forgetting a live signature, which would reopen its replay.
+ */
+export function createReplayGuard(max = MAX_REMEMBERED_SIGNATURES) {
+  const seen = new Map<string, number>();
+  return function rememberOnce(signature: string, timestamp: number, nowSeconds: number): void {
+    if (seen.has(signature)) throw new BadSignature('request already received (replay)');
+    if (seen.size >= max) {
+      for (const [known, staleAfter] of seen) if (staleAfter < nowSeconds) seen.delete(known);
+      if (seen.size >= max) throw new RateLimited(FUTURE_SKEW_SECONDS, 'too many Slack requests: try again shortly');
+    }
+    seen.set(signature, timestamp + REPLAY_WINDOW_SECONDS);
+  };
 }
 
 /** A view submission carries the secret: a malformed one is refused without echoing any of it. */
@@ -83,6 +106,7 @@ export function slackRouter(deps: {
 }): Router {
   const { slack, publicUrl, shares, logger } = deps;
   const now = deps.now ?? Date.now;
+  const rememberOnce = createReplayGuard();
   const router = Router();
 
   const callSlack = async (method: string, body: object): Promise<{ ok: boolean; error?: string }> => {
@@ -101,12 +125,9 @@ export function slackRouter(deps: {
 
   // Signature first, on the raw bytes Slack signed, before anything else is parsed or done.
   router.use(express.raw({ type: () => true, limit: '64kb' }), (req, _res, next) => {
-    verifySlackSignature(
-      slack.signingSecret,
-      req,
-      Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
-      Math.floor(now() / 1000),
-    );
+    const nowSeconds = Math.floor(now() / 1000);
+    verifySlackSignature(slack.signingSecret, req, Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), nowSeconds);
+    rememberOnce(req.get('x-slack-signature')!, Number(req.get('x-slack-request-timestamp')), nowSeconds);
     (req as Request & { form: URLSearchParams }).form = new URLSearchParams((req.body as Buffer).toString('utf8'));
     next();
   });

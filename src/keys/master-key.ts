@@ -38,10 +38,26 @@ export function presentedMasterKey(candidate: string): Uint8Array {
   return bytes;
 }
 
+/**
+ * A key chosen at creation or rotation: printable ASCII only (0x21–0x7E), 16–1024 characters, no
+ * ":". Wider than that, a key works from the CLI but never over HTTP (a header carries Latin-1 at
+ * best, and clients differ on how they encode the rest), so it is refused now, with the reason.
+ * Keys presented later are still checked with isWellFormedMasterKey, so older keys keep working.
+ */
 export function assertChosenMasterKey(candidate: string): void {
-  if (!isWellFormedMasterKey(candidate)) {
+  const reason =
+    candidate.length < 16 || candidate.length > 1024
+      ? `it has ${candidate.length} characters`
+      : /[^\x21-\x7e]/.test(candidate)
+        ? /\s/.test(candidate)
+          ? 'it holds white space'
+          : 'it holds a character outside printable ASCII (an accent, a symbol, a control character …), which HTTP headers cannot carry'
+        : candidate.includes(':')
+          ? 'it holds ":"'
+          : undefined;
+  if (reason) {
     throw new InvalidRequest(
-      'a master key must be 16 to 1024 characters with no ":", white space or control characters',
+      `a master key must be 16 to 1024 printable ASCII characters, without ":" or white space: ${reason}`,
     );
   }
 }

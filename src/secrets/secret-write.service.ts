@@ -4,8 +4,9 @@ import type { Actor, AuditService } from '../audit/audit.service.js';
 import { decryptValue, encryptValue, type ValueContext } from '../crypto/envelope.js';
 import type { Database } from '../db/database.js';
 import { writeTransaction } from '../db/open.js';
-import { InvalidRequest, NotFound, VersionConflict } from '../errors.js';
+import { InvalidRequest, NotFound, SurprisingDotenv, VersionConflict } from '../errors.js';
 import { parseDotenv } from '../formats/dotenv.js';
+import { describeDotenvWarning, findSurprisingDotenvLines } from '../formats/dotenv-lines.js';
 import { type DataKey, type KeyAccess, KeyRotatedMeanwhile, type KeyService } from '../keys/key.service.js';
 import { secretRepository } from './secret.repository.js';
 import type { SecretVersionKind } from './secret.table.js';
@@ -209,13 +210,16 @@ export function createSecretWriteService(deps: {
 
   /**
    * Every key of a dotenv file into the project, in one transaction. Every key and value is checked
-   * before anything is written; keys whose value is unchanged get no new version.
+   * before anything is written; keys whose value is unchanged get no new version. A line the parser
+   * would silently cut, keep or drop refuses the whole file unless `allowWarnings`.
    */
   async function importDotenv(
-    input: ScopeInput & { content: string },
+    input: ScopeInput & { content: string; allowWarnings?: boolean },
     access: KeyAccess,
     actor: Actor,
   ): Promise<{ written: string[]; unchanged: string[] }> {
+    const warnings = findSurprisingDotenvLines(input.content).map(describeDotenvWarning);
+    if (warnings.length > 0 && !input.allowWarnings) throw new SurprisingDotenv(warnings);
     const entries = parseDotenv(input.content);
     if (entries.length === 0) throw new InvalidRequest('the file holds no KEY=value lines');
     for (const [key, value] of entries) {

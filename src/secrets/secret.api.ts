@@ -65,7 +65,8 @@ export function mountSecretApi(router: IRouter, prefix: string, deps: SecretApiD
           const values = new Map([...resolved].map(([key, secret]) => [key, secret.value]));
           return format === 'dotenv' ? toDotenv(values) : toShell(values);
         }
-        const out: Record<string, unknown> = {};
+        // No prototype: on a plain object, `out.__proto__ = …` would set the prototype and drop the key.
+        const out: Record<string, unknown> = Object.create(null);
         for (const [key, secret] of resolved) {
           out[key] = withMetadata
             ? { value: secret.value, version: secret.version, project: secret.project, updated_at: secret.updatedAt }

@@ -110,6 +110,27 @@ describe('Slack /sendsecret', () => {
     ]);
   });
 
+  it('should refuse a replay of a signed request within the window, acting on it once', async () => {
+    const body = 'command=%2Fsendsecret&trigger_id=REPLAYED_TRIGGER';
+    const headers = signed(body);
+    expect((await post('/commands', body, headers)).status).toBe(200);
+    const replay = await post('/commands', body, headers);
+    expect(replay.status).toBe(401);
+    expect(((await replay.json()) as { error: { code: string; message: string } }).error).toMatchObject({
+      code: 'invalid_signature',
+      message: expect.stringMatching(/replay/),
+    });
+    expect(slack.calls.filter((c) => c.body.trigger_id === 'REPLAYED_TRIGGER')).toHaveLength(1);
+  });
+
+  it('should refuse a timestamp more than a minute in the future, and take a small clock drift', async () => {
+    const body = 'command=%2Fsendsecret&trigger_id=FUTURE_TRIGGER';
+    const now = Math.floor(Date.now() / 1000);
+    expect((await post('/commands', body, signed(body, now + 120))).status).toBe(401);
+    expect(slack.calls.filter((c) => c.body.trigger_id === 'FUTURE_TRIGGER')).toHaveLength(0);
+    expect((await post('/commands', body, signed(body, now + 20))).status).toBe(200);
+  });
+
   it('should DM the recipient a one-time link that opens to the exact secret', async () => {
     const body = submission('U_RECIPIENT', 'db password: s3cr3t ünï\nline 2');
     const res = await post('/interactions', body, signed(body));

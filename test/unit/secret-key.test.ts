@@ -26,4 +26,14 @@ describe('secret keys and values', () => {
       expect(() => assertSecretValue('K', value, 10)).toThrow(InvalidRequest);
     }
   });
+
+  it('should refuse a lone surrogate and a NUL character, naming the key but not the value', () => {
+    for (const value of ['abc\ud800', '\udc00', 'x\u0000y']) {
+      expect(() => assertSecretValue('ODD', value, 100)).toThrow(/ODD/);
+      expect(() => assertSecretValue('ODD', value, 100)).toThrow(InvalidRequest);
+    }
+    for (const value of ['\ud83d\ude00', '\ufeffBOM', 'tab\tand\nnewline']) {
+      expect(() => assertSecretValue('K', value, 100)).not.toThrow();
+    }
+  });
 });
