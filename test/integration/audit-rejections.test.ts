@@ -48,7 +48,8 @@ describe('audit of refused tokens and repeated share reveals', () => {
     expect((await pull(revoked.token)).status).toBe(401);
     expect((await pull(expired.token)).status).toBe(401);
     const events = await rejected();
-    expect(events.map((e) => [e.actor, e.details]).sort()).toEqual([
+    const byReason = (e: (typeof events)[number]) => String(e.details?.reason);
+    expect(events.sort((a, b) => byReason(a).localeCompare(byReason(b))).map((e) => [e.actor, e.details])).toEqual([
       [`token:${expired.view.id}`, { reason: 'expired', token_id: expired.view.id, count: 1 }],
       [`token:${revoked.view.id}`, { reason: 'revoked', token_id: revoked.view.id, count: 2 }],
     ]);
