@@ -22,7 +22,7 @@ export interface Config {
   readonly apiRequestsPerMinute: number;
   /** Sign-in attempts per client IP per 15 minutes. */
   readonly loginAttemptsPer15Minutes: number;
-  /** Failed sign-ins per username per minute, whatever address they come from. */
+  /** Failed sign-ins per username and client IP per minute. */
   readonly loginFailuresPerMinute: number;
   /** One-time share reveals per client IP per minute. */
   readonly shareRevealsPerMinute: number;
