@@ -8,19 +8,19 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 export const isSafeMethod = (req: Request): boolean => SAFE_METHODS.has(req.method);
 
 /**
- * Whether the browser says this request came from another site. Browsers send Sec-Fetch-Site and
- * Origin on every form POST; a request without them (a script, an old browser) is judged by its
- * CSRF token alone.
+ * Whether the browser says this request came from another site. Sec-Fetch-Site is the browser's own
+ * verdict and wins; without it, Origin is compared with Host. Our Referrer-Policy (no-referrer)
+ * makes browsers send `Origin: null` on our own forms, so "null" proves nothing either way, and a
+ * request with neither header (a script, an old browser) is judged by its CSRF token alone.
  */
 export function isCrossSite(req: Request): boolean {
   const site = req.get('sec-fetch-site');
-  if (site !== undefined && site !== 'same-origin' && site !== 'none') return true;
+  if (site !== undefined) return site !== 'same-origin' && site !== 'none';
   const origin = req.get('origin');
-  if (origin === undefined) return false;
+  if (origin === undefined || origin === 'null') return false;
   try {
     return new URL(origin).host !== req.get('host');
   } catch {
-    // `Origin: null` (sandboxed frames, some redirects) names no site: never ours.
     return true;
   }
 }
