@@ -41,7 +41,8 @@ describe('admin UI in Chromium', () => {
     const link = server.announced
       .find((line) => line.includes('/setup?token='))!
       .split(': ')
-      .pop()!;
+      .pop()!
+      .split(' ')[0]!;
     await page.goto(link);
     await page.getByLabel('Username').fill('admin');
     await page.getByLabel(/^Password/).fill('a long enough password');
