@@ -10,7 +10,10 @@ export interface Config {
   /** Seconds after which an unsealed root project seals itself again. */
   readonly masterKeyExpirationSeconds: number;
   readonly decryptedMinutesBeforeRedirect: number;
+  /** Absolute admin session lifetime from sign-in, in seconds. */
   readonly sessionTtlSeconds: number;
+  /** An admin session ends after this many seconds without a request. */
+  readonly sessionIdleTimeoutSeconds: number;
   readonly sessionSecret: string | undefined;
   readonly uiEnabled: boolean;
   readonly maxSecretBytes: number;
@@ -19,7 +22,7 @@ export interface Config {
   readonly apiRequestsPerMinute: number;
   /** Sign-in attempts per client IP per 15 minutes. */
   readonly loginAttemptsPer15Minutes: number;
-  /** Failed sign-ins per username per minute, whatever address they come from. */
+  /** Failed sign-ins per username and client IP per minute. */
   readonly loginFailuresPerMinute: number;
   /** One-time share reveals per client IP per minute. */
   readonly shareRevealsPerMinute: number;
@@ -121,6 +124,7 @@ export function loadConfig(env: Env = process.env): Config {
     masterKeyExpirationSeconds: integer('ADMIN_MASTER_KEY_EXPIRATION', 300, 1, 7 * 24 * 3600),
     decryptedMinutesBeforeRedirect: integer('NB_MINUTES_DECRYPTED_BEFORE_REDIRECT', 5, 1, 24 * 60),
     sessionTtlSeconds: integer('SESSION_TTL', 3600, 60, 30 * 24 * 3600),
+    sessionIdleTimeoutSeconds: integer('SESSION_IDLE_TIMEOUT', 900, 60, 30 * 24 * 3600),
     sessionSecret: sessionSecret === '' ? undefined : sessionSecret,
     uiEnabled: boolean('UI_ENABLED', true),
     maxSecretBytes: integer('MAX_SECRET_BYTES', 65536, 1, 1024 * 1024 - 1024),

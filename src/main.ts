@@ -85,6 +85,8 @@ export async function createContext(config: Config, overrides: ContextOverrides 
   let closed = false;
   return {
     config,
+    /** The clock every service reads (a test's fake clock); admin sessions expire by it too. */
+    now,
     database,
     kdf,
     keystore,

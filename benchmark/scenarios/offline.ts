@@ -123,7 +123,9 @@ export async function resolveDepth(sizes: Sizes): Promise<ScenarioResult> {
     const access = { masterKey: masterKeyBytes(masterKey) };
     const leaf = { project: chain[chain.length - 1]!, environment: 'prod' };
     const root = await ctx.projects.byName(chain[0]!);
-    const resolveUnsealed = () => ctx.secrets.resolve(leaf, { unsealed: true });
+    // The unseal of one admin session, as the UI makes it.
+    const holder = 'benchmark-session';
+    const resolveUnsealed = () => ctx.secrets.resolve(leaf, { unsealedBy: holder });
     const first: number[] = [];
     const changed: number[] = [];
     const warm: number[] = [];
@@ -131,7 +133,7 @@ export async function resolveDepth(sizes: Sizes): Promise<ScenarioResult> {
     for (let i = 0; i < sizes.resolveRuns; i++) {
       // Seal (wiping every decrypted value) and unseal: the derivation is not timed, the resolve is.
       await ctx.keys.seal(root, actor);
-      await ctx.keys.unseal(root, access.masterKey, actor);
+      await ctx.keys.unseal(root, access.masterKey, holder, actor);
       const { ms, result } = await timed(resolveUnsealed);
       if (result.size !== keys) throw new Error(`resolved ${result.size} keys, expected ${keys}`);
       first.push(ms);

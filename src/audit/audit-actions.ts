@@ -5,6 +5,9 @@
 export const AUDIT_ACTIONS = [
   'login',
   'login_failed',
+  'logout',
+  'csrf_refused',
+  'setup_failed',
   'unseal',
   'unseal_failed',
   'seal',

@@ -90,7 +90,13 @@ export function createApp({
   });
 
   app.use('/api/v1', apiRules);
-  const sessions = config.uiEnabled ? createSessionMiddleware(config) : undefined;
+  const sessions = config.uiEnabled
+    ? createSessionMiddleware(config, {
+        now: () => ctx.now().getTime(),
+        // An unseal lives no longer than the session that made it.
+        onEnd: (holder) => ctx.keystore.dropHolder(holder),
+      })
+    : undefined;
   const shares = express.Router();
   if (sessions) shares.use(sessions.middleware);
   shares.use(express.json({ limit: MAX_BODY_BYTES }));

@@ -1,59 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import SqliteDatabase from 'better-sqlite3';
-import connectSqlite3 from 'connect-sqlite3';
 import session from 'express-session';
 import type { RequestHandler } from 'express';
 import type { Config } from '../config.js';
+import { HashedSessionStore } from './session-store.js';
 
 declare module 'express-session' {
   interface SessionData {
-    /** The signed-in admin. With the CSRF token and flash messages, all a session ever holds. */
+    /**
+     * The signed-in admin. With the CSRF token and flash messages, all a session ever holds: never a
+     * key, and nothing that lets a copy of the store act as the admin (see session-store.ts).
+     */
     userId?: string;
     flash?: { kind: 'success' | 'error'; message: string }[];
   }
-}
-
-type Callback = (error: Error | null, result?: unknown) => void;
-
-/**
- * connect-sqlite3 takes an open database with node-sqlite3's callback API. This gives it one over
- * better-sqlite3, so the project needs a single SQLite driver (and no second native build).
- */
-function sqlite3Api(file: string) {
-  fs.closeSync(fs.openSync(file, 'a', 0o600));
-  const db = new SqliteDatabase(file);
-  db.pragma('journal_mode = WAL');
-  db.pragma('busy_timeout = 5000');
-  const run = (method: 'run' | 'get' | 'all', sql: string, params: unknown[], callback?: Callback) => {
-    let error: Error | null = null;
-    let result: unknown;
-    try {
-      const statement = db.prepare(sql);
-      // The store calls all() for an INSERT; better-sqlite3 only lets readers return rows.
-      result = method === 'run' || !statement.reader ? statement.run(...params) : statement[method](...params);
-    } catch (caught) {
-      error = caught as Error;
-    }
-    if (callback) queueMicrotask(() => callback(error, result));
-  };
-  return {
-    close: () => db.close(),
-    run: (sql: string, params: unknown[], callback?: Callback) => run('run', sql, params, callback),
-    get: (sql: string, params: unknown[], callback?: Callback) => run('get', sql, params, callback),
-    all: (sql: string, params: unknown[] | Callback, callback?: Callback) =>
-      typeof params === 'function' ? run('all', sql, [], params) : run('all', sql, params, callback),
-    exec: (sql: string, callback?: Callback) => {
-      let error: Error | null = null;
-      try {
-        db.exec(sql);
-      } catch (caught) {
-        error = caught as Error;
-      }
-      if (callback) queueMicrotask(() => callback(error));
-    },
-  };
 }
 
 /** SESSION_SECRET, else one generated once into DATA_DIR/session-secret (mode 0600). */
@@ -74,15 +35,39 @@ export function sessionSecret(config: Config): string {
   }
 }
 
-/** Admin sessions in DATA_DIR/sessions.db: HttpOnly, SameSite=Strict, Secure behind HTTPS. */
-export function createSessionMiddleware(config: Config): { middleware: RequestHandler; close(): void } {
-  const SQLiteStore = connectSqlite3(session);
-  const db = sqlite3Api(path.join(config.dataDir, 'sessions.db'));
-  const store = new SQLiteStore({ db, table: 'sessions' } as never);
+/** Expired rows go at least this often, whether or not their owner comes back. */
+const PURGE_EVERY_MS = 60_000;
+
+export interface SessionOptions {
+  /** Epoch milliseconds; the same clock as the services (a test's fake clock). */
+  readonly now: () => number;
+  /** A session ended (sign-out, absolute or idle expiry): drop what it held, e.g. its unseals (by sessionKey). */
+  readonly onEnd: (holder: string) => void;
+}
+
+/**
+ * Admin sessions in DATA_DIR/sessions.db: HttpOnly, SameSite=Strict, Secure behind HTTPS; stored
+ * under a hash of their id only; at most SESSION_TTL from sign-in and SESSION_IDLE_TIMEOUT between
+ * requests. Nothing is stored before sign-in (saveUninitialized false, and the anonymous forms'
+ * CSRF check needs no session).
+ */
+export function createSessionMiddleware(
+  config: Config,
+  options: SessionOptions,
+): { middleware: RequestHandler; store: HashedSessionStore; close(): void } {
+  const store = new HashedSessionStore({
+    file: path.join(config.dataDir, 'sessions.db'),
+    ttlMs: config.sessionTtlSeconds * 1000,
+    idleMs: config.sessionIdleTimeoutSeconds * 1000,
+    now: options.now,
+    onEnd: options.onEnd,
+  });
+  store.purgeExpired();
+  const purge = setInterval(() => store.purgeExpired(), PURGE_EVERY_MS).unref();
   const middleware = session({
     name: 'sf.sid',
     secret: sessionSecret(config),
-    store: store as unknown as session.Store,
+    store,
     resave: false,
     saveUninitialized: false,
     rolling: false,
@@ -92,8 +77,16 @@ export function createSessionMiddleware(config: Config): { middleware: RequestHa
       sameSite: 'strict',
       // 'auto': Secure whenever the request came over HTTPS (directly, or per X-Forwarded-Proto with TRUST_PROXY).
       secure: 'auto',
+      // The browser forgets it when the server would refuse it anyway (SESSION_TTL is absolute).
       maxAge: config.sessionTtlSeconds * 1000,
     },
   });
-  return { middleware, close: () => db.close() };
+  return {
+    middleware,
+    store,
+    close: () => {
+      clearInterval(purge);
+      store.close();
+    },
+  };
 }

@@ -1,4 +1,4 @@
-import express, { type Express, type RequestHandler, Router } from 'express';
+import express, { type Express, type Request, type RequestHandler, Router } from 'express';
 import { engine } from 'express-handlebars';
 import { csrfSync } from 'csrf-sync';
 import { auditRoutes } from '../audit/audit.routes.js';
@@ -12,9 +12,11 @@ import { projectRoutes } from '../projects/project.routes.js';
 import { secretRoutes } from '../secrets/secret.routes.js';
 import { tokenRoutes } from '../tokens/token.routes.js';
 import { viewHelpers } from '../ui/view-helpers.js';
+import { createAnonymousCsrf, isCrossSite, isSafeMethod, oncePerMinute } from '../ui/csrf.js';
 import { noStore } from '../ui/ui-kit.js';
 import { authRoutes } from '../users/auth.routes.js';
 import type { SetupGate } from '../users/setup.js';
+import { sessionSecret } from './session.js';
 
 const CSRF_REFUSED = 'This form has expired or did not come from this site. Reload the page and try again.';
 
@@ -61,17 +63,35 @@ export function mountUi(
   const { csrfSynchronisedProtection, generateToken } = csrfSync({
     getTokenFromRequest: (req) => (req.body as Record<string, string> | undefined)?._csrf,
   });
+  const anonymousCsrf = createAnonymousCsrf(sessionSecret(config));
+  const auditOnce = oncePerMinute(() => ctx.now().getTime());
+  /** Refuses a forged or stale form, and records it (once a minute per source and user: strangers can send many). */
+  const refuse = async (req: Request): Promise<Forbidden> => {
+    const userId = req.session.userId;
+    if (auditOnce(`${req.ip}:${userId ?? ''}`)) {
+      const user = userId ? await ctx.users.byId(userId) : undefined;
+      await ctx.audit.recordAlone({
+        actor: { name: user ? `user:${user.username}` : 'anonymous', ip: req.ip, userAgent: req.get('user-agent') },
+        action: 'csrf_refused',
+        details: { method: req.method, path: req.path.slice(0, 200) },
+      });
+    }
+    return new Forbidden(CSRF_REFUSED);
+  };
 
   const ui = Router();
   ui.use(deps.sessions);
   ui.use(express.urlencoded({ extended: false, limit: '256kb' }));
-  ui.use((req, res, next) =>
-    csrfSynchronisedProtection(req, res, (refused?: unknown) =>
-      next(refused ? new Forbidden(CSRF_REFUSED) : undefined),
-    ),
-  );
+  // Signed-in forms carry the session's synchronizer token; the sign-in and setup forms, shown
+  // before there is a session to keep one in, a signed double-submit cookie (ui/csrf.ts).
   ui.use(async (req, res, next) => {
-    res.locals.csrfToken = generateToken(req);
+    if (isSafeMethod(req)) return next();
+    if (isCrossSite(req)) return next(await refuse(req));
+    if (!req.session.userId) return next(anonymousCsrf.accepts(req) ? undefined : await refuse(req));
+    csrfSynchronisedProtection(req, res, (refused?: unknown) => (refused ? refuse(req).then(next, next) : next()));
+  });
+  ui.use(async (req, res, next) => {
+    res.locals.csrfToken = req.session.userId ? generateToken(req) : anonymousCsrf.issue(req, res);
     // Taken from the session only when a page is rendered, so a redirect in between keeps them.
     Object.defineProperty(res.locals, 'flash', {
       enumerable: true,
@@ -87,7 +107,7 @@ export function mountUi(
   });
   // Each route module gets the services it uses, and nothing else.
   const { users, audit, projects, environments, secrets, keys, tokens } = ctx;
-  ui.use(authRoutes({ ctx: { users }, config, setup }));
+  ui.use(authRoutes({ ctx: { users, audit }, config, setup }));
   ui.use((_req, res, next) => (res.locals.user ? next() : res.redirect(303, '/login')));
   ui.use(
     projectRoutes({

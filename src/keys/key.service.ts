@@ -25,8 +25,8 @@ export interface DerivationGuard {
 export type KeyAccess =
   /** The master key itself (CLI, API). The caller owns the bytes and wipes them. */
   | { readonly masterKey: Uint8Array; readonly guard?: DerivationGuard }
-  /** An admin unseal that is still in force (web UI). */
-  | { readonly unsealed: true };
+  /** The unseal this admin session (session.ts: sessionHolder) made, still in force (web UI). */
+  | { readonly unsealedBy: string };
 
 type MasterKeyAccess = Extract<KeyAccess, { masterKey: Uint8Array }>;
 
@@ -161,7 +161,7 @@ export function createKeyService(deps: {
     if ('masterKey' in access) {
       dek = await apiDataKey(rootKey, access);
     } else {
-      dek = keystore.adminKey(root.id, rootKey.key_version);
+      dek = keystore.adminKey(root.id, access.unsealedBy, rootKey.key_version);
       if (!dek) throw new Sealed(root.name);
     }
     try {
@@ -171,7 +171,13 @@ export function createKeyService(deps: {
     }
   }
 
-  async function unseal(root: ProjectRow, masterKey: Uint8Array, actor: Actor): Promise<{ expiresAt: Date }> {
+  /** Unseals `root` for `holder` (an admin session) alone. */
+  async function unseal(
+    root: ProjectRow,
+    masterKey: Uint8Array,
+    holder: string,
+    actor: Actor,
+  ): Promise<{ expiresAt: Date }> {
     const rootKey = await requireRootKey(root.id);
     let dek: Uint8Array;
     try {
@@ -183,7 +189,7 @@ export function createKeyService(deps: {
       throw error;
     }
     try {
-      const sealed = keystore.unseal(root.id, dek, rootKey.key_version);
+      const sealed = keystore.unseal(root.id, holder, dek, rootKey.key_version);
       await audit.recordAlone({ actor, action: 'unseal', projectId: root.id });
       return sealed;
     } finally {

@@ -25,7 +25,8 @@ interface ResolvedEntry {
 }
 
 interface RootSlot {
-  admin?: HeldKey;
+  /** Admin unseals by holder: each belongs to the session that made it, and to no other. */
+  admins: Map<string, HeldKey>;
   api: ApiEntry[];
   resolved: Map<string, ResolvedEntry>;
 }
@@ -74,42 +75,55 @@ export class Keystore {
     this.#onExpired = options.onExpired ?? (() => {});
   }
 
-  /** Admin unseal: holds a copy of the DEK until `seal`, the timer, or `sealAll`. */
-  unseal(rootId: string, dek: Uint8Array, keyVersion: number): { expiresAt: Date } {
+  /**
+   * Admin unseal by `holder` (an admin session, by the hash of its id: session.ts): holds a copy of
+   * the DEK until `seal`, the timer, the end of that session (`dropHolder`) or `sealAll`. Only that
+   * holder can use it, so a second session, forged or not, finds the root sealed.
+   */
+  unseal(rootId: string, holder: string, dek: Uint8Array, keyVersion: number): { expiresAt: Date } {
     const slot = this.#slot(rootId);
-    if (slot.admin) wipe(slot.admin);
+    const previous = slot.admins.get(holder);
+    if (previous) wipe(previous);
     const held: HeldKey = {
       dek: Uint8Array.from(dek),
       keyVersion,
       expiresAt: this.#now() + this.#ttlMs,
       cancelTimer: this.#schedule(() => {
-        if (this.#roots.get(rootId)?.admin !== held) return;
-        this.#dropAdmin(rootId);
+        if (this.#roots.get(rootId)?.admins.get(holder) !== held) return;
+        this.#dropAdmin(rootId, holder);
         this.#onExpired(rootId);
       }, this.#ttlMs),
     };
-    slot.admin = held;
+    slot.admins.set(holder, held);
     return { expiresAt: new Date(held.expiresAt) };
   }
 
+  /** Whether any admin session holds this root unsealed (not what a given session sees: `unsealedUntil`). */
   isUnsealed(rootId: string): boolean {
-    return this.unsealedUntil(rootId) !== undefined;
+    const now = this.#now();
+    return [...(this.#roots.get(rootId)?.admins.values() ?? [])].some((held) => held.expiresAt > now);
   }
 
-  unsealedUntil(rootId: string): Date | undefined {
-    const admin = this.#roots.get(rootId)?.admin;
+  /** Until when `holder` has the root unsealed; undefined for any other holder, or none. */
+  unsealedUntil(rootId: string, holder: string | undefined): Date | undefined {
+    const admin = holder === undefined ? undefined : this.#roots.get(rootId)?.admins.get(holder);
     return admin && admin.expiresAt > this.#now() ? new Date(admin.expiresAt) : undefined;
   }
 
-  /** A copy of the admin-unsealed DEK, or undefined when sealed or stale. The caller wipes the copy. */
-  adminKey(rootId: string, currentKeyVersion: number): Uint8Array | undefined {
-    const admin = this.#roots.get(rootId)?.admin;
+  /** A copy of the DEK `holder` unsealed, or undefined when sealed or stale. The caller wipes the copy. */
+  adminKey(rootId: string, holder: string, currentKeyVersion: number): Uint8Array | undefined {
+    const admin = this.#roots.get(rootId)?.admins.get(holder);
     if (!admin) return undefined;
     if (admin.expiresAt <= this.#now() || admin.keyVersion !== currentKeyVersion) {
-      this.#dropAdmin(rootId);
+      this.#dropAdmin(rootId, holder);
       return undefined;
     }
     return Uint8Array.from(admin.dek);
+  }
+
+  /** The holder's session ended (sign-out, expiry): wipes every unseal it made. */
+  dropHolder(holder: string): void {
+    for (const rootId of [...this.#roots.keys()]) this.#dropAdmin(rootId, holder);
   }
 
   /**
@@ -165,7 +179,7 @@ export class Keystore {
   rememberResolved<T>(rootId: string, scope: string, revision: number, values: ReadonlyMap<string, T>): void {
     const slot = this.#roots.get(rootId);
     // Decrypted values live only as long as a key that could decrypt them again.
-    if (!slot || (!slot.admin && slot.api.length === 0)) return;
+    if (!slot || (slot.admins.size === 0 && slot.api.length === 0)) return;
     slot.resolved.set(scope, { revision, values, renders: new Map() });
   }
 
@@ -180,12 +194,16 @@ export class Keystore {
     if (entry && entry.revision === revision) entry.renders.set(variant, body);
   }
 
-  /** Wipes every key and decrypted value held for this root. Returns whether the admin had it unsealed. */
+  /**
+   * Wipes every key and decrypted value held for this root, every session's unseal included: sealing
+   * is the way to get a root's key out of memory now. Returns whether an admin had it unsealed.
+   */
   seal(rootId: string): boolean {
     const slot = this.#roots.get(rootId);
     if (!slot) return false;
-    const wasUnsealed = slot.admin !== undefined && slot.admin.expiresAt > this.#now();
-    if (slot.admin) wipe(slot.admin);
+    const wasUnsealed = this.isUnsealed(rootId);
+    slot.admins.forEach(wipe);
+    slot.admins.clear();
     slot.api.forEach(wipe);
     slot.resolved.clear();
     this.#roots.delete(rootId);
@@ -199,7 +217,7 @@ export class Keystore {
   #slot(rootId: string): RootSlot {
     let slot = this.#roots.get(rootId);
     if (!slot) {
-      slot = { api: [], resolved: new Map() };
+      slot = { admins: new Map(), api: [], resolved: new Map() };
       this.#roots.set(rootId, slot);
     }
     return slot;
@@ -210,11 +228,12 @@ export class Keystore {
     return hmacSha256(this.#proofKey, masterKey);
   }
 
-  #dropAdmin(rootId: string): void {
+  #dropAdmin(rootId: string, holder: string): void {
     const slot = this.#roots.get(rootId);
-    if (!slot?.admin) return;
-    wipe(slot.admin);
-    delete slot.admin;
+    const held = slot?.admins.get(holder);
+    if (!slot || !held) return;
+    wipe(held);
+    slot.admins.delete(holder);
     this.#forgetIfEmpty(rootId, slot);
   }
 
@@ -228,7 +247,7 @@ export class Keystore {
   }
 
   #forgetIfEmpty(rootId: string, slot: RootSlot): void {
-    if (slot.admin || slot.api.length > 0) return;
+    if (slot.admins.size > 0 || slot.api.length > 0) return;
     slot.resolved.clear();
     this.#roots.delete(rootId);
   }

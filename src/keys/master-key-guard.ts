@@ -57,6 +57,8 @@ export function createUnsealGuard(deps: { keys: Pick<KeyService, 'unseal'>; limi
     root: ProjectRow,
     masterKeyText: string,
     actor: Actor,
+    /** The admin session the unseal will belong to (session.ts: sessionHolder). */
+    holder: string,
   ): Promise<{ expiresAt: Date }> {
     const guard = deps.limiter.guard(`${adminId}:${root.id}`);
     const masterKey = await guardedMasterKey(masterKeyText, guard);
@@ -65,7 +67,7 @@ export function createUnsealGuard(deps: { keys: Pick<KeyService, 'unseal'>; limi
       await guard.before();
       let succeeded = false;
       try {
-        const unsealed = await deps.keys.unseal(root, masterKey, actor);
+        const unsealed = await deps.keys.unseal(root, masterKey, holder, actor);
         succeeded = true;
         return unsealed;
       } finally {

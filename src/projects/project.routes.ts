@@ -1,7 +1,18 @@
 import { type Request, Router } from 'express';
 import type { UnsealGuard } from '../keys/master-key-guard.js';
 import type { AppContext } from '../main.js';
-import { action, currentUser, field, flash, formOnError, noStore, param, uiActor } from '../ui/ui-kit.js';
+import {
+  action,
+  currentUser,
+  field,
+  flash,
+  formOnError,
+  localPath,
+  noStore,
+  param,
+  sessionHolder,
+  uiActor,
+} from '../ui/ui-kit.js';
 import type { ProjectView } from './project.service.js';
 
 interface TreeNode extends ProjectView {
@@ -32,8 +43,8 @@ export function projectRoutes({ ctx, unseal }: ProjectRoutesDeps): Router {
   const router = Router();
   const firstEnvironment = async () => (await ctx.environments.list())[0]?.name ?? 'prod';
 
-  router.get('/', async (_req, res) => {
-    const projects = await ctx.projects.list();
+  router.get('/', async (req, res) => {
+    const projects = await ctx.projects.list(sessionHolder(req));
     res.render('pages/home', { title: 'Projects', tree: buildTree(projects), empty: projects.length === 0 });
   });
 
@@ -76,10 +87,7 @@ export function projectRoutes({ ctx, unseal }: ProjectRoutesDeps): Router {
     res.redirect(303, `/projects/${project.name}/envs/${await firstEnvironment()}`);
   });
 
-  const backTo = (req: Request) => {
-    const back = field(req, 'back', 300);
-    return back.startsWith('/') && !back.startsWith('//') ? back : '/';
-  };
+  const backTo = (req: Request) => localPath(field(req, 'back', 300));
 
   /** A wrong key (401), too many of them (429) …: the unseal form again, with the reason. */
   const unsealForm = (req: Request) => ({
@@ -91,7 +99,13 @@ export function projectRoutes({ ctx, unseal }: ProjectRoutesDeps): Router {
 
   router.post('/projects/:name/unseal', formOnError('pages/unseal', unsealForm), async (req, res) => {
     const root = await ctx.projects.rootOf(await ctx.projects.byName(param(req, 'name')));
-    const { expiresAt } = await unseal(currentUser(res).id, root, field(req, 'masterKey', 1024), uiActor(req, res));
+    const { expiresAt } = await unseal(
+      currentUser(res).id,
+      root,
+      field(req, 'masterKey', 1024),
+      uiActor(req, res),
+      sessionHolder(req),
+    );
     const minutes = Math.round((expiresAt.getTime() - Date.now()) / 60_000);
     flash(
       req,

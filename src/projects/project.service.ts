@@ -21,7 +21,7 @@ export interface ProjectView {
   readonly root: string;
   readonly isRoot: boolean;
   readonly createdAt: string;
-  /** Set while an admin has the root unsealed in this process. */
+  /** Set while the admin session asking (the holder passed to view/list) has the root unsealed. */
   readonly unsealedUntil: Date | null;
 }
 
@@ -120,12 +120,13 @@ export function createProjectService(deps: {
   }
 
   /** One project as the UI shows it. */
-  async function view(name: string): Promise<ProjectView> {
+  /** `holder`: the admin session looking, whose own unseal `unsealedUntil` shows (none: sealed). */
+  async function view(name: string, holder?: string): Promise<ProjectView> {
     const row = await byName(name);
-    return toView(row, await chain(row));
+    return toView(row, await chain(row), holder);
   }
 
-  async function list(): Promise<ProjectView[]> {
+  async function list(holder?: string): Promise<ProjectView[]> {
     const rows = await projectRepository.listProjectRows(db);
     return rows.map((row) =>
       toView(
@@ -134,11 +135,12 @@ export function createProjectService(deps: {
           row,
           rows.filter((r) => r.root_id === row.root_id),
         ),
+        holder,
       ),
     );
   }
 
-  function toView(row: ProjectRow, chainRows: readonly ProjectRow[]): ProjectView {
+  function toView(row: ProjectRow, chainRows: readonly ProjectRow[], holder?: string): ProjectView {
     const parent = chainRows.length > 1 ? chainRows[chainRows.length - 2]! : null;
     return {
       id: row.id,
@@ -147,7 +149,7 @@ export function createProjectService(deps: {
       root: chainRows[0]!.name,
       isRoot: row.parent_id === null,
       createdAt: row.created_at,
-      unsealedUntil: keystore.unsealedUntil(row.root_id) ?? null,
+      unsealedUntil: keystore.unsealedUntil(row.root_id, holder) ?? null,
     };
   }
 

@@ -2,7 +2,7 @@ import { type Request, type Response, Router } from 'express';
 import { type AppError, InvalidRequest, Sealed } from '../errors.js';
 import type { Config } from '../config.js';
 import type { AppContext } from '../main.js';
-import { action, field, flash, formOnError, noStore, param, uiActor } from '../ui/ui-kit.js';
+import { action, field, flash, formOnError, noStore, param, sessionHolder, uiActor } from '../ui/ui-kit.js';
 
 export interface SecretRoutesDeps {
   readonly ctx: {
@@ -22,8 +22,8 @@ export function secretRoutes({ ctx, config }: SecretRoutesDeps): Router {
     `/projects/${encodeURIComponent(param(req, 'name'))}/envs/${encodeURIComponent(param(req, 'env'))}`;
 
   /** What the project header needs on every project page. */
-  async function projectHeader(name: string, environment?: string) {
-    const project = await ctx.projects.view(name);
+  async function projectHeader(req: Request, name: string, environment?: string) {
+    const project = await ctx.projects.view(name, sessionHolder(req));
     if (environment !== undefined) await ctx.environments.byName(environment);
     const environments = (await ctx.environments.list()).map((e) => ({
       name: e.name,
@@ -33,7 +33,7 @@ export function secretRoutes({ ctx, config }: SecretRoutesDeps): Router {
   }
 
   router.get('/projects/:name/envs/:env', async (req, res) => {
-    const header = await projectHeader(param(req, 'name'), param(req, 'env'));
+    const header = await projectHeader(req, param(req, 'name'), param(req, 'env'));
     const secrets = await ctx.secrets.list({ project: header.project.name, environment: param(req, 'env') });
     const prefill = typeof req.query.key === 'string' ? req.query.key.slice(0, 128) : '';
     res.render('pages/secrets', {
@@ -53,13 +53,13 @@ export function secretRoutes({ ctx, config }: SecretRoutesDeps): Router {
   };
 
   router.get('/projects/:name/envs/:env/reveal', formOnError('pages/unseal', unsealFirst), async (req, res) => {
-    const header = await projectHeader(param(req, 'name'), param(req, 'env'));
+    const header = await projectHeader(req, param(req, 'name'), param(req, 'env'));
     if (!header.project.unsealedUntil) {
       throw new Sealed(header.project.root, `Unseal "${header.project.root}" to see values.`);
     }
     const resolved = await ctx.secrets.reveal(
       { project: header.project.name, environment: param(req, 'env') },
-      { unsealed: true },
+      { unsealedBy: sessionHolder(req) },
       uiActor(req, res),
     );
     const secrets = [...resolved].map(([key, s]) => ({ key, ...s, inherited: s.project !== header.project.name }));
@@ -84,7 +84,7 @@ export function secretRoutes({ ctx, config }: SecretRoutesDeps): Router {
       if (key === '') throw new InvalidRequest('a key is required');
       const written = await ctx.secrets.set(
         { project: param(req, 'name'), environment: param(req, 'env'), key, value },
-        { unsealed: true },
+        { unsealedBy: sessionHolder(req) },
         uiActor(req, res),
       );
       flash(req, 'success', `${key} saved as version ${written.version}.`);
@@ -105,7 +105,7 @@ export function secretRoutes({ ctx, config }: SecretRoutesDeps): Router {
   );
 
   router.get('/projects/:name/envs/:env/secrets/:key/history', async (req: Request, res: Response) => {
-    const header = await projectHeader(param(req, 'name'), param(req, 'env'));
+    const header = await projectHeader(req, param(req, 'name'), param(req, 'env'));
     const versions = (
       await ctx.secrets.history({
         project: header.project.name,
@@ -132,7 +132,7 @@ export function secretRoutes({ ctx, config }: SecretRoutesDeps): Router {
         if (!Number.isSafeInteger(version) || version < 1) throw new InvalidRequest('pick a version to roll back to');
         const written = await ctx.secrets.rollback(
           { project: param(req, 'name'), environment: param(req, 'env'), key: param(req, 'key'), version },
-          { unsealed: true },
+          { unsealedBy: sessionHolder(req) },
           uiActor(req, res),
         );
         flash(
@@ -146,7 +146,7 @@ export function secretRoutes({ ctx, config }: SecretRoutesDeps): Router {
   );
 
   router.get('/projects/:name/missing', async (req, res) => {
-    const header = await projectHeader(param(req, 'name'));
+    const header = await projectHeader(req, param(req, 'name'));
     const diff = await ctx.secrets.diff(header.project.name);
     res.render('pages/missing', {
       title: `${header.project.name} · missing keys`,

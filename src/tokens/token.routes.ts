@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import type { AppContext } from '../main.js';
-import { action, field, flash, noStore, param, uiActor } from '../ui/ui-kit.js';
+import { action, field, flash, noStore, param, sessionHolder, uiActor } from '../ui/ui-kit.js';
 import { parseDuration } from './token.service.js';
 
 export interface TokenRoutesDeps {
@@ -16,7 +16,7 @@ export function tokenRoutes({ ctx }: TokenRoutesDeps): Router {
   const page = (name: string) => `/projects/${encodeURIComponent(name)}/tokens`;
 
   router.get('/projects/:name/tokens', async (req, res) => {
-    const project = await ctx.projects.view(param(req, 'name'));
+    const project = await ctx.projects.view(param(req, 'name'), sessionHolder(req));
     const tokens = await ctx.tokens.list(project.name);
     const environments = (await ctx.environments.list()).map((e) => ({ name: e.name }));
     res.render('pages/tokens', {

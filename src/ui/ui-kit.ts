@@ -1,10 +1,17 @@
 import type { Request, RequestHandler, Response } from 'express';
 import type { Actor } from '../audit/audit.service.js';
 import type { AppError } from '../errors.js';
+import { sessionKey } from '../http/session-store.js';
 import { errorSummary, type Logger } from '../logger.js';
 import type { UserView } from '../users/user.service.js';
 
 export const currentUser = (res: Response): UserView => res.locals.user as UserView;
+
+/**
+ * The signed-in session behind `req`, as the keystore holds its unseals: the hash its store row goes
+ * by (sessionKey), so the session's end (session.ts: onEnd) can wipe them.
+ */
+export const sessionHolder = (req: Request): string => sessionKey(req.sessionID);
 
 export const uiActor = (req: Request, res: Response): Actor => ({
   name: `user:${currentUser(res).username}`,
@@ -20,6 +27,23 @@ export function flash(req: Request, kind: 'success' | 'error', message: string):
 export function field(req: Request, name: string, max = 2048): string {
   const value = (req.body as Record<string, unknown> | undefined)?.[name];
   return typeof value === 'string' ? value.slice(0, max) : '';
+}
+
+const LOCAL_BASE = 'http://local.invalid';
+
+/**
+ * `value` if it is a path on this site, else `fallback`: what a redirect may take from a form. A
+ * browser reads `/\evil.example/` (and `/` + tab + `/evil.example`) as `//evil.example`, another
+ * site, so backslashes and control characters are refused, and the URL must resolve to our origin.
+ */
+export function localPath(value: string, fallback = '/'): string {
+  if (!value.startsWith('/') || /[\\\u0000-\u001f\u007f]/.test(value)) return fallback;
+  try {
+    const url = new URL(value, LOCAL_BASE);
+    return url.origin === LOCAL_BASE ? `${url.pathname}${url.search}${url.hash}` : fallback;
+  } catch {
+    return fallback;
+  }
 }
 
 export const param = (req: Request, name: string): string => String((req.params as Record<string, string>)[name] ?? '');

@@ -1,14 +1,18 @@
 import { type Request, type Response, Router } from 'express';
+import { ipKeyGenerator } from 'express-rate-limit';
+import type { AuditService } from '../audit/audit.service.js';
 import { NoSuchRoute } from '../errors.js';
 import { limiter } from '../http/middleware/rate-limit.js';
 import type { Config } from '../config.js';
 import type { AppContext } from '../main.js';
-import { field, formOnError, noStore } from '../ui/ui-kit.js';
+import { oncePerMinute } from '../ui/csrf.js';
+import { currentUser, field, formOnError, noStore } from '../ui/ui-kit.js';
 import type { SetupGate } from './setup.js';
 
 export interface AuthRoutesDeps {
   readonly ctx: {
     readonly users: Pick<AppContext['users'], 'signIn'>;
+    readonly audit: Pick<AuditService, 'recordAlone'>;
   };
   readonly config: Pick<Config, 'loginAttemptsPer15Minutes' | 'loginFailuresPerMinute'>;
   readonly setup: Pick<SetupGate, 'isOpen' | 'accepts' | 'complete'>;
@@ -24,11 +28,12 @@ export function authRoutes({ ctx, config, setup }: AuthRoutesDeps): Router {
 
   const tooMany = 'Too many sign-in attempts. Wait a minute and try again.';
   const perIp = limiter({ windowSeconds: 15 * 60, limit: config.loginAttemptsPer15Minutes, message: tooMany });
-  // Failed attempts only, per username, whatever address they come from.
+  // Failed attempts only, per username and address: guesses from elsewhere cannot lock the owner
+  // out of their own account (the per-IP limit above still bounds each source).
   const perUsername = limiter({
     windowSeconds: 60,
     limit: config.loginFailuresPerMinute,
-    key: (req) => `user:${field(req, 'username', 64).toLowerCase()}`,
+    key: (req) => `user:${field(req, 'username', 64).toLowerCase()}@${ipKeyGenerator(req.ip ?? '')}`,
     failuresOnly: true,
     headers: false,
     message: tooMany,
@@ -57,9 +62,20 @@ export function authRoutes({ ctx, config, setup }: AuthRoutesDeps): Router {
     });
   });
 
-  router.post('/logout', (req, res, next) => {
+  router.post('/logout', async (req, res, next) => {
+    if (res.locals.user) {
+      await ctx.audit.recordAlone({ actor: actorOf(req, `user:${currentUser(res).username}`), action: 'logout' });
+    }
+    // Destroying the session also wipes every root it had unsealed (session.ts: onEnd).
     req.session.destroy((error) => (error ? next(error) : res.clearCookie('sf.sid').redirect(303, '/login')));
   });
+
+  // Anyone can try setup links: each source is recorded once a minute, not once a request.
+  const setupAuditOnce = oncePerMinute(Date.now);
+  const setupFailed = async (req: Request) => {
+    if (setupAuditOnce(req.ip ?? ''))
+      await ctx.audit.recordAlone({ actor: actorOf(req, 'setup'), action: 'setup_failed' });
+  };
 
   // Once an admin exists, every setup link is spent: say so, and where to go instead.
   const setupDone = (res: Response) =>
@@ -72,8 +88,10 @@ export function authRoutes({ ctx, config, setup }: AuthRoutesDeps): Router {
 
   router.get('/setup', async (req, res) => {
     if (!(await setup.isOpen())) return setupDone(res);
-    if (!(await setup.accepts(req.query.token)))
+    if (!(await setup.accepts(req.query.token))) {
+      await setupFailed(req);
       throw new NoSuchRoute('This setup link is wrong. Use the whole link the server printed when it started.');
+    }
     noStore(res).render('pages/setup', { title: 'Welcome to secretsfly', token: String(req.query.token), bare: true });
   });
 
@@ -87,12 +105,13 @@ export function authRoutes({ ctx, config, setup }: AuthRoutesDeps): Router {
     };
   };
 
-  router.post('/setup', formOnError('pages/setup', setupForm), async (req, res) => {
+  router.post('/setup', formOnError('pages/setup', setupForm), perIp, async (req, res) => {
     const token = field(req, 'token');
     const username = field(req, 'username', 64);
     const user = await setup.complete(token, username, field(req, 'password', 1024), actorOf(req, 'setup'));
     if (!user) {
       if (!(await setup.isOpen())) return setupDone(res);
+      await setupFailed(req);
       throw new NoSuchRoute('This setup link is wrong or has been used.');
     }
     req.session.flash = [{ kind: 'success', message: `Admin "${user.username}" created. Sign in to start.` }];

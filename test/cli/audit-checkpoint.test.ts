@@ -46,7 +46,7 @@ describe('secretsfly audit checkpoint', () => {
     await ctx.users.create('admin', 'correct horse battery', actor);
     await ctx.users.signIn('admin', 'a wrong password!', { ip: '203.0.113.9' });
     const root = await ctx.projects.byName('acme');
-    await expect(ctx.keys.unseal(root, masterKeyBytes('not-the-master-key'), actor)).rejects.toThrow();
+    await expect(ctx.keys.unseal(root, masterKeyBytes('not-the-master-key'), 'test-session', actor)).rejects.toThrow();
     const access = { masterKey: masterKeyBytes(masterKey) };
     await ctx.secrets.set({ project: 'acme', environment: 'prod', key: 'A', value: 'a' }, access, actor);
     await ctx.secrets.set({ project: 'acme', environment: 'prod', key: 'B', value: 'b' }, access, actor);

@@ -22,8 +22,8 @@ describe('audit log', () => {
     const { view } = await ctx.tokens.create({ project: 'acme', environment: 'prod', access: 'read' }, actor);
     await ctx.tokens.revoke(view.id, actor);
     const root = await ctx.projects.byName('acme');
-    await ctx.keys.unseal(root, masterKeyBytes(masterKey), actor);
-    await expect(ctx.keys.unseal(root, masterKeyBytes('a-wrong-master-key'), actor)).rejects.toThrow();
+    await ctx.keys.unseal(root, masterKeyBytes(masterKey), 'test-session', actor);
+    await expect(ctx.keys.unseal(root, masterKeyBytes('a-wrong-master-key'), 'test-session', actor)).rejects.toThrow();
     await ctx.keys.seal(root, actor);
     await ctx.rotation.rotate({ project: 'acme', oldMasterKey: masterKeyBytes(masterKey), reencrypt: true }, actor);
   });
@@ -115,7 +115,7 @@ describe('sealing on a timer and on shutdown', () => {
     try {
       const a = await ctx.projects.create({ name: 'a' }, actor);
       const b = await ctx.projects.create({ name: 'b' }, actor);
-      await ctx.keys.unseal(await ctx.projects.byName('a'), masterKeyBytes(a.masterKey!), actor);
+      await ctx.keys.unseal(await ctx.projects.byName('a'), masterKeyBytes(a.masterKey!), 'test-session', actor);
       expect(ctx.keystore.isUnsealed(a.project.id)).toBe(true);
       await new Promise((resolve) => setTimeout(resolve, 1300));
       expect(ctx.keystore.isUnsealed(a.project.id)).toBe(false);
@@ -124,7 +124,7 @@ describe('sealing on a timer and on shutdown', () => {
         actor: 'system',
       });
 
-      await ctx.keys.unseal(await ctx.projects.byName('b'), masterKeyBytes(b.masterKey!), actor);
+      await ctx.keys.unseal(await ctx.projects.byName('b'), masterKeyBytes(b.masterKey!), 'test-session', actor);
       expect(ctx.keystore.isUnsealed(b.project.id)).toBe(true);
       await ctx.close();
       expect(ctx.keystore.isUnsealed(b.project.id)).toBe(false);

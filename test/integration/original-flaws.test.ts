@@ -53,9 +53,11 @@ describe('we do not repeat the original secretsfly', () => {
       }
       expect(real.kdf.derivations).toBe(before);
       for (const near of [`${chosen}b`, `b${chosen}`, chosen.toUpperCase()]) {
-        await expect(real.keys.unseal(root, presentedMasterKey(near), actor)).rejects.toThrow(InvalidMasterKey);
+        await expect(real.keys.unseal(root, presentedMasterKey(near), 'test-session', actor)).rejects.toThrow(
+          InvalidMasterKey,
+        );
       }
-      await real.keys.unseal(root, presentedMasterKey(chosen), actor);
+      await real.keys.unseal(root, presentedMasterKey(chosen), 'test-session', actor);
       const stored = await real.keys.requireRootKey(root.id);
       expect(JSON.parse(stored.kdf)).toEqual(DEFAULT_KDF_PARAMS);
     } finally {

@@ -166,16 +166,16 @@ describe('secrets', () => {
 
   it('should need an admin unseal to use a root without its master key, and wipe the key copy after use', async () => {
     const root = await ctx.projects.byName('acme');
-    await expect(ctx.keys.withDataKey(root, { unsealed: true }, async () => 1)).rejects.toThrow(Sealed);
-    await ctx.keys.unseal(root, access.masterKey, actor);
+    await expect(ctx.keys.withDataKey(root, { unsealedBy: 'test-session' }, async () => 1)).rejects.toThrow(Sealed);
+    await ctx.keys.unseal(root, access.masterKey, 'test-session', actor);
     let seen: Uint8Array | undefined;
-    await ctx.keys.withDataKey(root, { unsealed: true }, async ({ dek }) => {
+    await ctx.keys.withDataKey(root, { unsealedBy: 'test-session' }, async ({ dek }) => {
       seen = dek;
       expect(dek.some((b) => b !== 0)).toBe(true);
     });
     expect(seen!.every((b) => b === 0)).toBe(true);
     await ctx.keys.seal(root, actor);
-    await expect(ctx.keys.withDataKey(root, { unsealed: true }, async () => 1)).rejects.toThrow(Sealed);
+    await expect(ctx.keys.withDataKey(root, { unsealedBy: 'test-session' }, async () => 1)).rejects.toThrow(Sealed);
   });
 
   it('should derive the key once per master key and serve later reads from the API cache', async () => {

@@ -54,18 +54,29 @@ describe('admin web UI over HTTP', () => {
   });
 
   it('should set HttpOnly, SameSite=Strict session cookies, Secure behind an HTTPS proxy', async () => {
+    const cookieOf = (browser: FormClient, name: string) =>
+      browser.lastSetCookie.find((line) => line.startsWith(`${name}=`))!;
     const browser = new FormClient(server.url);
     await browser.get('/login');
-    const cookie = browser.lastSetCookie.find((line) => line.startsWith('sf.sid='))!;
-    expect(cookie).toMatch(/HttpOnly/);
-    expect(cookie).toMatch(/SameSite=Strict/);
-    expect(cookie).not.toMatch(/Secure/);
+    // Before sign-in only the login form's CSRF cookie is set; the session cookie comes with sign-in.
+    expect(cookieOf(browser, 'sf.sid')).toBeUndefined();
+    const csrfCookie = cookieOf(browser, 'sf.csrf');
+    await browser.post('/login', { username: 'admin', password });
+    for (const cookie of [csrfCookie, cookieOf(browser, 'sf.sid')]) {
+      expect(cookie).toMatch(/HttpOnly/);
+      expect(cookie).toMatch(/SameSite=Strict/);
+      expect(cookie).not.toMatch(/Secure/);
+    }
 
     const behindProxy = await startTestServer({ TRUST_PROXY: 'true' });
     try {
+      await behindProxy.ctx.users.create('admin', password, actor);
+      const https = { 'x-forwarded-proto': 'https' };
       const proxied = new FormClient(behindProxy.url);
-      await proxied.get('/login', { 'x-forwarded-proto': 'https' });
-      expect(proxied.lastSetCookie.find((line) => line.startsWith('sf.sid='))).toMatch(/; Secure/);
+      await proxied.get('/login', https);
+      expect(cookieOf(proxied, 'sf.csrf')).toMatch(/; Secure/);
+      await proxied.post('/login', { username: 'admin', password }, { headers: https });
+      expect(cookieOf(proxied, 'sf.sid')).toMatch(/; Secure/);
     } finally {
       await behindProxy.close();
     }
@@ -94,8 +105,9 @@ describe('admin web UI over HTTP', () => {
     // A session holds the user id, the CSRF token and flash messages, nothing else.
     const { default: Sqlite } = await import('better-sqlite3');
     const db = new Sqlite(`${server.dataDir}/sessions.db`, { readonly: true });
-    const rows = db.prepare('select sess from sessions').all() as { sess: string }[];
+    const rows = db.prepare('select data as sess from admin_sessions').all() as { sess: string }[];
     db.close();
+    expect(rows.length).toBeGreaterThan(0);
     for (const row of rows) {
       expect(
         Object.keys(JSON.parse(row.sess)).every((name) => ['cookie', 'csrfToken', 'userId', 'flash'].includes(name)),

@@ -9,16 +9,16 @@ describe('keystore', () => {
   it('should hold an admin unseal until sealed, and hand out copies only', () => {
     const keystore = new Keystore({ ttlMs: 60_000 });
     const original = dek();
-    keystore.unseal('root', original, 1);
+    keystore.unseal('root', 'session-a', original, 1);
     original.fill(0);
-    const copy = keystore.adminKey('root', 1)!;
+    const copy = keystore.adminKey('root', 'session-a', 1)!;
     expect(copy).toEqual(dek());
     copy.fill(0);
-    expect(keystore.adminKey('root', 1)).toEqual(dek());
+    expect(keystore.adminKey('root', 'session-a', 1)).toEqual(dek());
     expect(keystore.isUnsealed('root')).toBe(true);
     expect(keystore.seal('root')).toBe(true);
     expect(keystore.isUnsealed('root')).toBe(false);
-    expect(keystore.adminKey('root', 1)).toBeUndefined();
+    expect(keystore.adminKey('root', 'session-a', 1)).toBeUndefined();
   });
 
   it('should seal by itself when the expiry timer fires', () => {
@@ -30,13 +30,13 @@ describe('keystore', () => {
       schedule: clock.schedule,
       onExpired: (rootId) => expired.push(rootId),
     });
-    keystore.unseal('root', dek(), 1);
+    keystore.unseal('root', 'session-a', dek(), 1);
     clock.advance(149);
     expect(keystore.isUnsealed('root')).toBe(true);
     expect(expired).toEqual([]);
     clock.advance(1);
     expect(keystore.isUnsealed('root')).toBe(false);
-    expect(keystore.adminKey('root', 1)).toBeUndefined();
+    expect(keystore.adminKey('root', 'session-a', 1)).toBeUndefined();
     expect(expired).toEqual(['root']);
   });
 
@@ -49,11 +49,11 @@ describe('keystore', () => {
       schedule: clock.schedule,
       onExpired: (rootId) => expired.push(rootId),
     });
-    keystore.unseal('sealed', dek(), 1);
+    keystore.unseal('sealed', 'session-a', dek(), 1);
     keystore.seal('sealed');
-    keystore.unseal('again', dek(), 1);
+    keystore.unseal('again', 'session-a', dek(), 1);
     clock.advance(100);
-    keystore.unseal('again', dek(), 1);
+    keystore.unseal('again', 'session-a', dek(), 1);
     expect(clock.pending).toBe(1);
     clock.advance(100);
     expect(keystore.isUnsealed('again')).toBe(true);
@@ -64,9 +64,32 @@ describe('keystore', () => {
 
   it('should drop an unsealed key once the root has been rotated elsewhere', () => {
     const keystore = new Keystore({ ttlMs: 60_000 });
-    keystore.unseal('root', dek(), 1);
-    expect(keystore.adminKey('root', 2)).toBeUndefined();
-    expect(keystore.adminKey('root', 1)).toBeUndefined();
+    keystore.unseal('root', 'session-a', dek(), 1);
+    expect(keystore.adminKey('root', 'session-a', 2)).toBeUndefined();
+    expect(keystore.adminKey('root', 'session-a', 1)).toBeUndefined();
+  });
+
+  it('should give an unseal to the session that made it and to no other, and wipe it when that session ends', () => {
+    const keystore = new Keystore({ ttlMs: 60_000 });
+    keystore.unseal('root', 'session-a', dek(), 1);
+    expect(keystore.adminKey('root', 'session-b', 1)).toBeUndefined();
+    expect(keystore.unsealedUntil('root', 'session-b')).toBeUndefined();
+    expect(keystore.unsealedUntil('root', undefined)).toBeUndefined();
+    expect(keystore.unsealedUntil('root', 'session-a')).toBeInstanceOf(Date);
+    const held = keystore.adminKey('root', 'session-a', 1)!;
+    held.fill(0);
+    keystore.dropHolder('session-a');
+    expect(keystore.adminKey('root', 'session-a', 1)).toBeUndefined();
+    expect(keystore.isUnsealed('root')).toBe(false);
+  });
+
+  it('should seal a root for every session at once', () => {
+    const keystore = new Keystore({ ttlMs: 60_000 });
+    keystore.unseal('root', 'session-a', dek(), 1);
+    keystore.unseal('root', 'session-b', dek(), 1);
+    expect(keystore.seal('root')).toBe(true);
+    expect(keystore.adminKey('root', 'session-a', 1)).toBeUndefined();
+    expect(keystore.adminKey('root', 'session-b', 1)).toBeUndefined();
   });
 
   describe('API cache', () => {
@@ -84,7 +107,7 @@ describe('keystore', () => {
       const keystore = new Keystore({ ttlMs: 60_000 });
       keystore.rememberApiKey('root', bytes('the-right-master-key'), dek(), 1);
       expect(keystore.isUnsealed('root')).toBe(false);
-      expect(keystore.adminKey('root', 1)).toBeUndefined();
+      expect(keystore.adminKey('root', 'session-a', 1)).toBeUndefined();
     });
 
     it('should expire entries and drop them when the key version moves', () => {
