@@ -5,7 +5,23 @@ import { setApiCaller } from '../../secrets/api-caller.js';
 import type { TokenService } from '../../tokens/token.service.js';
 import { bodyTooLarge } from './error-handler.js';
 
-const CREDENTIALS_IN_QUERY = ['token', 'access_token', 'master_key'];
+const CREDENTIALS_IN_QUERY = new Set(['token', 'access_token', 'master_key', 'x_master_key']);
+
+/**
+ * Whether the raw query string names a credential in any spelling a framework or client might
+ * accept: any case, `-` for `_`, and with a bracket suffix (`?Token=`, `?MASTER_KEY[]=`,
+ * `?x-master-key=`). The raw string is read rather than `req.query`, whose keys depend on which
+ * query parser is configured (`a[]` stays `a[]` in one, becomes `a` in the other).
+ */
+function namesCredential(url: string): boolean {
+  const start = url.indexOf('?');
+  if (start === -1) return false;
+  for (const name of new URLSearchParams(url.slice(start + 1)).keys()) {
+    const base = name.split('[')[0]!.trim().toLowerCase().replaceAll('-', '_');
+    if (CREDENTIALS_IN_QUERY.has(base)) return true;
+  }
+  return false;
+}
 
 const API_HEADERS = new Map([
   ['Cache-Control', 'no-store'],
@@ -31,7 +47,7 @@ export const apiSecurityHeaders: RequestHandler = (_req, res, next) => {
  */
 export function apiRequestRules(maxBodyBytes: number): RequestHandler {
   return (req, res, next) => {
-    if (CREDENTIALS_IN_QUERY.some((name) => name in req.query)) {
+    if (namesCredential(req.originalUrl)) {
       return next(new InvalidRequest('credentials go in the Authorization and X-Master-Key headers, never in the URL'));
     }
     if (Number(req.get('content-length') ?? 0) > maxBodyBytes) {
