@@ -1,6 +1,7 @@
 import type { RequestHandler } from 'express';
 import { InvalidRequest } from '../../errors.js';
-import { guardedMasterKey, type MasterKeyLimiter } from '../../keys/master-key-guard.js';
+import type { MasterKeyLimiter } from '../../keys/master-key-guard.js';
+import { readPresentedMasterKey } from '../../keys/master-key.js';
 import { setApiCaller } from '../../secrets/api-caller.js';
 import type { TokenService } from '../../tokens/token.service.js';
 import { bodyTooLarge } from './error-handler.js';
@@ -71,11 +72,15 @@ export function authenticateApi(deps: {
       const [scheme, token] = (req.get('authorization') ?? '').split(' ');
       const authenticated = await deps.tokens.authenticate(scheme?.toLowerCase() === 'bearer' && token ? token : '');
       const header = req.get('x-master-key');
-      const guard = deps.limiter.guard(authenticated.id);
+      // Wrong keys count per token and source address: a token holder guessing elsewhere cannot
+      // spend this caller's allowance (createMasterKeyLimiter).
+      const guard = deps.limiter.guard(authenticated.id, req.ip ?? '');
       setApiCaller(req, {
         token: authenticated,
         actor: { name: `token:${authenticated.id}`, ip: req.ip, userAgent: req.get('user-agent') },
-        masterKey: header ? await guardedMasterKey(header, guard) : undefined,
+        // A malformed key cannot be right: refused later without a derivation and, unlike a wrong
+        // one, not counted, so sending `X-Master-Key: x` spends nobody's allowance.
+        masterKey: header ? readPresentedMasterKey(header) : undefined,
         guard,
       });
       next();
