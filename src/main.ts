@@ -3,7 +3,7 @@ import { createAuditService } from './audit/audit.service.js';
 import type { Config } from './config.js';
 import { createKdf, type Kdf, type KdfParams } from './crypto/kdf.js';
 import { migrateToLatest } from './db/migrate.js';
-import { type DatabaseHandle, openDatabase } from './db/open.js';
+import { type DatabaseHandle, type OpenOptions, openDatabase } from './db/open.js';
 import { createEnvironmentService } from './environments/environment.service.js';
 import { createKeyService } from './keys/key.service.js';
 import { Keystore } from './keys/keystore.js';
@@ -23,11 +23,12 @@ export interface ContextOverrides {
 
 /**
  * The composition root: config → database (migrated, environments ensured) → keystore → services.
- * The server, the CLI and the tests all build the application through this one function.
+ * The server, the CLI and the tests all build the application through this one function. `open`
+ * says whether a missing database may be created (the CLI allows it only for a few commands).
  */
-export async function createContext(config: Config, overrides: ContextOverrides = {}) {
+export async function createContext(config: Config, overrides: ContextOverrides = {}, open: OpenOptions = {}) {
   const now = overrides.now ?? (() => new Date());
-  const database: DatabaseHandle = openDatabase(config.dataDir);
+  const database: DatabaseHandle = openDatabase(config.dataDir, open);
   try {
     await migrateToLatest(database.db);
   } catch (error) {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { globals, withContext } from '../context.js';
+import { globals, withContext, withNewOrExistingContext } from '../context.js';
 import { cliActor, dropOneTrailingNewline, printJson, printTable, readTextFile, say, withMasterKey } from '../io.js';
 
 export function registerProjectCommands(program: Command): void {
@@ -14,7 +14,7 @@ export function registerProjectCommands(program: Command): void {
         options.masterKeyFile === undefined
           ? undefined
           : dropOneTrailingNewline(readTextFile(options.masterKeyFile, 'the master key file'));
-      await withContext(async (ctx) => {
+      await withNewOrExistingContext(async (ctx) => {
         const created = await ctx.projects.create({ name, parent: options.parent, masterKey: chosen }, cliActor());
         if (globals(command).json) {
           printJson({

@@ -52,7 +52,7 @@ export function openDatabase(dataDir: string, options: OpenOptions = {}): Databa
   const file = databasePath(dataDir);
   if (options.create === false && !fs.existsSync(file)) {
     throw new ConfigError([
-      `no secretsfly database at ${file}: set DATA_DIR to the directory that holds secretsfly.db (it defaults to ./data of the current directory)`,
+      `no secretsfly database at ${file} (DATA_DIR is ${dataDir}; unset, it is ./data of the current directory): set DATA_DIR to the directory that holds secretsfly.db, or start a new one with \`secretsfly migrate\``,
     ]);
   }
   let sqlite: SqliteDatabase.Database;
