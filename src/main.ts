@@ -3,7 +3,7 @@ import { createAuditService } from './audit/audit.service.js';
 import type { Config } from './config.js';
 import { createKdf, type Kdf, type KdfParams } from './crypto/kdf.js';
 import { migrateToLatest } from './db/migrate.js';
-import { type DatabaseHandle, type OpenOptions, openDatabase } from './db/open.js';
+import { type DatabaseHandle, type OpenOptions, openDatabase, truncateWal } from './db/open.js';
 import { createEnvironmentService } from './environments/environment.service.js';
 import { createKeyService } from './keys/key.service.js';
 import { Keystore } from './keys/keystore.js';
@@ -71,7 +71,16 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     now,
     maxSecretBytes: config.maxSecretBytes,
   });
-  const rotation = createRotationService({ db, projects, keys, secrets, keystore, audit, now });
+  const rotation = createRotationService({
+    db,
+    projects,
+    keys,
+    secrets,
+    keystore,
+    audit,
+    now,
+    scrub: () => truncateWal(database.sqlite),
+  });
   const tokens = createTokenService({ db, changes: database.changes, projects, environments, audit, now });
   const users = createUserService({ db, kdf, audit, now });
   const shares = createShareService({ db, audit, now, maxBytes: config.shareMaxBytes });
