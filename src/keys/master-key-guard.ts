@@ -57,9 +57,14 @@ export function createUnsealGuard(deps: { keys: Pick<KeyService, 'unseal'>; limi
     actor: Actor,
   ): Promise<{ expiresAt: Date }> {
     const guard = deps.limiter.guard(`${adminId}:${root.id}`);
-    // Malformed: it cannot be right and costs no derivation, so it is refused without being counted.
     const masterKey = readPresentedMasterKey(masterKeyText);
-    if (!masterKey) throw new InvalidMasterKey();
+    if (!masterKey) {
+      // Unlike the API's, this count belongs to one signed-in admin, so counting a malformed key (it
+      // costs no derivation) can lock out nobody but its sender: the form's rule stays "5 tries".
+      await guard.before();
+      await guard.after(false);
+      throw new InvalidMasterKey();
+    }
     try {
       await guard.before();
       let succeeded = false;
