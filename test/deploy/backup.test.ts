@@ -173,3 +173,45 @@ describe('the file a backup writes before it is complete', () => {
     expect(fs.readdirSync(path.dirname(target))).toEqual(['copy.db']);
   }, 60_000);
 });
+
+describe('the file a restore writes before it is complete', () => {
+  it('should be private while it is written and gone when the restore fails', async () => {
+    const source = tempDir();
+    expect((await runCli(['migrate'], { dataDir: source })).code).toBe(0);
+    const sqlite = new SqliteDatabase(path.join(source, 'secretsfly.db'));
+    sqlite.exec('create table filler (b blob)');
+    const insert = sqlite.prepare('insert into filler values (zeroblob(1048576))');
+    sqlite.transaction(() => {
+      for (let i = 0; i < 100; i++) insert.run();
+    })();
+    sqlite.close();
+    const backupFile = path.join(tempDir(), 'big.backup');
+    expect((await runCli(['backup', backupFile], { dataDir: source })).code).toBe(0);
+
+    // Something that is not a database sits where the restored one must go: the final rename fails.
+    const dataDir = tempDir();
+    fs.mkdirSync(path.join(dataDir, 'secretsfly.db', 'in-the-way'), { recursive: true });
+    const staging = path.join(dataDir, 'secretsfly.db.restoring');
+    const child = spawn(process.execPath, [BIN, 'restore', backupFile, '--force'], {
+      env: { PATH: process.env.PATH, DATA_DIR: dataDir, ...CLI_FAST_KDF_ENV },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    let mode: number | undefined;
+    while (mode === undefined && child.exitCode === null) {
+      try {
+        mode = fs.statSync(staging).mode;
+      } catch {
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+    expect(await exited).toBe(1);
+    expect(stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(mode, 'the staging file was never seen').toBeDefined();
+    expect(mode! & 0o077).toBe(0);
+    expect(fs.existsSync(staging)).toBe(false);
+    expect(fs.readdirSync(dataDir).sort()).toEqual(['secretsfly.db']);
+  }, 60_000);
+});
