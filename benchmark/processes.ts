@@ -1,6 +1,5 @@
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import path from 'node:path';
-import autocannon from 'autocannon';
 import { PACKAGE_ROOT } from '../src/paths.js';
 
 export const BIN = path.join(PACKAGE_ROOT, 'bin/secretsfly.js');
@@ -64,6 +63,8 @@ export async function load(
   url: string,
   options: { connections: number; seconds: number; headers?: Record<string, string> },
 ): Promise<Load> {
+  // Loaded here, not at the top: autocannon is a dev dependency, and only the load scenarios need it.
+  const { default: autocannon } = await import('autocannon');
   const result = await autocannon({
     url,
     connections: options.connections,

@@ -5,6 +5,7 @@ import { VERSION } from '../src/version.js';
 import { apiPull } from './scenarios/api-pull.js';
 import { kdfIsolation } from './scenarios/kdf-isolation.js';
 import { cryptoFloor, reencrypt, resolveDepth, storage, unseal } from './scenarios/offline.js';
+import { SCENARIO_NAMES, type ScenarioName } from './scenario-names.js';
 import { type Mode, SIZES } from './sizes.js';
 import { round, type ScenarioResult } from './stats.js';
 
@@ -16,7 +17,9 @@ export interface BenchReport {
   readonly scenarios: ScenarioResult[];
 }
 
-const SCENARIOS = {
+export { SCENARIO_NAMES };
+
+const SCENARIOS: Record<ScenarioName, (mode: Mode, log: (line: string) => void) => Promise<ScenarioResult>> = {
   'crypto-floor': (mode: Mode) => cryptoFloor(SIZES[mode]),
   unseal: (mode: Mode) => unseal(SIZES[mode]),
   'resolve-depth': (mode: Mode) => resolveDepth(SIZES[mode]),
@@ -24,9 +27,7 @@ const SCENARIOS = {
   reencrypt: (mode: Mode, log: (line: string) => void) => reencrypt(SIZES[mode], log),
   'kdf-isolation': (mode: Mode, log: (line: string) => void) => kdfIsolation(SIZES[mode], log),
   'api-pull': (mode: Mode, log: (line: string) => void) => apiPull(SIZES[mode], log),
-} as const;
-
-export const SCENARIO_NAMES = Object.keys(SCENARIOS) as (keyof typeof SCENARIOS)[];
+};
 
 const format = (value: number) =>
   Math.abs(value) >= 100 ? round(value, 0).toLocaleString('en-US') : String(round(value, 2));

@@ -19,9 +19,23 @@ const testKdf = (): { kdfParams?: KdfParams } =>
     ? { kdfParams: { alg: 'scrypt', v: 1, N: 2 ** 12, r: 8, p: 1 } }
     : {};
 
-/** Opens DATA_DIR (migrating it and creating the configured environments), runs `fn`, then seals and closes. */
-export async function withContext<T>(fn: (ctx: AppContext) => Promise<T>): Promise<T> {
-  const ctx = await createContext(loadConfig(), testKdf());
+/**
+ * Opens DATA_DIR's existing database (migrating it and creating the configured environments), runs
+ * `fn`, then seals and closes. A missing database is one error naming where it was looked for: run
+ * from the wrong directory, a command would otherwise quietly make a new, empty database there and
+ * report on it ("no projects yet").
+ */
+export function withContext<T>(fn: (ctx: AppContext) => Promise<T>): Promise<T> {
+  return runWithContext(fn, false);
+}
+
+/** withContext for the commands that start an installation (migrate, user create, project create). */
+export function withNewOrExistingContext<T>(fn: (ctx: AppContext) => Promise<T>): Promise<T> {
+  return runWithContext(fn, true);
+}
+
+async function runWithContext<T>(fn: (ctx: AppContext) => Promise<T>, create: boolean): Promise<T> {
+  const ctx = await createContext(loadConfig(), testKdf(), { create });
   try {
     return await fn(ctx);
   } finally {

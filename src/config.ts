@@ -17,7 +17,10 @@ export interface Config {
   readonly sessionSecret: string | undefined;
   readonly uiEnabled: boolean;
   readonly maxSecretBytes: number;
+  /** Wrong master keys per minute per token and client address (API), per admin and root (UI). */
   readonly masterKeyAttemptsPerMinute: number;
+  /** Wrong master keys per minute per token from all addresses together: bounds a spread-out guesser. */
+  readonly masterKeyAttemptsPerTokenPerMinute: number;
   /** API requests per minute per client IP; 0 turns the limit off. */
   readonly apiRequestsPerMinute: number;
   /** Sign-in attempts per client IP per 15 minutes. */
@@ -129,6 +132,7 @@ export function loadConfig(env: Env = process.env): Config {
     uiEnabled: boolean('UI_ENABLED', true),
     maxSecretBytes: integer('MAX_SECRET_BYTES', 65536, 1, 1024 * 1024 - 1024),
     masterKeyAttemptsPerMinute: integer('MASTER_KEY_ATTEMPTS_PER_MINUTE', 5, 1, 10_000),
+    masterKeyAttemptsPerTokenPerMinute: integer('MASTER_KEY_ATTEMPTS_PER_TOKEN_PER_MINUTE', 50, 1, 100_000),
     apiRequestsPerMinute: integer('API_RATE_LIMIT_PER_MINUTE', 6000, 0, 10_000_000),
     loginAttemptsPer15Minutes: integer('LOGIN_ATTEMPTS_PER_15_MINUTES', 30, 1, 100_000),
     loginFailuresPerMinute: integer('LOGIN_FAILURES_PER_MINUTE', 5, 1, 10_000),

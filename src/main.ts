@@ -3,7 +3,7 @@ import { createAuditService } from './audit/audit.service.js';
 import type { Config } from './config.js';
 import { createKdf, type Kdf, type KdfParams } from './crypto/kdf.js';
 import { migrateToLatest } from './db/migrate.js';
-import { type DatabaseHandle, openDatabase } from './db/open.js';
+import { type DatabaseHandle, type OpenOptions, openDatabase, truncateWal } from './db/open.js';
 import { createEnvironmentService } from './environments/environment.service.js';
 import { createKeyService } from './keys/key.service.js';
 import { createLogger, errorSummary, type Logger } from './logger.js';
@@ -26,11 +26,12 @@ export interface ContextOverrides {
 
 /**
  * The composition root: config → database (migrated, environments ensured) → keystore → services.
- * The server, the CLI and the tests all build the application through this one function.
+ * The server, the CLI and the tests all build the application through this one function. `open`
+ * says whether a missing database may be created (the CLI allows it only for a few commands).
  */
-export async function createContext(config: Config, overrides: ContextOverrides = {}) {
+export async function createContext(config: Config, overrides: ContextOverrides = {}, open: OpenOptions = {}) {
   const now = overrides.now ?? (() => new Date());
-  const database: DatabaseHandle = openDatabase(config.dataDir);
+  const database: DatabaseHandle = openDatabase(config.dataDir, open);
   try {
     await migrateToLatest(database.db);
   } catch (error) {
@@ -77,7 +78,16 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     now,
     maxSecretBytes: config.maxSecretBytes,
   });
-  const rotation = createRotationService({ db, projects, keys, secrets, keystore, audit, now });
+  const rotation = createRotationService({
+    db,
+    projects,
+    keys,
+    secrets,
+    keystore,
+    audit,
+    now,
+    scrub: () => truncateWal(database.sqlite),
+  });
   const tokens = createTokenService({ db, changes: database.changes, projects, environments, audit, now });
   const users = createUserService({ db, kdf, audit, now });
   const shares = createShareService({ db, audit, now, maxBytes: config.shareMaxBytes });

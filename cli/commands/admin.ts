@@ -11,7 +11,7 @@ import type { AuditEntry } from '../../src/audit/audit.service.js';
 import { loadConfig } from '../../src/config.js';
 import { backupDatabase, restoreDatabase } from '../../src/db/backup.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
-import { globals, withContext } from '../context.js';
+import { globals, withContext, withNewOrExistingContext } from '../context.js';
 import { CliError, cliActor, printJson, printTable, promptHidden, readTextFile, say } from '../io.js';
 
 export function registerAdminCommands(program: Command): void {
@@ -19,7 +19,7 @@ export function registerAdminCommands(program: Command): void {
     .command('migrate')
     .description('apply pending database migrations (also done by every other command)')
     .action(async (_options, command: Command) => {
-      await withContext(async (ctx) => {
+      await withNewOrExistingContext(async (ctx) => {
         // createContext has migrated already; this reports the state.
         const applied = await migrateToLatest(ctx.database.db);
         if (globals(command).json) printJson({ applied, database: ctx.database.file });
@@ -39,7 +39,7 @@ export function registerAdminCommands(program: Command): void {
         if (again !== password) throw new CliError('the passwords do not match');
       }
       if (!password) throw new CliError('no password: set SECRETSFLY_PASSWORD or run in a terminal');
-      await withContext(async (ctx) => {
+      await withNewOrExistingContext(async (ctx) => {
         const created = await ctx.users.create(username, password, cliActor());
         if (globals(command).json)
           printJson({ id: created.id, username: created.username, created_at: created.createdAt });

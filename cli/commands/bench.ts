@@ -1,8 +1,22 @@
 import path from 'node:path';
 import { type Command, Option } from 'commander';
-import { runBench, SCENARIO_NAMES, toMarkdown } from '../../benchmark/run.js';
+import { SCENARIO_NAMES } from '../../benchmark/scenario-names.js';
 import { globals } from '../context.js';
-import { printJson, UsageError } from '../io.js';
+import { CliError, printJson, UsageError } from '../io.js';
+
+/**
+ * The load generator is a dev dependency (no server needs it): a missing one is one line saying
+ * what to install, and the benchmark is loaded only by this command, so every other command starts
+ * without it (and faster).
+ */
+async function requireAutocannon(): Promise<void> {
+  try {
+    await import('autocannon');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw error;
+    throw new CliError('bench needs autocannon: npm install --no-save autocannon');
+  }
+}
 
 export function registerBenchCommand(program: Command): void {
   program
@@ -15,8 +29,10 @@ export function registerBenchCommand(program: Command): void {
     .addOption(new Option('--tiny').hideHelp())
     .action(async (options: { quick?: boolean; tiny?: boolean; out: string; only?: string }, command: Command) => {
       const only = options.only?.split(',').map((name) => name.trim());
-      const unknown = only?.filter((name) => !(SCENARIO_NAMES as string[]).includes(name));
+      const unknown = only?.filter((name) => !(SCENARIO_NAMES as readonly string[]).includes(name));
       if (unknown?.length) throw new UsageError(`unknown scenario: ${unknown.join(', ')}`);
+      await requireAutocannon();
+      const { runBench, toMarkdown } = await import('../../benchmark/run.js');
       const report = await runBench({
         mode: options.tiny ? 'tiny' : options.quick ? 'quick' : 'full',
         out: path.resolve(options.out),

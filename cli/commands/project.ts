@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { globals, withContext } from '../context.js';
+import { globals, withContext, withNewOrExistingContext } from '../context.js';
 import { cliActor, dropOneTrailingNewline, printJson, printTable, readTextFile, say, withMasterKey } from '../io.js';
 
 export function registerProjectCommands(program: Command): void {
@@ -14,7 +14,7 @@ export function registerProjectCommands(program: Command): void {
         options.masterKeyFile === undefined
           ? undefined
           : dropOneTrailingNewline(readTextFile(options.masterKeyFile, 'the master key file'));
-      await withContext(async (ctx) => {
+      await withNewOrExistingContext(async (ctx) => {
         const created = await ctx.projects.create({ name, parent: options.parent, masterKey: chosen }, cliActor());
         if (globals(command).json) {
           printJson({
@@ -98,6 +98,7 @@ export function registerProjectCommands(program: Command): void {
                 key_version: rotated.keyVersion,
                 reencrypted: rotated.reencrypted,
                 master_key: rotated.masterKey ?? null,
+                scrubbed: rotated.scrubbed,
               });
               return;
             }
@@ -106,6 +107,11 @@ export function registerProjectCommands(program: Command): void {
                 ? `rotated the master key of "${name}" and re-encrypted ${rotated.reencrypted} versions under a new data key`
                 : `rotated the master key of "${name}"; the old one no longer works`,
             );
+            if (!rotated.scrubbed) {
+              say(
+                'warning: another process kept the database busy, so the replaced key material may still be in its write-ahead log (secretsfly.db-wal): stop the server, then run `secretsfly migrate` to clear it, before anyone copies DATA_DIR',
+              );
+            }
             if (rotated.masterKey) {
               say(
                 'The new master key follows. It is shown once and stored nowhere: keep it in a password manager now.',

@@ -64,14 +64,15 @@ export async function restoreDatabase(dataDir: string, source: string, force: bo
   try {
     createPrivateFile(staging);
     await reader.backup(staging);
+    for (const suffix of ['-wal', '-shm']) fs.rmSync(`${target}${suffix}`, { force: true });
+    fs.renameSync(staging, target);
   } catch (error) {
+    // Whichever step failed, no copy of the secrets is left beside the database.
     fs.rmSync(staging, { force: true });
     throw error;
   } finally {
     reader.close();
   }
-  for (const suffix of ['-wal', '-shm']) fs.rmSync(`${target}${suffix}`, { force: true });
-  fs.renameSync(staging, target);
 }
 
 /** An empty file only this user can read, replacing a leftover of an interrupted run. */

@@ -52,7 +52,7 @@ export function openDatabase(dataDir: string, options: OpenOptions = {}): Databa
   const file = databasePath(dataDir);
   if (options.create === false && !fs.existsSync(file)) {
     throw new ConfigError([
-      `no secretsfly database at ${file}: set DATA_DIR to the directory that holds secretsfly.db (it defaults to ./data of the current directory)`,
+      `no secretsfly database at ${file} (DATA_DIR is ${dataDir}; unset, it is ./data of the current directory): set DATA_DIR to the directory that holds secretsfly.db, or start a new one with \`secretsfly migrate\``,
     ]);
   }
   let sqlite: SqliteDatabase.Database;
@@ -94,16 +94,29 @@ export function truncateWal(sqlite: SqliteDatabase.Database): boolean {
   return result !== undefined && result.busy === 0 && result.log === 0;
 }
 
-/** A DATA_DIR this user cannot write (read-only mount, wrong owner) is a setting to fix: say which. */
+/**
+ * A DATA_DIR this user cannot use (read-only mount, wrong owner, a file in the way) is a setting to
+ * fix: say which directory and why, instead of an "unexpected error" without the path.
+ */
 function unusableDataDir(error: unknown, dataDir: string): unknown {
   const code = (error as { code?: string }).code ?? '';
-  if (['EACCES', 'EPERM', 'EROFS', 'SQLITE_READONLY', 'SQLITE_CANTOPEN', 'SQLITE_READONLY_DIRECTORY'].includes(code)) {
-    return new ConfigError([
-      `DATA_DIR ${dataDir} is not writable by this user (${code}): fix its permissions or set DATA_DIR`,
-    ]);
-  }
-  return error;
+  const why = UNUSABLE[code];
+  return why ? new ConfigError([`DATA_DIR ${dataDir} ${why} (${code}): fix it or set DATA_DIR`]) : error;
 }
+
+const NOT_WRITABLE = 'is not writable by this user';
+const NOT_A_DIRECTORY = 'is not a directory, or a part of its path is a file';
+const UNUSABLE: Record<string, string> = {
+  EACCES: NOT_WRITABLE,
+  EPERM: NOT_WRITABLE,
+  EROFS: 'is on a read-only file system',
+  SQLITE_READONLY: NOT_WRITABLE,
+  SQLITE_READONLY_DIRECTORY: NOT_WRITABLE,
+  SQLITE_CANTOPEN: 'cannot be opened',
+  ENOTDIR: NOT_A_DIRECTORY,
+  EEXIST: NOT_A_DIRECTORY,
+  EISDIR: 'holds a directory where secretsfly.db should be',
+};
 
 /**
  * Runs `fn` in one write transaction. SQLite's deferred BEGIN can fail with SQLITE_BUSY when two

@@ -24,7 +24,10 @@ export async function startServer(
   const announce = options.announce ?? ((line: string) => process.stdout.write(`${line}\n`));
   const ctx = await createContext(config, { ...options.overrides, logger });
   const setup = createSetupGate(ctx.users);
-  const masterKeyLimiter = createMasterKeyLimiter(config.masterKeyAttemptsPerMinute);
+  const masterKeyLimiter = createMasterKeyLimiter(
+    config.masterKeyAttemptsPerMinute,
+    config.masterKeyAttemptsPerTokenPerMinute,
+  );
   const unsealLimiter = createMasterKeyLimiter(config.masterKeyAttemptsPerMinute);
   let url = '';
   const app = createApp({

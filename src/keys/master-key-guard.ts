@@ -6,25 +6,36 @@ import type { DerivationGuard, KeyService } from './key.service.js';
 import { readPresentedMasterKey } from './master-key.js';
 
 /**
- * Counts wrong master keys per holder (an API token; an admin and a root in the UI) per minute, in
- * express-rate-limit's store. A slot is taken before every derivation and given back when the key
- * was right, so concurrent guesses cannot overshoot the limit.
+ * Counts wrong master keys per minute in express-rate-limit's store: per holder (an API token; an
+ * admin and a root in the UI) and source (the client address), and per holder alone under a larger
+ * ceiling. Counting per holder only let anyone holding a token but not its master key lock the
+ * legitimate app out of its own secrets: five guesses a minute and the app's next cold pull got 429.
+ * Per source, a guesser only locks out itself; the ceiling still bounds what a guesser spread over
+ * many addresses can try (and the derivations it costs). A slot is taken before every derivation
+ * and given back when the key was right, so concurrent guesses cannot overshoot either limit.
  */
-export function createMasterKeyLimiter(perMinute: number) {
+export function createMasterKeyLimiter(perSource: number, perHolder = perSource) {
   const store = new MemoryStore();
   store.init({ windowMs: 60_000 } as Options);
   return {
-    guard(holder: string): DerivationGuard {
+    guard(holder: string, source = ''): DerivationGuard {
+      // Both keys in one store: a holder id never contains "@", so the two kinds never collide.
+      const counted = [
+        { key: `${holder}@${source}`, limit: perSource },
+        { key: holder, limit: perHolder },
+      ];
       return {
         async before() {
-          const { totalHits, resetTime } = await store.increment(holder);
-          if (totalHits > perMinute) {
-            await store.decrement(holder);
-            throw RateLimited.until(resetTime);
+          for (const [index, { key, limit }] of counted.entries()) {
+            const { totalHits, resetTime } = await store.increment(key);
+            if (totalHits > limit) {
+              for (const taken of counted.slice(0, index + 1)) await store.decrement(taken.key);
+              throw RateLimited.until(resetTime);
+            }
           }
         },
         async after(succeeded) {
-          if (succeeded) await store.decrement(holder);
+          if (succeeded) for (const { key } of counted) await store.decrement(key);
         },
       };
     },
@@ -33,19 +44,6 @@ export function createMasterKeyLimiter(perMinute: number) {
 }
 
 export type MasterKeyLimiter = ReturnType<typeof createMasterKeyLimiter>;
-
-/**
- * A presented master key as bytes (readPresentedMasterKey). A malformed one cannot be right: it
- * costs no derivation but counts as a wrong key, and gives undefined.
- */
-export async function guardedMasterKey(text: string, guard: DerivationGuard): Promise<Uint8Array | undefined> {
-  const masterKey = readPresentedMasterKey(text);
-  if (!masterKey) {
-    await guard.before();
-    await guard.after(false);
-  }
-  return masterKey;
-}
 
 /**
  * The UI's unseal: wrong master keys limited per admin and root by the same rule as the API's per
@@ -61,8 +59,14 @@ export function createUnsealGuard(deps: { keys: Pick<KeyService, 'unseal'>; limi
     holder: string,
   ): Promise<{ expiresAt: Date }> {
     const guard = deps.limiter.guard(`${adminId}:${root.id}`);
-    const masterKey = await guardedMasterKey(masterKeyText, guard);
-    if (!masterKey) throw new InvalidMasterKey();
+    const masterKey = readPresentedMasterKey(masterKeyText);
+    if (!masterKey) {
+      // Unlike the API's, this count belongs to one signed-in admin, so counting a malformed key (it
+      // costs no derivation) can lock out nobody but its sender: the form's rule stays "5 tries".
+      await guard.before();
+      await guard.after(false);
+      throw new InvalidMasterKey();
+    }
     try {
       await guard.before();
       let succeeded = false;

@@ -20,8 +20,14 @@ export function createRotationService(deps: {
   keystore: Pick<Keystore, 'seal'>;
   audit: Pick<AuditService, 'record'>;
   now: () => Date;
+  /**
+   * Removes what the committed rotation replaced from every file of the database (the WAL and free
+   * pages); false when it could not finish. Until then a copy of DATA_DIR still holds the old wrapped
+   * key and ciphertexts, which the retired master key opens.
+   */
+  scrub: () => boolean;
 }) {
-  const { db, projects, keys, secrets, keystore, audit, now } = deps;
+  const { db, projects, keys, secrets, keystore, audit, now, scrub } = deps;
 
   /**
    * Replaces a root's master key. Plain rotation re-wraps the same data key (instant); `reencrypt`
@@ -31,7 +37,7 @@ export function createRotationService(deps: {
   async function rotate(
     input: { project: string; oldMasterKey: Uint8Array; newMasterKey?: string | undefined; reencrypt: boolean },
     actor: Actor,
-  ): Promise<{ masterKey?: string; reencrypted: number; keyVersion: number }> {
+  ): Promise<{ masterKey?: string; reencrypted: number; keyVersion: number; scrubbed: boolean }> {
     const project = await projects.byName(input.project);
     if (project.parent_id !== null) {
       throw new InvalidRequest(`"${project.name}" is not a root project: rotate the key of its root instead`);
@@ -74,9 +80,10 @@ export function createRotationService(deps: {
       });
       // Whatever this process held under the old key is stale now.
       keystore.seal(project.id);
+      const scrubbed = scrub();
       return input.newMasterKey === undefined
-        ? { masterKey: newMasterKey, reencrypted, keyVersion }
-        : { reencrypted, keyVersion };
+        ? { masterKey: newMasterKey, reencrypted, keyVersion, scrubbed }
+        : { reencrypted, keyVersion, scrubbed };
     } finally {
       oldDek.fill(0);
       newDek.fill(0);

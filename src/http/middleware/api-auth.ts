@@ -1,11 +1,28 @@
 import type { RequestHandler } from 'express';
 import { InvalidRequest } from '../../errors.js';
-import { guardedMasterKey, type MasterKeyLimiter } from '../../keys/master-key-guard.js';
+import type { MasterKeyLimiter } from '../../keys/master-key-guard.js';
+import { readPresentedMasterKey } from '../../keys/master-key.js';
 import { setApiCaller } from '../../secrets/api-caller.js';
 import type { TokenService } from '../../tokens/token.service.js';
 import { bodyTooLarge } from './error-handler.js';
 
-const CREDENTIALS_IN_QUERY = ['token', 'access_token', 'master_key'];
+const CREDENTIALS_IN_QUERY = new Set(['token', 'access_token', 'master_key', 'x_master_key']);
+
+/**
+ * Whether the raw query string names a credential in any spelling a framework or client might
+ * accept: any case, `-` for `_`, and with a bracket suffix (`?Token=`, `?MASTER_KEY[]=`,
+ * `?x-master-key=`). The raw string is read rather than `req.query`, whose keys depend on which
+ * query parser is configured (`a[]` stays `a[]` in one, becomes `a` in the other).
+ */
+function namesCredential(url: string): boolean {
+  const start = url.indexOf('?');
+  if (start === -1) return false;
+  for (const name of new URLSearchParams(url.slice(start + 1)).keys()) {
+    const base = name.split('[')[0]!.trim().toLowerCase().replaceAll('-', '_');
+    if (CREDENTIALS_IN_QUERY.has(base)) return true;
+  }
+  return false;
+}
 
 const API_HEADERS = new Map([
   ['Cache-Control', 'no-store'],
@@ -31,7 +48,7 @@ export const apiSecurityHeaders: RequestHandler = (_req, res, next) => {
  */
 export function apiRequestRules(maxBodyBytes: number): RequestHandler {
   return (req, res, next) => {
-    if (CREDENTIALS_IN_QUERY.some((name) => name in req.query)) {
+    if (namesCredential(req.originalUrl)) {
       return next(new InvalidRequest('credentials go in the Authorization and X-Master-Key headers, never in the URL'));
     }
     if (Number(req.get('content-length') ?? 0) > maxBodyBytes) {
@@ -59,11 +76,15 @@ export function authenticateApi(deps: {
         from,
       );
       const header = req.get('x-master-key');
-      const guard = deps.limiter.guard(authenticated.id);
+      // Wrong keys count per token and source address: a token holder guessing elsewhere cannot
+      // spend this caller's allowance (createMasterKeyLimiter).
+      const guard = deps.limiter.guard(authenticated.id, req.ip ?? '');
       setApiCaller(req, {
         token: authenticated,
         actor: { name: `token:${authenticated.id}`, ...from },
-        masterKey: header ? await guardedMasterKey(header, guard) : undefined,
+        // A malformed key cannot be right: refused later without a derivation and, unlike a wrong
+        // one, not counted, so sending `X-Master-Key: x` spends nobody's allowance.
+        masterKey: header ? readPresentedMasterKey(header) : undefined,
         guard,
       });
       next();
