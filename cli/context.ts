@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../src/config.js';
 import type { KdfParams } from '../src/crypto/kdf.js';
-import { type AppContext, createContext } from '../src/main.js';
+import type { AppContext } from '../src/main.js';
 
 export interface GlobalOptions {
   json?: boolean;
@@ -35,6 +35,9 @@ export function withNewOrExistingContext<T>(fn: (ctx: AppContext) => Promise<T>)
 }
 
 async function runWithContext<T>(fn: (ctx: AppContext) => Promise<T>, create: boolean): Promise<T> {
+  // Loaded here, not at start-up: `--help`, `--version` and the client commands never pay for the
+  // whole application (database driver, services, HTTP stack).
+  const { createContext } = await import('../src/main.js');
   const ctx = await createContext(loadConfig(), testKdf(), { create });
   try {
     return await fn(ctx);

@@ -9,8 +9,6 @@ import {
 } from '../../src/audit/audit-checkpoint.js';
 import type { AuditEntry } from '../../src/audit/audit.service.js';
 import { loadConfig } from '../../src/config.js';
-import { backupDatabase, restoreDatabase } from '../../src/db/backup.js';
-import { migrateToLatest } from '../../src/db/migrate.js';
 import { globals, withContext, withNewOrExistingContext } from '../context.js';
 import { CliError, cliActor, printJson, printTable, promptHidden, readTextFile, say } from '../io.js';
 
@@ -21,6 +19,7 @@ export function registerAdminCommands(program: Command): void {
     .action(async (_options, command: Command) => {
       await withNewOrExistingContext(async (ctx) => {
         // createContext has migrated already; this reports the state.
+        const { migrateToLatest } = await import('../../src/db/migrate.js');
         const applied = await migrateToLatest(ctx.database.db);
         if (globals(command).json) printJson({ applied, database: ctx.database.file });
         else say(`database ${ctx.database.file} is up to date`);
@@ -175,6 +174,7 @@ export function registerAdminCommands(program: Command): void {
     .description('write a consistent copy of the database (safe while the server runs)')
     .action(async (file: string, _options, command: Command) => {
       await withContext(async (ctx) => {
+        const { backupDatabase } = await import('../../src/db/backup.js');
         await backupDatabase(ctx.database.sqlite, file);
         if (globals(command).json) printJson({ backup: file });
         else say(`backed up ${ctx.database.file} to ${file}`);
@@ -187,6 +187,7 @@ export function registerAdminCommands(program: Command): void {
     .option('--force', 'replace an existing database')
     .action(async (file: string, options: { force?: boolean }, command: Command) => {
       const config = loadConfig();
+      const { restoreDatabase } = await import('../../src/db/backup.js');
       await restoreDatabase(config.dataDir, file, options.force === true);
       if (globals(command).json) printJson({ restored: file, data_dir: config.dataDir });
       else say(`restored ${file} into ${config.dataDir}`);

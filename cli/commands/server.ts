@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../src/config.js';
-import { startServer } from '../../src/http/server.js';
 
 export function registerServerCommands(program: Command): void {
   program
@@ -14,6 +13,7 @@ export function registerServerCommands(program: Command): void {
       process.once('SIGTERM', signalled);
       process.once('SIGINT', signalled);
       try {
+        const { startServer } = await import('../../src/http/server.js');
         const server = await startServer(loadConfig());
         await stopRequested;
         await server.close();
