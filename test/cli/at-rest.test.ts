@@ -3,15 +3,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unwrapDataKey } from '../../src/crypto/envelope.js';
-import { readAllFiles, rawSql, runCli, snapshotDatabase, tempDir } from '../helpers/test-context.js';
+import {
+  readAllFiles,
+  rawSql,
+  runCli,
+  snapshotDatabase,
+  tempDir,
+  type StoredRootKey,
+} from '../helpers/test-context.js';
 
-interface RootKeyRow {
-  project_id: string;
-  kdf: string;
-  salt: Buffer;
-  wrapped_dek: Buffer;
-  key_version: number;
-}
+type RootKeyRow = StoredRootKey;
 
 /** Derives KEK and DEK as the product does, from outside, to know which bytes must never be on disk. */
 function keyMaterial(dataDir: string, masterKey: string): Buffer[] {

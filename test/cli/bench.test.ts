@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { SCENARIO_NAMES } from '../../benchmark/scenario-names.js';
 import { describe, expect, it } from 'vitest';
 import { runCli, tempDir } from '../helpers/test-context.js';
 
@@ -18,15 +19,7 @@ describe('secretsfly bench', () => {
     };
     expect(report.machine.cores).toBeGreaterThan(0);
     expect(report.machine.node).toBe(process.versions.node);
-    expect(report.scenarios.map((s) => s.name)).toEqual([
-      'crypto-floor',
-      'unseal',
-      'resolve-depth',
-      'storage',
-      'reencrypt',
-      'kdf-isolation',
-      'api-pull',
-    ]);
+    expect(report.scenarios.map((s) => s.name)).toEqual([...SCENARIO_NAMES]);
     for (const scenario of report.scenarios) {
       for (const f of Object.values(scenario.figures)) {
         expect(Number.isFinite(f.median) && f.min <= f.median && f.median <= f.max, scenario.name).toBe(true);

@@ -1,25 +1,11 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BIN, CLI_FAST_KDF_ENV, type CliResult, runCli, snapshotDatabase, tempDir } from '../helpers/test-context.js';
+import { type CliResult, runCli, snapshotDatabase, tempDir } from '../helpers/test-context.js';
 
 /** The real CLI run from `cwd` with no DATA_DIR in its environment, as a user's shell would. */
-function runFrom(cwd: string, args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...CLI_FAST_KDF_ENV, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const runFrom = (cwd: string, args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> =>
+  runCli(args, { dataDir: '', cwd, env });
 
 const listing = (dir: string) => fs.readdirSync(dir, { recursive: true }).map(String).sort();
 

@@ -5,16 +5,10 @@ import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decryptValue, unwrapDataKey } from '../../src/crypto/envelope.js';
-import { readAllFiles, runCli, tempDir } from '../helpers/test-context.js';
+import { readAllFiles, runCli, tempDir, type StoredRootKey } from '../helpers/test-context.js';
 import { call, spawnServe } from '../helpers/test-server.js';
 
-interface RootKeyRow {
-  project_id: string;
-  kdf: string;
-  salt: Buffer;
-  wrapped_dek: Buffer;
-  key_version: number;
-}
+type RootKeyRow = StoredRootKey;
 
 interface VersionRow {
   root_id: string;

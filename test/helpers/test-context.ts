@@ -78,17 +78,24 @@ export interface CliResult {
  */
 export function runCli(
   args: readonly string[],
-  options: { dataDir: string; env?: Record<string, string | undefined>; input?: string | Buffer } = { dataDir: '' },
+  options: {
+    dataDir: string;
+    env?: Record<string, string | undefined>;
+    input?: string | Buffer;
+    /** Where the CLI runs (default: this process's directory). */
+    cwd?: string;
+  } = { dataDir: '' },
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const env: Record<string, string | undefined> = {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
-      DATA_DIR: options.dataDir,
+      ...(options.dataDir !== '' && { DATA_DIR: options.dataDir }),
       ...CLI_FAST_KDF_ENV,
       ...options.env,
     };
     const child = spawn(process.execPath, [BIN, ...args], {
+      ...(options.cwd !== undefined && { cwd: options.cwd }),
       env: env as NodeJS.ProcessEnv,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
@@ -111,4 +118,13 @@ export function readAllFiles(dir: string): { file: string; content: Buffer }[] {
       const file = path.join(entry.parentPath, entry.name);
       return { file, content: fs.readFileSync(file) };
     });
+}
+
+/** A root_keys row as SQLite returns it, for tests that attack the stored key material. */
+export interface StoredRootKey {
+  project_id: string;
+  kdf: string;
+  salt: Buffer;
+  wrapped_dek: Buffer;
+  key_version: number;
 }
