@@ -1,17 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliResult, rawSql, runCli, tempDir } from '../helpers/test-context.js';
+import { type CliResult, rawSql, runCli, tempDir, succeeded } from '../helpers/test-context.js';
 
 describe('secretsfly CLI: audit, backup and restore', () => {
   let dataDir: string;
   let keyFile: string;
   const cli = (args: string[], options: { input?: string } = {}) => runCli(args, { dataDir, ...options });
-  const ok = (result: CliResult) => {
-    expect(result.stderr.includes('unexpected'), result.stderr).toBe(false);
-    expect(result.code, result.stderr).toBe(0);
-    return result;
-  };
+  const ok = succeeded;
 
   beforeAll(async () => {
     dataDir = tempDir();

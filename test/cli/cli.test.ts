@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliResult, runCli, snapshotDatabase, tempDir } from '../helpers/test-context.js';
+import { type CliResult, runCli, snapshotDatabase, tempDir, succeeded } from '../helpers/test-context.js';
 
 describe('secretsfly CLI', () => {
   let dataDir: string;
@@ -14,11 +14,7 @@ describe('secretsfly CLI', () => {
     });
   const withKey = (args: string[], options: { input?: string } = {}) =>
     cli([...args, '--master-key-file', keyFile], options);
-  const ok = (result: CliResult) => {
-    expect(result.stderr.includes('unexpected'), result.stderr).toBe(false);
-    expect(result.code, result.stderr).toBe(0);
-    return result;
-  };
+  const ok = succeeded;
 
   beforeAll(async () => {
     dataDir = tempDir();

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { actor, type CliResult, createTestContext, runCli } from '../helpers/test-context.js';
+import { actor, type CliResult, createTestContext, runCli, succeeded } from '../helpers/test-context.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 /** The JSON shapes README.md's CLI section documents, key for key and in order. */
@@ -20,10 +20,7 @@ describe('--json: the documented shapes, wherever the flag is written', () => {
   let dataDir: string;
   const tokens: string[] = [];
   const cli = (args: string[]) => runCli(args, { dataDir, env: { AVAILABLE_ENVIRONMENTS: 'prod,staging' } });
-  const ok = (result: CliResult) => {
-    expect(result.code, result.stderr).toBe(0);
-    return result;
-  };
+  const ok = succeeded;
   /** Parses stdout as a JSON array whose every element has exactly the documented keys, in order. */
   const rowsOf = (result: CliResult, keys: readonly string[]) => {
     const rows = JSON.parse(ok(result).stdout) as Record<string, unknown>[];

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import SqliteDatabase from 'better-sqlite3';
+import { expect } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import type { KdfParams } from '../../src/crypto/kdf.js';
 import { type AppContext, type ContextOverrides, createContext } from '../../src/main.js';
@@ -127,4 +128,11 @@ export interface StoredRootKey {
   salt: Buffer;
   wrapped_dek: Buffer;
   key_version: number;
+}
+
+/** A CLI run that must have succeeded, with no unexpected error: returned for its output. */
+export function succeeded(result: CliResult): CliResult {
+  expect(result.stderr.includes('unexpected'), result.stderr).toBe(false);
+  expect(result.code, result.stderr).toBe(0);
+  return result;
 }

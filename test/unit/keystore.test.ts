@@ -5,6 +5,19 @@ import { bytes } from '../helpers/test-context.js';
 
 const dek = () => new Uint8Array(32).fill(7);
 
+/** A keystore whose unseals live 150 ms on a fake clock, recording which roots expired. */
+function keystoreOnFakeClock() {
+  const clock = new FakeClock();
+  const expired: string[] = [];
+  const keystore = new Keystore({
+    ttlMs: 150,
+    now: clock.now,
+    schedule: clock.schedule,
+    onExpired: (rootId) => expired.push(rootId),
+  });
+  return { clock, expired, keystore };
+}
+
 describe('keystore', () => {
   it('should hold an admin unseal until sealed, and hand out copies only', () => {
     const keystore = new Keystore({ ttlMs: 60_000 });
@@ -22,14 +35,7 @@ describe('keystore', () => {
   });
 
   it('should seal by itself when the expiry timer fires', () => {
-    const clock = new FakeClock();
-    const expired: string[] = [];
-    const keystore = new Keystore({
-      ttlMs: 150,
-      now: clock.now,
-      schedule: clock.schedule,
-      onExpired: (rootId) => expired.push(rootId),
-    });
+    const { clock, expired, keystore } = keystoreOnFakeClock();
     keystore.unseal('root', 'session-a', dek(), 1);
     clock.advance(149);
     expect(keystore.isUnsealed('root')).toBe(true);
@@ -41,14 +47,7 @@ describe('keystore', () => {
   });
 
   it('should report no expiry for a root sealed, or unsealed again, before its timer fired', () => {
-    const clock = new FakeClock();
-    const expired: string[] = [];
-    const keystore = new Keystore({
-      ttlMs: 150,
-      now: clock.now,
-      schedule: clock.schedule,
-      onExpired: (rootId) => expired.push(rootId),
-    });
+    const { clock, expired, keystore } = keystoreOnFakeClock();
     keystore.unseal('sealed', 'session-a', dek(), 1);
     keystore.seal('sealed');
     keystore.unseal('again', 'session-a', dek(), 1);
