@@ -75,8 +75,7 @@ async function main() {
     );
     const seeded = await timed(() => {
       const start = sqlite.prepare('select seq, hash from audit_events order by seq desc limit 1').get() as
-        | ChainPoint
-        | undefined;
+        ChainPoint | undefined;
       let last = start ?? CHAIN_START;
       const at = new Date().toISOString();
       sqlite.transaction(() => {

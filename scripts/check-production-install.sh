@@ -11,6 +11,11 @@ cp -r package.json package-lock.json scripts bin views static dist "$work/"
 cd "$work"
 npm ci --omit=dev --no-fund --no-audit >"$work/install.log" 2>&1 || { cat "$work/install.log"; exit 1; }
 if [ -d node_modules/typescript ] || [ -d node_modules/vitest ]; then echo "a dev dependency was installed"; exit 1; fi
+# The native sqlite3 driver (and its tar, with known advisories) and the benchmark's load generator
+# have no place in a production install.
+for unwanted in sqlite3 tar autocannon; do
+  if [ -d "node_modules/$unwanted" ]; then echo "production install holds $unwanted"; exit 1; fi
+done
 
 export DATA_DIR="$work/data" PORT=18099 HOST=127.0.0.1
 node bin/secretsfly.js project create smoke >/dev/null

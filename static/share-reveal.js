@@ -32,7 +32,7 @@ if (button) {
       );
       document.getElementById('reveal-result').hidden = false;
       button.hidden = true;
-      if (passphraseInput) passphraseInput.closest('label')?.remove(), passphraseInput.remove();
+      if (passphraseInput) (passphraseInput.closest('label')?.remove(), passphraseInput.remove());
     } catch (error) {
       fail(`${error.message}. The secret was consumed and cannot be revealed again.`);
     }

@@ -64,8 +64,7 @@ type FormLocals = (
  * route's params: by the time an error reaches that handler, Express has reset `req.params`.
  */
 type OnError = { readonly params: Request['params'] } & (
-  | { readonly back: (req: Request) => string }
-  | { readonly view: string; readonly locals: FormLocals }
+  { readonly back: (req: Request) => string } | { readonly view: string; readonly locals: FormLocals }
 );
 
 const onErrors = new WeakMap<Request, OnError>();
