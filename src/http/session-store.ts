@@ -50,23 +50,31 @@ export class HashedSessionStore extends session.Store {
       key TEXT PRIMARY KEY, data TEXT NOT NULL, signed_in_at INTEGER NOT NULL, expires_at INTEGER NOT NULL)`);
     this.#db.exec('CREATE INDEX IF NOT EXISTS admin_sessions_expires ON admin_sessions (expires_at)');
     this.#statements = {
+      // A row whose data is '' is a tombstone: the session ended (sign-out, expiry) and may not come back.
       get: this.#db.prepare<[string], { data: string; expires_at: number }>(
-        'SELECT data, expires_at FROM admin_sessions WHERE key = ?',
+        "SELECT data, expires_at FROM admin_sessions WHERE key = ? AND data <> ''",
       ),
-      // The absolute deadline counts from the row's first write: sign-in, since nothing is stored before.
-      set: this.#db.prepare<{ key: string; data: string; now: number; ttl: number; idle: number }>(
-        `INSERT INTO admin_sessions (key, data, signed_in_at, expires_at) VALUES (:key, :data, :now, :now + MIN(:ttl, :idle))
+      // The absolute deadline counts from sign-in, stamped into the session's data when its row is
+      // first written. A request that loaded the session before it ended and saves it afterwards
+      // finds the tombstone and writes nothing, so it cannot give the session a new lifetime.
+      set: this.#db.prepare<{ key: string; data: string; signedInAt: number; now: number; ttl: number; idle: number }>(
+        `INSERT INTO admin_sessions (key, data, signed_in_at, expires_at)
+         VALUES (:key, :data, :signedInAt, MIN(:signedInAt + :ttl, :now + :idle))
          ON CONFLICT (key) DO UPDATE SET data = excluded.data, expires_at = MIN(signed_in_at + :ttl, :now + :idle)
-         WHERE expires_at > :now`,
+         WHERE expires_at > :now AND data <> ''`,
       ),
       touch: this.#db.prepare<{ key: string; now: number; ttl: number; idle: number }>(
-        'UPDATE admin_sessions SET expires_at = MIN(signed_in_at + :ttl, :now + :idle) WHERE key = :key AND expires_at > :now',
+        "UPDATE admin_sessions SET expires_at = MIN(signed_in_at + :ttl, :now + :idle) WHERE key = :key AND expires_at > :now AND data <> ''",
       ),
-      destroy: this.#db.prepare<[string]>('DELETE FROM admin_sessions WHERE key = ?'),
-      expired: this.#db.prepare<[number], { key: string }>(
-        'DELETE FROM admin_sessions WHERE expires_at <= ? RETURNING key',
+      // Kept as a tombstone until the session's absolute deadline, after which nothing can revive it.
+      end: this.#db.prepare<{ key: string; ttl: number }>(
+        "UPDATE admin_sessions SET data = '', expires_at = signed_in_at + :ttl WHERE key = :key AND data <> ''",
       ),
-      count: this.#db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM admin_sessions'),
+      expired: this.#db.prepare<{ now: number; ttl: number }>(
+        "UPDATE admin_sessions SET data = '', expires_at = signed_in_at + :ttl WHERE data <> '' AND expires_at <= :now RETURNING key",
+      ),
+      dropDead: this.#db.prepare<[number]>("DELETE FROM admin_sessions WHERE data = '' AND expires_at <= ?"),
+      count: this.#db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM admin_sessions WHERE data <> ''"),
     };
   }
 
@@ -85,7 +93,11 @@ export class HashedSessionStore extends session.Store {
 
   override set(sid: string, data: session.SessionData, callback?: Callback): void {
     this.#answer(callback, () => {
-      this.#statements.set.run({ key: sessionKey(sid), data: JSON.stringify(data), ...this.#clock() });
+      const clock = this.#clock();
+      const signedInAt = data.signedInAt ?? clock.now;
+      if (signedInAt + clock.ttl <= clock.now) return;
+      const stored = JSON.stringify({ ...data, signedInAt });
+      this.#statements.set.run({ key: sessionKey(sid), data: stored, signedInAt, ...clock });
     });
   }
 
@@ -101,12 +113,14 @@ export class HashedSessionStore extends session.Store {
 
   /** Deletes every expired row and ends its session (run on a timer, at least hourly). */
   purgeExpired(): number {
-    const gone = this.#statements.expired.all(this.#options.now());
+    const { now, ttl } = this.#clock();
+    const gone = this.#statements.expired.all({ now, ttl }) as { key: string }[];
+    this.#statements.dropDead.run(now);
     for (const { key } of gone) this.#options.onEnd(key);
     return gone.length;
   }
 
-  /** Rows stored (tests: nothing may be stored before sign-in). */
+  /** Live sessions stored (tests: nothing may be stored before sign-in). */
   size(): number {
     return this.#statements.count.get()!.n;
   }
@@ -116,7 +130,7 @@ export class HashedSessionStore extends session.Store {
   }
 
   #end(key: string): void {
-    this.#statements.destroy.run(key);
+    this.#statements.end.run({ key, ttl: this.#options.ttlMs });
     this.#options.onEnd(key);
   }
 

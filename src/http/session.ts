@@ -13,6 +13,8 @@ declare module 'express-session' {
      * key, and nothing that lets a copy of the store act as the admin (see session-store.ts).
      */
     userId?: string;
+    /** Epoch ms of the session's first save (sign-in): the start of SESSION_TTL, stamped by the store. */
+    signedInAt?: number;
     flash?: { kind: 'success' | 'error'; message: string }[];
   }
 }

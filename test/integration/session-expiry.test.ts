@@ -92,4 +92,42 @@ describe('the session store', () => {
       store.close();
     }
   });
+
+  it('should not let a request that loaded a session before it ended bring it back by saving it', () => {
+    const clock = new FakeClock();
+    const store = new HashedSessionStore({
+      file: path.join(tempDir(), 'sessions.db'),
+      ttlMs: 10 * MINUTE,
+      idleMs: MINUTE,
+      now: clock.now,
+      onEnd: () => {},
+    });
+    const load = (sid: string) =>
+      new Promise<unknown>((resolve) => store.get(sid, (_error, data) => resolve(data ?? undefined)));
+    try {
+      store.set('signed-out', { cookie: { originalMaxAge: null }, userId: 'u1' } as never);
+      store.set('went-idle', { cookie: { originalMaxAge: null }, userId: 'u1' } as never);
+      return (async () => {
+        // A slow request loads both sessions; meanwhile one signs out and the other goes idle and is purged.
+        const inFlight = { out: (await load('signed-out')) as never, idle: (await load('went-idle')) as never };
+        store.destroy('signed-out');
+        clock.advance(2 * MINUTE);
+        store.purgeExpired();
+        // The slow request ends and saves what it loaded (a flash, say).
+        store.set('signed-out', inFlight.out);
+        store.set('went-idle', inFlight.idle);
+        expect(await load('signed-out')).toBeUndefined();
+        expect(await load('went-idle')).toBeUndefined();
+        expect(store.size()).toBe(0);
+        // Once past the absolute deadline, even a save with no tombstone left stores nothing.
+        clock.advance(10 * MINUTE);
+        store.purgeExpired();
+        store.set('went-idle', inFlight.idle);
+        expect(await load('went-idle')).toBeUndefined();
+      })().finally(() => store.close());
+    } catch (error) {
+      store.close();
+      throw error;
+    }
+  });
 });
