@@ -1,4 +1,4 @@
-import { MemoryStore, type Options } from 'express-rate-limit';
+import { ipKeyGenerator, MemoryStore, type Options } from 'express-rate-limit';
 import type { Actor } from '../audit/audit.service.js';
 import { InvalidMasterKey, RateLimited } from '../errors.js';
 import type { ProjectRow } from '../projects/project.table.js';
@@ -19,23 +19,30 @@ export function createMasterKeyLimiter(perSource: number, perHolder = perSource)
   store.init({ windowMs: 60_000 } as Options);
   return {
     guard(holder: string, source = ''): DerivationGuard {
-      // Both keys in one store: a holder id never contains "@", so the two kinds never collide.
-      const counted = [
-        { key: `${holder}@${source}`, limit: perSource },
-        { key: holder, limit: perHolder },
-      ];
+      // IPv6 clients are counted per /56 (ipKeyGenerator), or one host would be a thousand sources.
+      const fromKey = `${holder}@${source && ipKeyGenerator(source)}`;
       return {
         async before() {
-          for (const [index, { key, limit }] of counted.entries()) {
-            const { totalHits, resetTime } = await store.increment(key);
-            if (totalHits > limit) {
-              for (const taken of counted.slice(0, index + 1)) await store.decrement(taken.key);
-              throw RateLimited.until(resetTime);
-            }
+          const fromSource = await store.increment(fromKey);
+          if (fromSource.totalHits > perSource) {
+            await store.decrement(fromKey);
+            throw RateLimited.until(fromSource.resetTime);
+          }
+          const all = await store.increment(holder);
+          // A source with no wrong key in this window is never refused by the ceiling: otherwise
+          // guessers spread over enough addresses would fill it and lock out the app, whose right
+          // key gives its slots back. What they can try is still bounded: the ceiling, plus one
+          // guess a minute per address block they hold.
+          if (all.totalHits > perHolder && fromSource.totalHits > 1) {
+            await store.decrement(holder);
+            await store.decrement(fromKey);
+            throw RateLimited.until(all.resetTime);
           }
         },
         async after(succeeded) {
-          if (succeeded) for (const { key } of counted) await store.decrement(key);
+          if (!succeeded) return;
+          await store.decrement(fromKey);
+          await store.decrement(holder);
         },
       };
     },

@@ -63,12 +63,17 @@ describe('wrong master keys cannot lock the app out of its own secrets', () => {
     expect(app.json.secrets).toEqual({ DB_PASSWORD: 'hunter2' });
   });
 
-  it('should still cap a guesser spread over many addresses per token', async () => {
+  it('should still cap a guesser spread over many addresses per token, and still serve the app', async () => {
     const t = await setUp({ MASTER_KEY_ATTEMPTS_PER_TOKEN_PER_MINUTE: '8' });
     server = t.server;
     const statuses: number[] = [];
-    for (let i = 0; i < 10; i++)
-      statuses.push((await t.pull(`203.0.113.${i + 1}`, `sfmk_${String(i).padStart(43, 'W')}`)).status);
-    expect(statuses).toEqual([401, 401, 401, 401, 401, 401, 401, 401, 429, 429]);
+    for (let i = 0; i < 6; i++)
+      for (let j = 0; j < 2; j++)
+        statuses.push((await t.pull(`203.0.113.${i + 1}`, `sfmk_${String(i * 2 + j).padStart(43, 'W')}`)).status);
+    // Eight wrong keys fill the token's ceiling; past it an address that has failed is refused, and
+    // a new one gets a single try.
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 401, 401, 401, 401, 429, 401, 429]);
+    // The app, whose key is right, is never locked out by them.
+    expect((await t.pull(APP, t.masterKey)).status).toBe(200);
   });
 });
