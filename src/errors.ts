@@ -174,10 +174,10 @@ export class DatabaseExists extends AppError {
 }
 
 export class DatabaseInUse extends AppError {
-  constructor(dataDir: string, pids: readonly number[]) {
+  constructor(dataDir: string) {
     super(
       'database_in_use',
-      `a secretsfly server (pid ${pids.join(', ')}) is using ${dataDir}: stop it first (Ctrl-C, \`kill -TERM ${pids[0]}\`, or stop its container), then try again`,
+      `a secretsfly server is using ${dataDir}: stop it first (Ctrl-C, kill -TERM, or stop its container or machine), then try again`,
     );
   }
 }

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { DatabaseExists, DatabaseInUse, InvalidBackup, InvalidRequest } from '../errors.js';
-import { serversUsing } from './in-use.js';
+import { isInUse } from './in-use.js';
 import { databasePath } from './open.js';
 
 const REQUIRED_TABLES = ['projects', 'root_keys', 'secrets', 'secret_versions', 'kysely_migration'];
@@ -51,10 +51,7 @@ export async function restoreDatabase(dataDir: string, source: string, force: bo
   if (!fs.existsSync(sourceFile)) throw new InvalidRequest(`${source} does not exist`);
   assertRestorable(sourceFile);
   const target = databasePath(dataDir);
-  const servers = serversUsing(dataDir);
-  if (servers.length > 0) {
-    throw new DatabaseInUse(dataDir, servers);
-  }
+  if (isInUse(dataDir)) throw new DatabaseInUse(dataDir);
   if (fs.existsSync(target) && fs.statSync(target).size > 0 && !force) {
     throw new DatabaseExists(target);
   }

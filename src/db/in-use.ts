@@ -1,43 +1,49 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
 
 /**
- * Which servers are using a DATA_DIR, so that `restore` can refuse to swap the database out from
- * under one (it would go on serving, and writing to, the file it already had open). Each running
- * server keeps a file `serve-<pid>.pid` there while it runs; one left by a process that no longer
- * exists (kill -9, a power cut) is ignored and removed.
+ * Whether a server is using a DATA_DIR, so that `restore` can refuse to swap the database out from
+ * under one (it would go on serving, and writing to, the file it already had open).
+ *
+ * Each running server holds a read transaction open on DATA_DIR/in-use.lock, a tiny SQLite file: a
+ * shared lock, which any number of servers can hold at once. `restore` asks for an exclusive lock
+ * without waiting and gets it only when no server holds one. SQLite's locks are the file system's
+ * (POSIX advisory locks), so they are seen across processes and containers sharing the directory,
+ * whatever their process ids, and the kernel drops them when a server dies, even by kill -9.
  */
-const PID_FILE = /^serve-(\d+)\.pid$/;
+const LOCK_FILE = 'in-use.lock';
+
+function openLock(dataDir: string): SqliteDatabase.Database {
+  const file = path.join(dataDir, LOCK_FILE);
+  fs.closeSync(fs.openSync(file, 'a', 0o600));
+  const lock = new SqliteDatabase(file);
+  lock.pragma('busy_timeout = 0');
+  return lock;
+}
 
 export function markInUse(dataDir: string): () => void {
-  const file = path.join(dataDir, `serve-${process.pid}.pid`);
-  fs.writeFileSync(file, `${process.pid}\n`, { mode: 0o600 });
-  return () => fs.rmSync(file, { force: true });
+  const lock = openLock(dataDir);
+  lock.exec('CREATE TABLE IF NOT EXISTS servers (x)');
+  lock.exec('BEGIN');
+  lock.prepare('SELECT count(*) FROM servers').get();
+  return () => {
+    if (lock.inTransaction) lock.exec('ROLLBACK');
+    lock.close();
+  };
 }
 
-export function serversUsing(dataDir: string): number[] {
-  let names: string[];
+export function isInUse(dataDir: string): boolean {
+  if (!fs.existsSync(path.join(dataDir, LOCK_FILE))) return false;
+  const lock = openLock(dataDir);
   try {
-    names = fs.readdirSync(dataDir);
-  } catch {
-    return [];
-  }
-  const alive: number[] = [];
-  for (const name of names) {
-    const pid = Number(PID_FILE.exec(name)?.[1]);
-    if (!pid) continue;
-    if (isRunning(pid)) alive.push(pid);
-    else fs.rmSync(path.join(dataDir, name), { force: true });
-  }
-  return alive;
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
+    lock.exec('BEGIN EXCLUSIVE');
+    lock.exec('ROLLBACK');
+    return false;
   } catch (error) {
-    // EPERM: it exists, under another user.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    if ((error as { code?: string }).code === 'SQLITE_BUSY') return true;
+    throw error;
+  } finally {
+    lock.close();
   }
 }

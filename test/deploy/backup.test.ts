@@ -89,7 +89,7 @@ describe('restore while a server uses DATA_DIR', () => {
       expect(refused.stdout).toBe('');
       const lines = refused.stderr.trimEnd().split('\n');
       expect(lines).toHaveLength(1);
-      expect(lines[0]).toContain(`kill -TERM ${server.child.pid}`);
+      expect(lines[0]).toContain(`a secretsfly server is using ${dataDir}: stop it first`);
       expect(snapshotDatabase(dataDir)).toEqual(before);
       expect((await call(server, '/api/v1/status')).status).toBe(200);
     } finally {
