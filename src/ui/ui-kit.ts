@@ -40,7 +40,9 @@ export function localPath(value: string, fallback = '/'): string {
   if (!value.startsWith('/') || /[\\\u0000-\u001f\u007f]/.test(value)) return fallback;
   try {
     const url = new URL(value, LOCAL_BASE);
-    return url.origin === LOCAL_BASE ? `${url.pathname}${url.search}${url.hash}` : fallback;
+    // `/.//evil.example` resolves to the path `//evil.example`: in a Location header, another site.
+    if (url.origin !== LOCAL_BASE || url.pathname.startsWith('//')) return fallback;
+    return `${url.pathname}${url.search}${url.hash}`;
   } catch {
     return fallback;
   }

@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Actor, AuditService } from '../audit/audit.service.js';
-import { sha256Hex } from '../crypto/hash.js';
+import { hmacSha256Hex } from '../crypto/hash.js';
 import type { Kdf } from '../crypto/kdf.js';
 import type { Database } from '../db/database.js';
 import { writeTransaction } from '../db/open.js';
@@ -24,6 +24,8 @@ export function createUserService(deps: {
   audit: Pick<AuditService, 'record' | 'recordAlone'>;
   now: () => Date;
 }) {
+  // Tags unknown sign-in names in the audit log (failedActorName); never stored.
+  const unknownNameKey = randomBytes(32);
   const { db, kdf, audit, now } = deps;
   // Compared against when the username is unknown, so a miss costs the same time as a hit.
   let decoy: Promise<string> | undefined;
@@ -72,11 +74,12 @@ export function createUserService(deps: {
   /**
    * A known username as typed; an unknown one only as a short hash. People paste passwords and master
    * keys into the wrong field, and the audit log must not keep them; repeated tries of one name still
-   * share one tag. 48 bits of SHA-256 of a 256-bit key tell nothing about the key.
+   * share one tag while this process runs. The tag is an HMAC under a key that lives only in this
+   * process: a plain hash would let anyone with a copy of the log test password guesses against it.
    */
   async function failedActorName(username: string): Promise<string> {
     if (await userRepository.findUserByName(db, username)) return `user:${username}`;
-    return `user:?${sha256Hex(username).slice(0, 12)}`;
+    return `user:?${hmacSha256Hex(unknownNameKey, username).slice(0, 12)}`;
   }
 
   async function byId(id: string): Promise<UserView | undefined> {

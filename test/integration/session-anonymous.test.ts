@@ -147,7 +147,15 @@ describe('forms of a signed-in admin', () => {
   });
 
   it('should send `back` only to a path on this site', async () => {
-    for (const back of ['/\\evil.example/', '//evil.example/', '/\t/evil.example', 'https://evil.example/']) {
+    for (const back of [
+      '/\\evil.example/',
+      '//evil.example/',
+      '/\t/evil.example',
+      'https://evil.example/',
+      '/.//evil.example/',
+      '/..//evil.example/',
+      '/%2e//evil.example/',
+    ]) {
       await admin.get('/');
       const sealed = await admin.post('/projects/acme/seal', { back });
       expect([sealed.status, sealed.location], JSON.stringify(back)).toEqual([303, '/']);
