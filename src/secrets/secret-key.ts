@@ -3,12 +3,23 @@ import { InvalidRequest, TooLarge } from '../errors.js';
 /** A secret's KEY (CONTRACT §3): letters, digits and "_", not starting with a digit, up to 128 characters. */
 export const SECRET_KEY = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 
+/**
+ * The rejected key is described, never echoed: people paste a value into the key field, and an error
+ * message travels to flash messages (stored in the session), logs and terminals.
+ */
 export function assertSecretKey(key: string): void {
-  if (!SECRET_KEY.test(key)) {
-    throw new InvalidRequest(
-      `invalid key "${key.slice(0, 130)}": use letters, digits and "_", not starting with a digit, up to 128 characters`,
-    );
-  }
+  if (SECRET_KEY.test(key)) return;
+  const problem =
+    key.length === 0
+      ? 'it is empty'
+      : key.length > 128
+        ? `it has ${key.length} characters`
+        : /^[0-9]/.test(key)
+          ? 'it starts with a digit'
+          : `character ${[...key].findIndex((c) => !/[A-Za-z0-9_]/.test(c)) + 1} is not allowed`;
+  throw new InvalidRequest(
+    `invalid key (${problem}): use letters, digits and "_", not starting with a digit, up to 128 characters`,
+  );
 }
 
 // With the u flag a surrogate pair is one code point, so only an unpaired half matches (as isWellFormed).

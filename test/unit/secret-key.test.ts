@@ -36,4 +36,16 @@ describe('secret keys and values', () => {
       expect(() => assertSecretValue('K', value, 100)).not.toThrow();
     }
   });
+
+  it('should describe a rejected key without echoing it: a value pasted into the key field stays out of errors', () => {
+    const pasted = 'postgres://app:s3cret-pass@db/prod';
+    expect(() => assertSecretKey(pasted)).toThrow(/invalid key \(character 9 is not allowed\)/);
+    try {
+      assertSecretKey(pasted);
+    } catch (error) {
+      expect((error as Error).message).not.toContain('s3cret');
+    }
+    expect(() => assertSecretKey('9LIVES')).toThrow(/starts with a digit/);
+    expect(() => assertSecretKey('A'.repeat(129))).toThrow(/it has 129 characters/);
+  });
 });
