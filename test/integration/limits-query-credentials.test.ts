@@ -31,6 +31,9 @@ describe('credentials in the query string, in any spelling', () => {
     `X-Master-Key[]=${value}`,
     `%54oken=${value}`,
     `format=json&tOkEn=${value}`,
+    // Under any other name, a value that has the shape of a token or master key.
+    `t=${value}`,
+    `auth=${value}`,
   ];
 
   it('should refuse a pull whose URL carries a credential under another case, dash or brackets', async () => {

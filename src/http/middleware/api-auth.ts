@@ -7,6 +7,7 @@ import type { TokenService } from '../../tokens/token.service.js';
 import { bodyTooLarge } from './error-handler.js';
 
 const CREDENTIALS_IN_QUERY = new Set(['token', 'access_token', 'master_key', 'x_master_key']);
+const LOOKS_LIKE_CREDENTIAL = /sf(st|mk)_[A-Za-z0-9_-]{16}/;
 
 /**
  * Whether the raw query string names a credential in any spelling a framework or client might
@@ -17,9 +18,10 @@ const CREDENTIALS_IN_QUERY = new Set(['token', 'access_token', 'master_key', 'x_
 function namesCredential(url: string): boolean {
   const start = url.indexOf('?');
   if (start === -1) return false;
-  for (const name of new URLSearchParams(url.slice(start + 1)).keys()) {
+  for (const [name, value] of new URLSearchParams(url.slice(start + 1))) {
     const base = name.split('[')[0]!.trim().toLowerCase().replaceAll('-', '_');
-    if (CREDENTIALS_IN_QUERY.has(base)) return true;
+    // Whatever the name (`?t=`, `?auth=`), a value shaped like one of our tokens or master keys.
+    if (CREDENTIALS_IN_QUERY.has(base) || LOOKS_LIKE_CREDENTIAL.test(value)) return true;
   }
   return false;
 }
