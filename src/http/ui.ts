@@ -68,7 +68,7 @@ export function mountUi(
   /** Refuses a forged or stale form, and records it (once a minute per source and user: strangers can send many). */
   const refuse = async (req: Request): Promise<Forbidden> => {
     const userId = req.session.userId;
-    if (auditOnce(`${req.ip}:${userId ?? ''}`)) {
+    if (auditOnce(req.ip, userId)) {
       const user = userId ? await ctx.users.byId(userId) : undefined;
       await ctx.audit.recordAlone({
         actor: { name: user ? `user:${user.username}` : 'anonymous', ip: req.ip, userAgent: req.get('user-agent') },

@@ -1,3 +1,4 @@
+import { ipKeyGenerator } from 'express-rate-limit';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { hmacSha256, hmacSha256Hex } from '../crypto/hash.js';
@@ -71,16 +72,22 @@ export function createAnonymousCsrf(sessionSecret: string) {
 }
 
 /**
- * Remembers which keys were seen in the last minute, so that an event a stranger can trigger at will
- * (a refused form) is recorded once per source per minute instead of filling the audit log.
+ * Whether an event a stranger can trigger at will (a refused form, a wrong setup link) should be
+ * recorded: once a minute per source (IPv6 counted per /56, or one host would be endless sources)
+ * and `also` (e.g. the signed-in user), and at most `perMinute` such events a minute in all, so that
+ * many addresses cannot fill the audit log either.
  */
-export function oncePerMinute(now: () => number, capacity = 10_000) {
+export function oncePerMinute(now: () => number, perMinute = 100) {
   let seen = new Map<string, number>();
-  return (key: string): boolean => {
+  let windowStart = 0;
+  return (source: string | undefined, also = ''): boolean => {
     const at = now();
-    const last = seen.get(key);
-    if (last !== undefined && at - last < 60_000) return false;
-    if (seen.size >= capacity) seen = new Map();
+    if (at - windowStart >= 60_000) {
+      seen = new Map();
+      windowStart = at;
+    }
+    const key = `${source ? ipKeyGenerator(source) : ''}|${also}`;
+    if (seen.has(key) || seen.size >= perMinute) return false;
     seen.set(key, at);
     return true;
   };

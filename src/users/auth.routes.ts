@@ -73,8 +73,7 @@ export function authRoutes({ ctx, config, setup }: AuthRoutesDeps): Router {
   // Anyone can try setup links: each source is recorded once a minute, not once a request.
   const setupAuditOnce = oncePerMinute(Date.now);
   const setupFailed = async (req: Request) => {
-    if (setupAuditOnce(req.ip ?? ''))
-      await ctx.audit.recordAlone({ actor: actorOf(req, 'setup'), action: 'setup_failed' });
+    if (setupAuditOnce(req.ip)) await ctx.audit.recordAlone({ actor: actorOf(req, 'setup'), action: 'setup_failed' });
   };
 
   // Once an admin exists, every setup link is spent: say so, and where to go instead.

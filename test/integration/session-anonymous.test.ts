@@ -122,6 +122,22 @@ describe('what a stranger can do to the UI before signing in', () => {
     expect(huge.status).toBe(413);
     expect(huge.text).toContain('request body larger than 256 KiB');
   });
+
+  it('should not let refused forms from many addresses fill the audit log', async () => {
+    const forge = (ip: string) =>
+      fetch(`${server.url}/login`, {
+        method: 'POST',
+        headers: { ...from(ip), 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'cross-site' },
+        body: 'username=admin&password=x',
+      }).then((response) => response.status);
+    // One IPv6 host rotating through its own /64, then 150 IPv4 addresses.
+    for (let i = 0; i < 150; i++) expect(await forge(`2001:db8:0:1::${i.toString(16)}`)).toBe(403);
+    for (let i = 0; i < 150; i++) expect(await forge(`192.0.2.${i}`)).toBe(403);
+    await server.ctx.audit.flush();
+    const refused = await server.ctx.audit.list({ action: 'csrf_refused', limit: 1000 });
+    expect(refused.filter((event) => event.ip?.startsWith('2001:db8:0:1:'))).toHaveLength(1);
+    expect(refused.length).toBeLessThanOrEqual(100);
+  });
 });
 
 describe('forms of a signed-in admin', () => {
