@@ -39,9 +39,10 @@ export function authRoutes({ ctx, config, setup }: AuthRoutesDeps): Router {
     message: tooMany,
   });
 
-  router.get('/login', async (_req, res) => {
+  router.get('/login', async (req, res) => {
     if (res.locals.user) return res.redirect(303, '/');
     if (await setup.isOpen()) res.locals.setupHint = true;
+    else if (req.query.setup === 'done') res.locals.notice = 'The first admin is created. Sign in to start.';
     renderLogin(res, 200);
   });
 
@@ -113,8 +114,8 @@ export function authRoutes({ ctx, config, setup }: AuthRoutesDeps): Router {
       await setupFailed(req);
       throw new NoSuchRoute('This setup link is wrong or has been used.');
     }
-    req.session.flash = [{ kind: 'success', message: `Admin "${user.username}" created. Sign in to start.` }];
-    res.redirect(303, '/login');
+    // Said through the URL, not a flash: a flash would store a session for a visitor not signed in.
+    res.redirect(303, '/login?setup=done');
   });
 
   return router;

@@ -32,7 +32,10 @@ describe('first-run setup', () => {
 
     const created = await browser.post('/setup', { token, username: 'admin', password: 'a long enough password' });
     expect(created.status).toBe(303);
-    expect(created.location).toBe('/login');
+    expect(created.location).toBe('/login?setup=done');
+    // No session for a visitor who has not signed in: the notice travels in the URL.
+    expect(created.headers.getSetCookie().some((cookie) => cookie.startsWith('sf.sid='))).toBe(false);
+    expect((await browser.get('/login?setup=done')).text).toContain('The first admin is created');
     expect(await server.ctx.users.verify('admin', 'a long enough password')).toBeDefined();
 
     expect((await browser.get(`/setup?token=${token}`)).status).toBe(410);
