@@ -126,7 +126,7 @@ async function main() {
     report('audit.list, action=secret_written (1 in 10)', [
       await withStall(() => ctx.audit.list({ limit: 200, action: 'secret_written' })),
     ]);
-    report('audit.list, action=login (none: scans the table)', [
+    report('audit.list, action=login (rare)', [
       await withStall(() => ctx.audit.list({ limit: 200, action: 'login' })),
     ]);
 
