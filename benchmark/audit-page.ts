@@ -126,9 +126,7 @@ async function main() {
     report('audit.list, action=secret_written (1 in 10)', [
       await withStall(() => ctx.audit.list({ limit: 200, action: 'secret_written' })),
     ]);
-    report('audit.list, action=login (rare)', [
-      await withStall(() => ctx.audit.list({ limit: 200, action: 'login' })),
-    ]);
+    report('audit.list, action=login (rare)', [await withStall(() => ctx.audit.list({ limit: 200, action: 'login' }))]);
 
     const before = await page(ctx.audit, () => ctx.audit.verify());
     console.log(`  (the full walk found ${JSON.stringify(before.result)})`);
