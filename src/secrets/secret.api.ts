@@ -5,7 +5,8 @@ import { toDotenv } from '../formats/dotenv.js';
 import { toShell } from '../formats/shell.js';
 import { type ApiCaller, apiCaller, auditDenied } from './api-caller.js';
 import type { KeyAccess } from '../keys/key.service.js';
-import { assertSecretKey, type SecretService } from './secret.service.js';
+import { assertSecretKey, SECRET_KEY } from './secret-key.js';
+import type { SecretService } from './secret.service.js';
 
 type Handler = (req: Request, res: Response, caller: ApiCaller, access: KeyAccess) => Promise<void>;
 
@@ -44,7 +45,8 @@ export function mountSecretApi(router: IRouter, prefix: string, deps: SecretApiD
         if (!caller.masterKey) throw new InvalidMasterKey();
         await handler(req, res, caller, { masterKey: caller.masterKey, guard: caller.guard });
       } catch (error) {
-        if (error instanceof AppError && DENIALS.has(error.code)) auditDenied(audit, caller, error.code, keyParam(req));
+        if (error instanceof AppError && DENIALS.has(error.code))
+          auditDenied(audit, caller, error.code, auditedKey(req));
         throw error;
       } finally {
         caller.masterKey?.fill(0);
@@ -136,4 +138,13 @@ export function mountSecretApi(router: IRouter, prefix: string, deps: SecretApiD
 function keyParam(req: Request): string | undefined {
   const key = (req.params as Record<string, string | undefined>).key;
   return key === undefined ? undefined : key.slice(0, 200);
+}
+
+/**
+ * The key a denied request named, for its audit event: only when it is a valid KEY. The path is the
+ * caller's text, and a value pasted where the key goes must not enter a log that cannot be cleaned.
+ */
+function auditedKey(req: Request): string | undefined {
+  const key = keyParam(req);
+  return key !== undefined && SECRET_KEY.test(key) ? key : undefined;
 }

@@ -9,7 +9,6 @@ import { createSecretReadService } from './secret-read.service.js';
 import { createScopeLookup } from './secret-scope.js';
 import { createSecretWriteService } from './secret-write.service.js';
 
-export { assertSecretKey, SECRET_KEY } from './secret-key.js';
 export type { ResolvedSecret, SecretSummary } from './secret-read.service.js';
 export type { ApiClient, ScopeInput } from './secret-scope.js';
 export type { WrittenVersion } from './secret-write.service.js';

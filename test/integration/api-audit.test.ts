@@ -79,4 +79,20 @@ describe('HTTP API audit events', () => {
     expect(json.length).toBeLessThan(5);
     expect(reads.filter((e) => e.details?.format === 'dotenv')).toHaveLength(1);
   });
+
+  it('should not record a value pasted where the key goes when it refuses the request', async () => {
+    const pasted = 'postgres:%2F%2Fapp:pa55word-in-a-path@db';
+    const res = await call(server, `/api/v1/secrets/${pasted}`, {
+      method: 'PUT',
+      token: tokens.leafRead!,
+      masterKey,
+      body: { value: 'x' },
+    });
+    expect(res.status).toBe(403);
+    await server.ctx.audit.flush();
+    const denied = (await server.ctx.audit.list({ action: 'api_denied', limit: 10 }))[0]!;
+    expect(denied.details).toMatchObject({ reason: 'forbidden' });
+    expect(denied.key).toBeNull();
+    expect(JSON.stringify(await server.ctx.audit.list({ limit: 1000 }))).not.toContain('pa55word');
+  });
 });
