@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { ConfigError } from '../src/config.js';
+import { ConfigError } from '../src/errors.js';
 import { AppError } from '../src/errors.js';
 import { errorSummary } from '../src/logger.js';
 import { VERSION } from '../src/version.js';

@@ -1,3 +1,4 @@
+import { ConfigError } from './errors.js';
 import path from 'node:path';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -41,13 +42,6 @@ export interface Config {
   readonly smtp: { readonly url: string; readonly from: string } | undefined;
   /** Slack: the app's signing secret and bot token; without both, the Slack routes answer 404. */
   readonly slack: { readonly signingSecret: string; readonly botToken: string; readonly apiUrl: string } | undefined;
-}
-
-export class ConfigError extends Error {
-  constructor(readonly problems: readonly string[]) {
-    super(problems.join('; '));
-    this.name = 'ConfigError';
-  }
 }
 
 export const ENVIRONMENT_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;

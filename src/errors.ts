@@ -1,5 +1,3 @@
-import type { ShareState } from './shares/share.table.js';
-
 /**
  * Domain errors with a stable `code`. They know nothing of HTTP or the CLI: the HTTP error handler
  * maps codes to statuses (HTTP_STATUS, checked complete against ErrorCode), the CLI prints the
@@ -114,7 +112,7 @@ export class KeyRotatedMeanwhile extends AppError {
 }
 
 export class ShareGone extends AppError {
-  constructor(readonly state: ShareState) {
+  constructor(readonly state: string) {
     super('gone', state === 'viewed' ? 'this secret has already been viewed' : `this secret is ${state}`);
   }
 }
@@ -179,5 +177,17 @@ export class DatabaseInUse extends AppError {
       'database_in_use',
       `a secretsfly server is using ${dataDir}: stop it first (Ctrl-C, kill -TERM, or stop its container or machine), then try again`,
     );
+  }
+}
+
+/**
+ * A setting that keeps the program from starting or opening its data (a bad variable, a taken port,
+ * an unusable DATA_DIR): not a request's error, so it has no HTTP status. The CLI and `serve` print
+ * it as one line and exit 1.
+ */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join('; '));
+    this.name = 'ConfigError';
   }
 }

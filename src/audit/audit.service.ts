@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Database } from '../db/database.js';
 import { writeTransaction } from '../db/open.js';
 import { errorSummary, type Logger } from '../logger.js';
@@ -62,22 +62,7 @@ export function createAuditService({
 
   /** A queued batch in one transaction, waiting at most QUEUE_LOCK_WAIT_MS for the write lock. */
   function writeQueued(events: AuditEvent[]): Promise<void> {
-    return db.connection().execute(async (conn) => {
-      const [current] = (await sql<{ timeout: number }>`pragma busy_timeout`.execute(conn)).rows;
-      await sql.raw(`pragma busy_timeout = ${QUEUE_LOCK_WAIT_MS}`).execute(conn);
-      try {
-        await sql`begin immediate`.execute(conn);
-      } finally {
-        await sql.raw(`pragma busy_timeout = ${Number(current?.timeout ?? 5000)}`).execute(conn);
-      }
-      try {
-        await record(conn, ...events);
-        await sql`commit`.execute(conn);
-      } catch (error) {
-        await sql`rollback`.execute(conn);
-        throw error;
-      }
-    });
+    return writeTransaction(db, (trx) => record(trx, ...events), { lockWaitMs: QUEUE_LOCK_WAIT_MS });
   }
 
   const queue = createAuditQueue(writeQueued, {

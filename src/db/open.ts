@@ -2,11 +2,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
-import { ConfigError } from '../config.js';
+import { ConfigError } from '../errors.js';
 import { type Changes, trackChanges } from './changes.js';
 import type { Database } from './database.js';
 
 export const DATABASE_FILE = 'secretsfly.db';
+
+/** How long a write waits for another process's write lock before SQLITE_BUSY. */
+const BUSY_TIMEOUT_MS = 5000;
 
 export interface DatabaseHandle {
   readonly db: Kysely<Database>;
@@ -68,7 +71,7 @@ export function openDatabase(dataDir: string, options: OpenOptions = {}): Databa
   // FULL: a committed secret survives a power cut, not only a process crash.
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
-  sqlite.pragma('busy_timeout = 5000');
+  sqlite.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   // Deleted and overwritten content is zeroed, not left in free pages for a copy of the file to keep.
   sqlite.pragma('secure_delete = ON');
 
@@ -124,9 +127,27 @@ const UNUSABLE: Record<string, string> = {
  * front and waits on the busy timeout instead. Inside `fn`, use only the `trx` handed in: a stray
  * call on the outer `db` would wait forever for the single connection.
  */
-export async function writeTransaction<T>(db: Kysely<Database>, fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+export async function writeTransaction<T>(
+  db: Kysely<Database>,
+  fn: (trx: Kysely<Database>) => Promise<T>,
+  options: {
+    /**
+     * A shorter wait for the write lock than the connection's (better-sqlite3 waits synchronously, so
+     * a long wait stalls every request): for work that can be retried later, such as queued audit events.
+     */
+    lockWaitMs?: number;
+  } = {},
+): Promise<T> {
   return db.connection().execute(async (conn) => {
-    await sql`begin immediate`.execute(conn);
+    if (options.lockWaitMs === undefined) await sql`begin immediate`.execute(conn);
+    else {
+      await sql.raw(`pragma busy_timeout = ${Math.trunc(options.lockWaitMs)}`).execute(conn);
+      try {
+        await sql`begin immediate`.execute(conn);
+      } finally {
+        await sql.raw(`pragma busy_timeout = ${BUSY_TIMEOUT_MS}`).execute(conn);
+      }
+    }
     try {
       const result = await fn(conn);
       await sql`commit`.execute(conn);

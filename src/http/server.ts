@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
-import { type Config, ConfigError } from '../config.js';
+import type { Config } from '../config.js';
+import { ConfigError } from '../errors.js';
 import { markInUse } from '../db/in-use.js';
 import { createLogger, type Logger } from '../logger.js';
 import { type AppContext, type ContextOverrides, createContext } from '../main.js';
@@ -40,21 +41,23 @@ export async function startServer(
   });
 
   let server: import('node:http').Server;
+  // While this runs, `restore` refuses to replace the database under it.
+  let releaseDataDir = () => {};
   try {
+    releaseDataDir = markInUse(config.dataDir);
     server = await new Promise<import('node:http').Server>((resolve, reject) => {
       const listening = app.listen(config.port, config.host, (error?: Error) =>
         error ? reject(error) : resolve(listening),
       );
     });
   } catch (error) {
+    releaseDataDir();
     masterKeyLimiter.shutdown();
     unsealLimiter.shutdown();
     app.closeUi();
     await ctx.close();
     throw listenError(error, config);
   }
-  // While this runs, `restore` refuses to replace the database under it.
-  const releaseDataDir = markInUse(config.dataDir);
   const { port } = server.address() as AddressInfo;
   url = `http://${urlHost(config.host)}:${port}`;
   logger.info('secretsfly listening', { url, data_dir: config.dataDir });

@@ -111,7 +111,7 @@ export class HashedSessionStore extends session.Store {
     this.#answer(callback, () => this.#end(sessionKey(sid)));
   }
 
-  /** Deletes every expired row and ends its session (run on a timer, at least hourly). */
+  /** Ends every expired session (its row becomes a tombstone, dropped past its absolute deadline); run every minute. */
   purgeExpired(): number {
     const { now, ttl } = this.#clock();
     const gone = this.#statements.expired.all({ now, ttl }) as { key: string }[];

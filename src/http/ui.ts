@@ -107,7 +107,7 @@ export function mountUi(
   });
   // Each route module gets the services it uses, and nothing else.
   const { users, audit, projects, environments, secrets, keys, tokens } = ctx;
-  ui.use(authRoutes({ ctx: { users, audit }, config, setup }));
+  ui.use(authRoutes({ ctx: { users, audit }, config, setup, recordOnce: auditOnce }));
   ui.use((_req, res, next) => (res.locals.user ? next() : res.redirect(303, '/login')));
   ui.use(
     projectRoutes({

@@ -25,7 +25,7 @@ export interface DerivationGuard {
 export type KeyAccess =
   /** The master key itself (CLI, API). The caller owns the bytes and wipes them. */
   | { readonly masterKey: Uint8Array; readonly guard?: DerivationGuard }
-  /** The unseal this admin session (session.ts: sessionHolder) made, still in force (web UI). */
+  /** The unseal this admin session (ui-kit.ts: sessionHolder) made, still in force (web UI). */
   | { readonly unsealedBy: string };
 
 type MasterKeyAccess = Extract<KeyAccess, { masterKey: Uint8Array }>;
@@ -36,9 +36,6 @@ export interface DataKey {
   readonly keyVersion: number;
   readonly rootKey: RootKeyRow;
 }
-
-// Lives with every other AppError; re-exported for the services that import it from here.
-export { KeyRotatedMeanwhile } from '../errors.js';
 
 export function createKeyService(deps: {
   db: Kysely<Database>;

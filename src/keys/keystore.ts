@@ -76,7 +76,7 @@ export class Keystore {
   }
 
   /**
-   * Admin unseal by `holder` (an admin session, by the hash of its id: session.ts): holds a copy of
+   * Admin unseal by `holder` (an admin session, by the hash of its id: sessionKey in session-store.ts): holds a copy of
    * the DEK until `seal`, the timer, the end of that session (`dropHolder`) or `sealAll`. Only that
    * holder can use it, so a second session, forged or not, finds the root sealed.
    */

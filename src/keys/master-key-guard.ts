@@ -19,10 +19,12 @@ export function createMasterKeyLimiter(perSource: number, perHolder = perSource)
   store.init({ windowMs: 60_000 } as Options);
   return {
     guard(holder: string, source = ''): DerivationGuard {
+      // Built on every API request, used only when a key must be derived: nothing is computed until then.
       // IPv6 clients are counted per /56 (ipKeyGenerator), or one host would be a thousand sources.
-      const fromKey = `${holder}@${source && ipKeyGenerator(source)}`;
+      let fromKey = '';
       return {
         async before() {
+          fromKey = `${holder}@${source && ipKeyGenerator(source)}`;
           const fromSource = await store.increment(fromKey);
           if (fromSource.totalHits > perSource) {
             await store.decrement(fromKey);
@@ -62,7 +64,7 @@ export function createUnsealGuard(deps: { keys: Pick<KeyService, 'unseal'>; limi
     root: ProjectRow,
     masterKeyText: string,
     actor: Actor,
-    /** The admin session the unseal will belong to (session.ts: sessionHolder). */
+    /** The admin session the unseal will belong to (ui-kit.ts: sessionHolder). */
     holder: string,
   ): Promise<{ expiresAt: Date }> {
     const guard = deps.limiter.guard(`${adminId}:${root.id}`);

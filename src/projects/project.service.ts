@@ -119,8 +119,7 @@ export function createProjectService(deps: {
     return input.masterKey === undefined ? { project: toView(row, [row]), masterKey } : { project: toView(row, [row]) };
   }
 
-  /** One project as the UI shows it. */
-  /** `holder`: the admin session looking, whose own unseal `unsealedUntil` shows (none: sealed). */
+  /** One project as the UI shows it; `holder`: the admin session looking, whose own unseal it shows (none: sealed). */
   async function view(name: string, holder?: string): Promise<ProjectView> {
     const row = await byName(name);
     return toView(row, await chain(row), holder);

@@ -1,8 +1,7 @@
 import type { Request } from 'express';
-import type { Actor, AuditEvent, AuditService } from '../audit/audit.service.js';
+import type { Actor, AuditService } from '../audit/audit.service.js';
 import type { DerivationGuard } from '../keys/key.service.js';
 import type { AuthenticatedToken } from '../tokens/token.service.js';
-import type { ApiClient } from './secret-scope.js';
 
 /** What an authenticated API request carries to its handler (set by authenticateApi). */
 export interface ApiCaller {
@@ -36,27 +35,4 @@ export function auditDenied(
     key: key ?? null,
     details: { token_id: caller.token.id, reason },
   });
-}
-
-/**
- * The `api_write` event of a change made through the API (none for other callers), recorded in the
- * change's own transaction: a write the client was told succeeded has its event even if the
- * process dies right after answering.
- */
-export function apiWriteEvents(
-  client: ApiClient | undefined,
-  written: { key: string; version: number },
-  details: { deleted?: 1 } = {},
-): AuditEvent[] {
-  if (!client) return [];
-  return [
-    {
-      actor: client.actor,
-      action: 'api_write',
-      projectId: client.token.projectId,
-      environment: client.token.environment,
-      key: written.key,
-      details: { token_id: client.token.id, version: written.version, ...details },
-    },
-  ];
 }

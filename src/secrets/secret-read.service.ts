@@ -102,20 +102,10 @@ export function createSecretReadService(deps: {
   }
 
   /**
-   * A response body rendered from the resolved values (`render` names the variant: json, dotenv …),
-   * kept with the cached values until the root's revision moves, so a repeated pull neither decrypts
-   * nor serialises again.
+   * A response body rendered from the resolved values (`variant` names it: json, dotenv …), kept
+   * with the cached values until the root's revision moves, so a repeated pull neither decrypts nor
+   * serialises again.
    */
-  async function resolveRendered(
-    input: ScopeInput,
-    access: KeyAccess,
-    variant: string,
-    render: Render,
-  ): Promise<{ body: string; keys: number }> {
-    const s = await scopeOf(input.project, input.environment);
-    return keys.withDataKey(rootOf(s), access, (dataKey) => renderWithKey(s, dataKey, variant, render));
-  }
-
   async function renderWithKey(s: SecretScope, dataKey: DataKey, variant: string, render: Render) {
     const cacheScope = `${s.project.id}/${s.environment.id}`;
     const resolved = await resolveWithKey(s, dataKey);
@@ -127,7 +117,7 @@ export function createSecretReadService(deps: {
   }
 
   /**
-   * The API's pull: resolveRendered over the token's own scope, audited as `api_read` (queued and
+   * The API's pull: the rendered body of the token's own scope, audited as `api_read` (queued and
    * coalesced, so the hottest request writes nothing itself). `format` is what the log records.
    */
   async function pull(
@@ -249,7 +239,7 @@ export function createSecretReadService(deps: {
     return { environments: envs.map((env) => env.name), missing };
   }
 
-  return { resolve, resolveRendered, pull, reveal, get, getForApi, list, history, diff };
+  return { resolve, pull, reveal, get, getForApi, list, history, diff };
 }
 
 export type SecretReadService = ReturnType<typeof createSecretReadService>;

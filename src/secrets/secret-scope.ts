@@ -1,4 +1,4 @@
-import type { Actor } from '../audit/audit.service.js';
+import type { Actor, AuditEvent } from '../audit/audit.service.js';
 import type { ValueContext } from '../crypto/envelope.js';
 import type { EnvironmentService } from '../environments/environment.service.js';
 import type { EnvironmentRow } from '../environments/environment.table.js';
@@ -54,3 +54,26 @@ export const valueContext = (s: SecretScope, projectId: string, key: string, ver
   key,
   version,
 });
+
+/**
+ * The `api_write` event of a change made through the API (none for other callers), recorded in the
+ * change's own transaction: a write the client was told succeeded has its event even if the
+ * process dies right after answering.
+ */
+export function apiWriteEvents(
+  client: ApiClient | undefined,
+  written: { key: string; version: number },
+  details: { deleted?: 1 } = {},
+): AuditEvent[] {
+  if (!client) return [];
+  return [
+    {
+      actor: client.actor,
+      action: 'api_write',
+      projectId: client.token.projectId,
+      environment: client.token.environment,
+      key: written.key,
+      details: { token_id: client.token.id, version: written.version, ...details },
+    },
+  ];
+}

@@ -4,15 +4,15 @@ import type { Actor, AuditService } from '../audit/audit.service.js';
 import { decryptValue, encryptValue, type ValueContext } from '../crypto/envelope.js';
 import type { Database } from '../db/database.js';
 import { writeTransaction } from '../db/open.js';
-import { InvalidRequest, NotFound, SurprisingDotenv, VersionConflict } from '../errors.js';
+import { InvalidRequest, KeyRotatedMeanwhile, NotFound, SurprisingDotenv, VersionConflict } from '../errors.js';
 import { parseDotenv } from '../formats/dotenv.js';
 import { describeDotenvWarning, findSurprisingDotenvLines } from '../formats/dotenv-lines.js';
-import { type DataKey, type KeyAccess, KeyRotatedMeanwhile, type KeyService } from '../keys/key.service.js';
+import type { DataKey, KeyAccess, KeyService } from '../keys/key.service.js';
 import { secretRepository } from './secret.repository.js';
 import type { SecretVersionKind } from './secret.table.js';
-import { apiWriteEvents } from './api-caller.js';
 import { assertSecretKey, assertSecretValue } from './secret-key.js';
 import {
+  apiWriteEvents,
   type ApiClient,
   rootOf,
   type ScopeInput,

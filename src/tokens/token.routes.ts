@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import type { AppContext } from '../main.js';
-import { action, field, flash, noStore, param, sessionHolder, uiActor } from '../ui/ui-kit.js';
+import { action, field, flash, localPath, noStore, param, sessionHolder, uiActor } from '../ui/ui-kit.js';
 import { parseDuration } from './token.service.js';
 
 export interface TokenRoutesDeps {
@@ -59,7 +59,7 @@ export function tokenRoutes({ ctx }: TokenRoutesDeps): Router {
   router.post(
     '/tokens/:id/revoke',
     action(
-      (req) => (field(req, 'back', 300).startsWith('/projects/') ? field(req, 'back', 300) : '/'),
+      (req) => localPath(field(req, 'back', 300)),
       async (req, res) => {
         const revoked = await ctx.tokens.revoke(param(req, 'id'), uiActor(req, res));
         flash(req, 'success', `Token "${revoked.name}" revoked: it stopped working at once.`);

@@ -5,7 +5,6 @@ import { NoSuchRoute } from '../errors.js';
 import { limiter } from '../http/middleware/rate-limit.js';
 import type { Config } from '../config.js';
 import type { AppContext } from '../main.js';
-import { oncePerMinute } from '../ui/csrf.js';
 import { currentUser, field, formOnError, noStore } from '../ui/ui-kit.js';
 import type { SetupGate } from './setup.js';
 
@@ -16,10 +15,12 @@ export interface AuthRoutesDeps {
   };
   readonly config: Pick<Config, 'loginAttemptsPer15Minutes' | 'loginFailuresPerMinute'>;
   readonly setup: Pick<SetupGate, 'isOpen' | 'accepts' | 'complete'>;
+  /** Whether a stranger's refused attempt is recorded (the UI's one recorder: oncePerMinute). */
+  readonly recordOnce: (source: string | undefined, also?: string) => boolean;
 }
 
 /** Login, logout and the first-run setup page: the only UI routes reachable without a session. */
-export function authRoutes({ ctx, config, setup }: AuthRoutesDeps): Router {
+export function authRoutes({ ctx, config, setup, recordOnce }: AuthRoutesDeps): Router {
   const router = Router();
   const actorOf = (req: Request, name: string) => ({ name, ip: req.ip, userAgent: req.get('user-agent') });
   const renderLogin = (res: Response, status: number, error?: string, username = '') =>
@@ -72,9 +73,9 @@ export function authRoutes({ ctx, config, setup }: AuthRoutesDeps): Router {
   });
 
   // Anyone can try setup links: each source is recorded once a minute, not once a request.
-  const setupAuditOnce = oncePerMinute(Date.now);
   const setupFailed = async (req: Request) => {
-    if (setupAuditOnce(req.ip)) await ctx.audit.recordAlone({ actor: actorOf(req, 'setup'), action: 'setup_failed' });
+    if (recordOnce(req.ip, 'setup'))
+      await ctx.audit.recordAlone({ actor: actorOf(req, 'setup'), action: 'setup_failed' });
   };
 
   // Once an admin exists, every setup link is spent: say so, and where to go instead.
