@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { parseDuration, type TokenView } from '../../src/tokens/token.service.js';
+import { parseDuration } from '../../src/tokens/token-duration.js';
+import type { TokenView } from '../../src/tokens/token.service.js';
 import { globals, withContext } from '../context.js';
 import { cliActor, printJson, printTable, say } from '../io.js';
 

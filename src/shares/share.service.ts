@@ -5,7 +5,7 @@ import { sha256 } from '../crypto/hash.js';
 import type { Database } from '../db/database.js';
 import { writeTransaction } from '../db/open.js';
 import { InvalidRequest, NotFound, ShareGone, TooLarge } from '../errors.js';
-import { parseDuration } from '../tokens/token.service.js';
+import { parseDuration } from '../tokens/token-duration.js';
 import { shareRepository } from './share.repository.js';
 import type { ShareRow, ShareState } from './share.table.js';
 

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import type { AppContext } from '../main.js';
 import { action, field, flash, localPath, noStore, param, sessionHolder, uiActor } from '../ui/ui-kit.js';
-import { parseDuration } from './token.service.js';
+import { parseDuration } from './token-duration.js';
 
 export interface TokenRoutesDeps {
   readonly ctx: {

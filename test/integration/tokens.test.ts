@@ -2,7 +2,7 @@ import SqliteDatabase from 'better-sqlite3';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InvalidRequest, InvalidToken, NotFound } from '../../src/errors.js';
-import { parseDuration } from '../../src/tokens/token.service.js';
+import { parseDuration } from '../../src/tokens/token-duration.js';
 import { actor, createTestContext, readAllFiles } from '../helpers/test-context.js';
 
 type Ctx = Awaited<ReturnType<typeof createTestContext>>;
