@@ -94,5 +94,8 @@ describe('HTTP API audit events', () => {
     expect(denied.details).toMatchObject({ reason: 'forbidden' });
     expect(denied.key).toBeNull();
     expect(JSON.stringify(await server.ctx.audit.list({ limit: 1000 }))).not.toContain('pa55word');
+    // Nor the logs: the test server logs every request at debug level.
+    expect(server.logLines.join('')).not.toContain('pa55word');
+    expect(server.logLines.join('')).toContain('/api/v1/secrets/:key');
   });
 });

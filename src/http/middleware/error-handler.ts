@@ -60,13 +60,13 @@ export function errorHandler(logger: Logger, pages?: HtmlErrorAnswer): ErrorRequ
   return (error, req, res, next) => {
     if (res.headersSent) return next(error);
     const known = knownError(error);
-    if (!known) logger.error('unhandled error', { path: req.path, ...errorSummary(error) });
+    if (!known) logger.error('unhandled error', { path: loggedPath(req), ...errorSummary(error) });
     const code: ErrorCode = known?.code ?? 'internal_error';
     const status = HTTP_STATUS[code];
     if (known instanceof RateLimited) res.set('Retry-After', String(known.retryAfterSeconds));
     if (pages && !wantsJson(req)) {
       pages(req, res, status, known).catch((failed: unknown) => {
-        logger.error('error page failed', { path: req.path, ...errorSummary(failed) });
+        logger.error('error page failed', { path: loggedPath(req), ...errorSummary(failed) });
         if (!res.headersSent) res.status(500).type('text/plain').send('internal error');
       });
       return;
@@ -88,9 +88,22 @@ export function requestLogger(logger: Logger): RequestHandler {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      const path = req.originalUrl.split('?')[0];
-      logger.debug('request', { method: req.method, path, status: res.statusCode, ms: Math.round(ms * 10) / 10 });
+      logger.debug('request', {
+        method: req.method,
+        path: loggedPath(req),
+        status: res.statusCode,
+        ms: Math.round(ms * 10) / 10,
+      });
     });
     next();
   };
+}
+
+/**
+ * A request's path as a log line may show it: any segment after `/secrets/` masked (the key of the
+ * API and of the UI's secret pages). The path is the client's text, and a value pasted where a key
+ * goes must not reach the logs. The query string never does.
+ */
+export function loggedPath(req: Request): string {
+  return req.originalUrl.split('?')[0]!.replace(/(\/secrets\/)[^/]+/g, '$1:key');
 }
