@@ -66,6 +66,8 @@ describe('odd values through the CLI', () => {
   it('should refuse a value with a NUL character at secret set, naming the key, and write nothing', async () => {
     const file = path.join(work, 'nul.bin');
     fs.writeFileSync(file, 'before\0after');
+    // The earlier tests' pulls are audited in a batch that may land at any moment: write it first.
+    await server.ctx.audit.flush();
     const before = snapshotDatabase(server.dataDir);
     for (const result of [
       await admin(['secret', 'set', 'app', 'prod', 'NUL_VALUE', '--from-file', file]),

@@ -49,6 +49,7 @@ describe('credentials in the query string, in any spelling', () => {
   });
 
   it('should refuse a write and a share creation that carry one, and change nothing', async () => {
+    await server.ctx.audit.flush();
     const before = snapshotDatabase(server.dataDir);
     for (const query of spellings(token)) {
       const put = await call(server, `/api/v1/secrets/LEAKED?${query}`, {
