@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { encryptValue } from '../src/crypto/envelope.js';
+import { environmentKey } from '../src/crypto/scoped-keys.js';
 import { masterKeyBytes } from '../src/keys/master-key.js';
 import type { AppContext } from '../src/main.js';
 
@@ -27,6 +28,7 @@ export async function seedChain(ctx: AppContext, plan: SeedPlan): Promise<{ mast
   const environment = await ctx.environments.byName(plan.environment);
   const key = masterKeyBytes(created.masterKey!);
   const dek = await ctx.keys.unlock(await ctx.keys.requireRootKey(root.id), key);
+  const valueKey = environmentKey(dek, root.id, environment.id);
   const { sqlite } = ctx.database;
   const insertSecret = sqlite.prepare(
     'insert into secrets (id, project_id, environment_id, key, current_version) values (?, ?, ?, ?, ?)',
@@ -52,7 +54,7 @@ export async function seedChain(ctx: AppContext, plan: SeedPlan): Promise<{ mast
             key: name,
             version: v,
           };
-          insertVersion.run(id, v, encryptValue(dek, value, context), at);
+          insertVersion.run(id, v, encryptValue(valueKey, value, context), at);
           versions += 1;
         }
       }
@@ -60,6 +62,7 @@ export async function seedChain(ctx: AppContext, plan: SeedPlan): Promise<{ mast
     sqlite.prepare('update root_keys set revision = revision + 1 where project_id = ?').run(root.id);
   })();
   dek.fill(0);
+  valueKey.fill(0);
   key.fill(0);
   return { masterKey: created.masterKey!, versions };
 }

@@ -78,17 +78,20 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     now,
     maxSecretBytes: config.maxSecretBytes,
   });
-  const rotation = createRotationService({
+  const scrub = () => truncateWal(database.sqlite);
+  const tokens = createTokenService({
     db,
+    changes: database.changes,
     projects,
+    environments,
     keys,
     secrets,
     keystore,
     audit,
     now,
-    scrub: () => truncateWal(database.sqlite),
+    scrub,
   });
-  const tokens = createTokenService({ db, changes: database.changes, projects, environments, audit, now });
+  const rotation = createRotationService({ db, projects, keys, secrets, tokens, keystore, audit, now, scrub });
   const users = createUserService({ db, kdf, audit, now });
   const shares = createShareService({ db, audit, now, maxBytes: config.shareMaxBytes });
 

@@ -26,6 +26,7 @@ export const AUDIT_ACTIONS = [
   'token_revoked',
   'key_rotated',
   'reencrypted',
+  'environment_keys',
   'imported',
   'share_created',
   'share_viewed',

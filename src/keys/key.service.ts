@@ -6,11 +6,12 @@ import { generateDataKey, unwrapDataKey, wrapDataKey } from '../crypto/envelope.
 import { DEFAULT_KDF_PARAMS, type Kdf, type KdfParams, parseKdfParams } from '../crypto/kdf.js';
 import { type Changes, changeGuardedRows } from '../db/changes.js';
 import type { Database } from '../db/database.js';
-import { InvalidMasterKey, Sealed } from '../errors.js';
+import { environmentKey, type TokenKeyBinding, unwrapEnvironmentKey } from '../crypto/scoped-keys.js';
+import { InvalidMasterKey, InvalidToken, Sealed } from '../errors.js';
 import type { ProjectRow } from '../projects/project.table.js';
 import type { Keystore } from './keystore.js';
 import { rootKeyRepository } from './root-key.repository.js';
-import type { RootKeyRow, RootKeyTable } from './root-key.table.js';
+import type { RootKeyRow, RootKeyTable, ValueKeys } from './root-key.table.js';
 
 /**
  * Wraps a key derivation (only a cache miss derives): `before` may refuse it (rate limiting), `after`
@@ -26,15 +27,55 @@ export type KeyAccess =
   /** The master key itself (CLI, API). The caller owns the bytes and wipes them. */
   | { readonly masterKey: Uint8Array; readonly guard?: DerivationGuard }
   /** The unseal this admin session (ui-kit.ts: sessionHolder) made, still in force (web UI). */
-  | { readonly unsealedBy: string };
+  | { readonly unsealedBy: string }
+  /** A keyed token presented whole (the API without X-Master-Key): opens its own environment only. */
+  | { readonly keyedToken: KeyedTokenAccess };
+
+export interface KeyedTokenAccess {
+  readonly binding: TokenKeyBinding;
+  /** Derived from the presented token for this request; the caller wipes it. */
+  readonly wrappingKey: Uint8Array;
+  /** The token's stored wrapped environment key (null once withdrawn). */
+  readonly wrappedKey: Uint8Array | null;
+}
 
 type MasterKeyAccess = Extract<KeyAccess, { masterKey: Uint8Array }>;
 
 export interface DataKey {
-  readonly dek: Uint8Array;
-  /** The key_version the DEK belongs to: a write must check it in its transaction (bumpRevision). */
+  /**
+   * The key that encrypts and decrypts the values of `environmentId` in this tree: the root's data
+   * key itself (`value_keys = 'root'`, databases from before scoped keys) or that environment's key.
+   * Owned by this DataKey and wiped with it; a keyed token's DataKey refuses every other environment.
+   */
+  valueKey(environmentId: string): Uint8Array;
+  /** The root's data key; null when only an environment key is held (a keyed token). */
+  readonly dek: Uint8Array | null;
+  /** The key_version the key belongs to: a write must check it in its transaction (bumpRevision). */
   readonly keyVersion: number;
   readonly rootKey: RootKeyRow;
+}
+
+/**
+ * The value keys of a tree as `scheme` lays them out, from its data key: derived once per
+ * environment on first use. `wipe` zeroes every key derived (not `dek`, which the caller owns).
+ */
+export function valueKeysOf(rootId: string, dek: Uint8Array, scheme: ValueKeys) {
+  const derived = new Map<string, Uint8Array>();
+  return {
+    valueKey(environmentId: string): Uint8Array {
+      if (scheme === 'root') return dek;
+      let key = derived.get(environmentId);
+      if (!key) {
+        key = environmentKey(dek, rootId, environmentId);
+        derived.set(environmentId, key);
+      }
+      return key;
+    },
+    wipe(): void {
+      for (const key of derived.values()) key.fill(0);
+      derived.clear();
+    },
+  };
 }
 
 export function createKeyService(deps: {
@@ -85,7 +126,14 @@ export function createKeyService(deps: {
     const dek = generateDataKey();
     try {
       const wrapped = await wrapForMasterKey(rootId, masterKey, dek, 1);
-      return { project_id: rootId, ...wrapped, revision: 0, created_at: now().toISOString(), rotated_at: null };
+      return {
+        project_id: rootId,
+        ...wrapped,
+        revision: 0,
+        value_keys: 'environment',
+        created_at: now().toISOString(),
+        rotated_at: null,
+      };
     } finally {
       dek.fill(0);
     }
@@ -149,11 +197,13 @@ export function createKeyService(deps: {
   }
 
   /**
-   * Runs `fn` with a private copy of the root's DEK, wiped afterwards. A master key is checked
-   * against the API cache first, and only derived (once) when it is not there.
+   * Runs `fn` with the keys of the root's values, wiped afterwards. A master key is checked against
+   * the API cache first, and only derived (once) when it is not there; a keyed token's environment
+   * key comes from the token cache or from one unwrap (no KDF).
    */
   async function withDataKey<T>(root: ProjectRow, access: KeyAccess, fn: (key: DataKey) => Promise<T>): Promise<T> {
     const rootKey = await requireRootKey(root.id);
+    if ('keyedToken' in access) return withTokenKey(rootKey, access.keyedToken, fn);
     let dek: Uint8Array | undefined;
     if ('masterKey' in access) {
       dek = await apiDataKey(rootKey, access);
@@ -161,10 +211,48 @@ export function createKeyService(deps: {
       dek = keystore.adminKey(root.id, access.unsealedBy, rootKey.key_version);
       if (!dek) throw new Sealed(root.name);
     }
+    const values = valueKeysOf(root.id, dek, rootKey.value_keys);
     try {
-      return await fn({ dek, keyVersion: rootKey.key_version, rootKey });
+      return await fn({ valueKey: values.valueKey, dek, keyVersion: rootKey.key_version, rootKey });
     } finally {
+      values.wipe();
       dek.fill(0);
+    }
+  }
+
+  /** A keyed token's environment key: cached, else unwrapped. A key that does not unwrap is a 401. */
+  async function withTokenKey<T>(
+    rootKey: RootKeyRow,
+    access: KeyedTokenAccess,
+    fn: (key: DataKey) => Promise<T>,
+  ): Promise<T> {
+    const { binding, wrappingKey, wrappedKey } = access;
+    // A keyed token exists only in a tree whose values are under environment keys (its creation
+    // converted it): anything else is a database altered by hand.
+    if (rootKey.value_keys !== 'environment' || wrappedKey === null) throw new InvalidToken();
+    let envKey = keystore.tokenKey(rootKey.project_id, binding.tokenId, wrappingKey);
+    if (!envKey) {
+      try {
+        envKey = unwrapEnvironmentKey(wrappingKey, wrappedKey, binding);
+      } catch (error) {
+        if (error instanceof DecryptionFailed) throw new InvalidToken();
+        throw error;
+      }
+      keystore.rememberTokenKey(rootKey.project_id, binding.tokenId, wrappingKey, envKey);
+    }
+    const key = envKey;
+    try {
+      return await fn({
+        valueKey(environmentId) {
+          if (environmentId !== binding.environmentId) throw new Error('a keyed token opens its own environment only');
+          return key;
+        },
+        dek: null,
+        keyVersion: rootKey.key_version,
+        rootKey,
+      });
+    } finally {
+      key.fill(0);
     }
   }
 
@@ -208,6 +296,11 @@ export function createKeyService(deps: {
     return rootKeyRepository.bumpRevision(trx, rootId, keyVersion);
   }
 
+  /** Marks the tree's values as under environment keys, in the caller's transaction (useEnvironmentKeys in secret-write.service.ts). */
+  function useEnvironmentKeys(trx: Kysely<Database>, rootId: string, keyVersion: number): Promise<boolean> {
+    return rootKeyRepository.useEnvironmentKeys(trx, rootId, keyVersion);
+  }
+
   async function seal(root: ProjectRow, actor: Actor): Promise<boolean> {
     const wasUnsealed = keystore.seal(root.id);
     await audit.recordAlone({ actor, action: 'seal', projectId: root.id });
@@ -221,6 +314,7 @@ export function createKeyService(deps: {
     unlock,
     withDataKey,
     bumpRevision,
+    useEnvironmentKeys,
     unseal,
     seal,
     requireRootKey,

@@ -17,6 +17,16 @@ interface ApiEntry extends HeldKey {
   readonly proof: Uint8Array;
 }
 
+/** A keyed token's environment key, unwrapped by a pull that presented the whole token. */
+interface TokenEntry {
+  readonly tokenId: string;
+  readonly envKey: Uint8Array;
+  /** HMAC of the token's wrapping key that unwrapped this entry, under the per-process random key. */
+  readonly proof: Uint8Array;
+  readonly expiresAt: number;
+  readonly cancelTimer: () => void;
+}
+
 interface ResolvedEntry {
   readonly revision: number;
   readonly values: ReadonlyMap<string, unknown>;
@@ -28,6 +38,8 @@ interface RootSlot {
   /** Admin unseals by holder: each belongs to the session that made it, and to no other. */
   admins: Map<string, HeldKey>;
   api: ApiEntry[];
+  /** By token id: at most one entry per keyed token. */
+  tokens: Map<string, TokenEntry>;
   resolved: Map<string, ResolvedEntry>;
 }
 
@@ -55,8 +67,14 @@ const wipe = (held: HeldKey) => {
   held.dek.fill(0);
 };
 
+const wipeToken = (entry: TokenEntry) => {
+  entry.cancelTimer();
+  entry.envKey.fill(0);
+};
+
 /**
- * The only holder of data keys (DEKs) and of anything decrypted with them. Nothing here is ever
+ * The only holder of data keys (DEKs), environment keys unwrapped by keyed tokens, and anything
+ * decrypted with them. Nothing here is ever
  * serialised, logged or put in a session. Every DEK handed in is copied, and every copy is
  * overwritten with zeros when it is sealed, expires, goes stale, or the process shuts down.
  */
@@ -158,6 +176,42 @@ export class Keystore {
   }
 
   /**
+   * Token cache: remembers that the keyed token `tokenId`, through the wrapping key its holder
+   * presented, unwrapped `envKey`, so its next pulls skip the unwrap and reuse the values decrypted
+   * for its scope. The wrapping key itself is not kept, only its HMAC (as for master keys).
+   */
+  rememberTokenKey(rootId: string, tokenId: string, wrappingKey: Uint8Array, envKey: Uint8Array): void {
+    this.dropToken(tokenId);
+    const slot = this.#slot(rootId);
+    const entry: TokenEntry = {
+      tokenId,
+      envKey: Uint8Array.from(envKey),
+      proof: this.#proof(wrappingKey),
+      expiresAt: this.#now() + this.#ttlMs,
+      cancelTimer: this.#schedule(() => {
+        if (this.#roots.get(rootId)?.tokens.get(tokenId) === entry) this.#dropToken(rootId, tokenId);
+      }, this.#ttlMs),
+    };
+    slot.tokens.set(tokenId, entry);
+  }
+
+  /** A copy of the environment key this token's wrapping key unwrapped earlier, or undefined. The caller wipes it. */
+  tokenKey(rootId: string, tokenId: string, wrappingKey: Uint8Array): Uint8Array | undefined {
+    const entry = this.#roots.get(rootId)?.tokens.get(tokenId);
+    if (!entry) return undefined;
+    if (entry.expiresAt <= this.#now()) {
+      this.#dropToken(rootId, tokenId);
+      return undefined;
+    }
+    return timingSafeEqual(entry.proof, this.#proof(wrappingKey)) ? Uint8Array.from(entry.envKey) : undefined;
+  }
+
+  /** The token was revoked: wipes the environment key its pulls left here, whichever root holds it. */
+  dropToken(tokenId: string): void {
+    for (const rootId of [...this.#roots.keys()]) this.#dropToken(rootId, tokenId);
+  }
+
+  /**
    * Names a master key without holding it: its HMAC under this process's random key, as hex. Lets
    * concurrent requests presenting the same key find each other's derivation.
    */
@@ -179,7 +233,7 @@ export class Keystore {
   rememberResolved<T>(rootId: string, scope: string, revision: number, values: ReadonlyMap<string, T>): void {
     const slot = this.#roots.get(rootId);
     // Decrypted values live only as long as a key that could decrypt them again.
-    if (!slot || (slot.admins.size === 0 && slot.api.length === 0)) return;
+    if (!slot || !this.#holdsKey(slot)) return;
     slot.resolved.set(scope, { revision, values, renders: new Map() });
   }
 
@@ -205,6 +259,8 @@ export class Keystore {
     slot.admins.forEach(wipe);
     slot.admins.clear();
     slot.api.forEach(wipe);
+    slot.tokens.forEach(wipeToken);
+    slot.tokens.clear();
     slot.resolved.clear();
     this.#roots.delete(rootId);
     return wasUnsealed;
@@ -217,7 +273,7 @@ export class Keystore {
   #slot(rootId: string): RootSlot {
     let slot = this.#roots.get(rootId);
     if (!slot) {
-      slot = { admins: new Map(), api: [], resolved: new Map() };
+      slot = { admins: new Map(), api: [], tokens: new Map(), resolved: new Map() };
       this.#roots.set(rootId, slot);
     }
     return slot;
@@ -246,8 +302,21 @@ export class Keystore {
     this.#forgetIfEmpty(rootId, slot);
   }
 
+  #dropToken(rootId: string, tokenId: string): void {
+    const slot = this.#roots.get(rootId);
+    const entry = slot?.tokens.get(tokenId);
+    if (!slot || !entry) return;
+    wipeToken(entry);
+    slot.tokens.delete(tokenId);
+    this.#forgetIfEmpty(rootId, slot);
+  }
+
+  #holdsKey(slot: RootSlot): boolean {
+    return slot.admins.size > 0 || slot.api.length > 0 || slot.tokens.size > 0;
+  }
+
   #forgetIfEmpty(rootId: string, slot: RootSlot): void {
-    if (slot.admins.size > 0 || slot.api.length > 0) return;
+    if (this.#holdsKey(slot)) return;
     slot.resolved.clear();
     this.#roots.delete(rootId);
   }

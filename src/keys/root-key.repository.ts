@@ -31,11 +31,24 @@ async function bumpRevision(db: Kysely<Database>, rootId: string, keyVersion?: n
   return result.numUpdatedRows === 1n;
 }
 
+/** The tree's values are now under environment keys (in the caller's transaction); false when rotated meanwhile. */
+async function useEnvironmentKeys(db: Kysely<Database>, rootId: string, keyVersion: number): Promise<boolean> {
+  const result = await db
+    .updateTable('root_keys')
+    .set((eb) => ({ value_keys: 'environment', revision: eb('revision', '+', 1) }))
+    .where('project_id', '=', rootId)
+    .where('key_version', '=', keyVersion)
+    .where('value_keys', '=', 'root')
+    .executeTakeFirst();
+  return result.numUpdatedRows === 1n;
+}
+
 async function replaceWrappedKey(
   db: Kysely<Database>,
   rootId: string,
   expectedKeyVersion: number,
-  next: Pick<RootKeyTable, 'kdf' | 'salt' | 'wrapped_dek' | 'key_version' | 'rotated_at'>,
+  next: Pick<RootKeyTable, 'kdf' | 'salt' | 'wrapped_dek' | 'key_version' | 'rotated_at'> &
+    Partial<Pick<RootKeyTable, 'value_keys'>>,
 ): Promise<boolean> {
   const result = await db
     .updateTable('root_keys')
@@ -46,4 +59,10 @@ async function replaceWrappedKey(
   return result.numUpdatedRows === 1n;
 }
 
-export const rootKeyRepository = Object.freeze({ findRootKey, insertRootKey, bumpRevision, replaceWrappedKey });
+export const rootKeyRepository = Object.freeze({
+  findRootKey,
+  insertRootKey,
+  bumpRevision,
+  useEnvironmentKeys,
+  replaceWrappedKey,
+});

@@ -1,5 +1,7 @@
 import type { Selectable } from 'kysely';
 
+export type ValueKeys = 'root' | 'environment';
+
 /** One row per root project: everything needed to unwrap its data key, except the master key. */
 export interface RootKeyTable {
   project_id: string;
@@ -10,6 +12,11 @@ export interface RootKeyTable {
   key_version: number;
   /** Bumped in the same transaction as any write in the tree; guards every cache of decrypted data. */
   revision: number;
+  /**
+   * What encrypts this tree's values: `root`, the data key itself (databases from before scoped
+   * keys); `environment`, a key per environment derived from it (crypto/scoped-keys.ts).
+   */
+  value_keys: ValueKeys;
   created_at: string;
   rotated_at: string | null;
 }

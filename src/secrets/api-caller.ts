@@ -9,6 +9,8 @@ export interface ApiCaller {
   readonly actor: Actor;
   /** The X-Master-Key header as bytes (absent or malformed: the handler fails before any derivation). */
   readonly masterKey: Uint8Array | undefined;
+  /** Whether an X-Master-Key header was sent at all: a malformed one is refused, keyed token or not. */
+  readonly masterKeySent: boolean;
   readonly guard: DerivationGuard;
 }
 

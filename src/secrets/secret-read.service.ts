@@ -3,10 +3,12 @@ import type { Actor, AuditService } from '../audit/audit.service.js';
 import { decryptValue } from '../crypto/envelope.js';
 import type { Database } from '../db/database.js';
 import type { EnvironmentService } from '../environments/environment.service.js';
-import { NotFound } from '../errors.js';
+import { InvalidRequest, InvalidToken, NotFound } from '../errors.js';
 import type { DataKey, KeyAccess, KeyService } from '../keys/key.service.js';
 import type { Keystore } from '../keys/keystore.js';
 import type { ProjectService } from '../projects/project.service.js';
+import type { AuthenticatedToken } from '../tokens/token.service.js';
+import { sealedBody, sealedSecretsJson } from './sealed-pull.js';
 import { secretRepository, type VersionHead } from './secret.repository.js';
 import { assertSecretKey } from './secret-key.js';
 import {
@@ -48,7 +50,7 @@ export function createSecretReadService(deps: {
   scopeOf: ScopeLookup;
   projects: Pick<ProjectService, 'byName' | 'chain'>;
   environments: Pick<EnvironmentService, 'list'>;
-  keys: Pick<KeyService, 'withDataKey'>;
+  keys: Pick<KeyService, 'withDataKey' | 'requireRootKey'>;
   keystore: Pick<Keystore, 'resolved' | 'lastResolved' | 'rememberResolved' | 'rendered' | 'rememberRendered'>;
   audit: Pick<AuditService, 'enqueue' | 'recordAlone'>;
 }) {
@@ -68,10 +70,8 @@ export function createSecretReadService(deps: {
    * those that changed since the last resolve: a version's value never changes (a rotation
    * re-encrypts the same value), so one found in the previous result is taken from there.
    */
-  async function resolveWithKey(
-    s: SecretScope,
-    { dek, rootKey }: DataKey,
-  ): Promise<ReadonlyMap<string, ResolvedSecret>> {
+  async function resolveWithKey(s: SecretScope, dataKey: DataKey): Promise<ReadonlyMap<string, ResolvedSecret>> {
+    const { rootKey } = dataKey;
     const cacheScope = `${s.project.id}/${s.environment.id}`;
     // rootKey was read before the values below, so a write in between only makes this entry stale.
     const cached = keystore.resolved<ResolvedSecret>(rootOf(s).id, cacheScope, rootKey.revision);
@@ -86,7 +86,11 @@ export function createSecretReadService(deps: {
         value:
           known && known.project === project && known.version === head.version
             ? known.value
-            : decryptValue(dek, head.ciphertext, valueContext(s, head.projectId, head.key, head.version)),
+            : decryptValue(
+                dataKey.valueKey(s.environment.id),
+                head.ciphertext,
+                valueContext(s, head.projectId, head.key, head.version),
+              ),
         version: head.version,
         project,
         updatedAt: head.createdAt,
@@ -143,6 +147,56 @@ export function createSecretReadService(deps: {
       COALESCED,
     );
     return rendered;
+  }
+
+  /**
+   * Ciphertexts of each scope's winners, as the `secrets` JSON of a sealed answer, valid at the
+   * root's revision. Not key material (the keystore holds that): what a copy of the database holds.
+   */
+  const sealedSecrets = new Map<string, { revision: number; json: string; keys: number }>();
+
+  /**
+   * The zero-knowledge pull: the winners of the token's scope as ciphertexts, with what each one's
+   * AAD binds, and the token's wrapped environment key (sealed-pull.ts). No key is used or held.
+   */
+  async function pullSealed(client: { actor: Actor; token: AuthenticatedToken }): Promise<string> {
+    const { token } = client;
+    if (token.kind !== 'keyed') throw new InvalidRequest('the sealed form needs a keyed token');
+    if (token.wrappedKey === null) throw new InvalidToken();
+    const s = await scopeOf(token.project, token.environment);
+    const root = rootOf(s);
+    // Read before the winners, so a write in between only makes this entry stale (as resolveWithKey).
+    const { revision } = await keys.requireRootKey(root.id);
+    const scope = `${s.project.id}/${s.environment.id}`;
+    let entry = sealedSecrets.get(scope);
+    if (!entry || entry.revision !== revision) {
+      const heads = await winners(s);
+      entry = { revision, json: sealedSecretsJson(root.id, s.environment.id, heads), keys: heads.length };
+      sealedSecrets.set(scope, entry);
+    }
+    audit.enqueue(
+      {
+        actor: client.actor,
+        action: 'api_read',
+        projectId: token.projectId,
+        environment: token.environment,
+        key: null,
+        details: { token_id: token.id, format: 'sealed', keys: entry.keys },
+      },
+      COALESCED,
+    );
+    return sealedBody(
+      {
+        token: token.id,
+        project: s.project.name,
+        environment: s.environment.name,
+        root: root.id,
+        environment_id: s.environment.id,
+        chain: s.chain.map((p) => ({ id: p.id, name: p.name })),
+        wrapped_key: token.wrappedKey,
+      },
+      entry.json,
+    );
   }
 
   /** The decrypted view of the admin UI: every resolved value, audited as `secrets_revealed`. */
@@ -239,7 +293,7 @@ export function createSecretReadService(deps: {
     return { environments: envs.map((env) => env.name), missing };
   }
 
-  return { resolve, pull, reveal, get, getForApi, list, history, diff };
+  return { resolve, pull, pullSealed, reveal, get, getForApi, list, history, diff };
 }
 
 export type SecretReadService = ReturnType<typeof createSecretReadService>;

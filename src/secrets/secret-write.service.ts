@@ -7,7 +7,8 @@ import { writeTransaction } from '../db/open.js';
 import { InvalidRequest, KeyRotatedMeanwhile, NotFound, SurprisingDotenv, VersionConflict } from '../errors.js';
 import { parseDotenv } from '../formats/dotenv.js';
 import { describeDotenvWarning, findSurprisingDotenvLines } from '../formats/dotenv-lines.js';
-import type { DataKey, KeyAccess, KeyService } from '../keys/key.service.js';
+import { type DataKey, type KeyAccess, type KeyService, valueKeysOf } from '../keys/key.service.js';
+import type { ProjectRow } from '../projects/project.table.js';
 import { secretRepository } from './secret.repository.js';
 import type { SecretVersionKind } from './secret.table.js';
 import { assertSecretKey, assertSecretValue } from './secret-key.js';
@@ -30,7 +31,7 @@ export interface WrittenVersion {
 export function createSecretWriteService(deps: {
   db: Kysely<Database>;
   scopeOf: ScopeLookup;
-  keys: Pick<KeyService, 'withDataKey' | 'bumpRevision'>;
+  keys: Pick<KeyService, 'withDataKey' | 'bumpRevision' | 'useEnvironmentKeys'>;
   audit: Pick<AuditService, 'record'>;
   now: () => Date;
   maxSecretBytes: number;
@@ -41,7 +42,7 @@ export function createSecretWriteService(deps: {
   async function writeVersion(
     trx: Kysely<Database>,
     s: SecretScope,
-    dek: Uint8Array | null,
+    valueKey: Uint8Array | null,
     write: { key: string; value: string | null; kind: SecretVersionKind; cas?: number | undefined },
     actor: Actor,
   ): Promise<number> {
@@ -67,7 +68,9 @@ export function createSecretWriteService(deps: {
       });
     }
     const ciphertext =
-      write.value === null ? null : encryptValue(dek!, write.value, valueContext(s, s.project.id, write.key, version));
+      write.value === null
+        ? null
+        : encryptValue(valueKey!, write.value, valueContext(s, s.project.id, write.key, version));
     await secretRepository.insertVersion(trx, {
       secret_id: secretId,
       version,
@@ -103,7 +106,7 @@ export function createSecretWriteService(deps: {
         const version = await writeVersion(
           trx,
           s,
-          dataKey.dek,
+          dataKey.valueKey(s.environment.id),
           { key: input.key, value, kind: 'set', cas: input.cas },
           actor,
         );
@@ -177,8 +180,9 @@ export function createSecretWriteService(deps: {
             `version ${input.version} of ${input.key} is a deletion: there is no value to restore`,
           );
         }
-        const value = decryptValue(dataKey.dek, old.ciphertext, valueContext(s, s.project.id, input.key, old.version));
-        const version = await writeVersion(trx, s, dataKey.dek, { key: input.key, value, kind: 'rollback' }, actor);
+        const valueKey = dataKey.valueKey(s.environment.id);
+        const value = decryptValue(valueKey, old.ciphertext, valueContext(s, s.project.id, input.key, old.version));
+        const version = await writeVersion(trx, s, valueKey, { key: input.key, value, kind: 'rollback' }, actor);
         await audit.record(trx, {
           actor,
           action: 'secret_rolled_back',
@@ -229,6 +233,7 @@ export function createSecretWriteService(deps: {
     const s = await scopeOf(input.project, input.environment);
     return keys.withDataKey(rootOf(s), access, (dataKey) =>
       writeWithKey(s, dataKey, async (trx) => {
+        const valueKey = dataKey.valueKey(s.environment.id);
         const written: string[] = [];
         const unchanged: string[] = [];
         for (const [key, value] of entries) {
@@ -236,10 +241,10 @@ export function createSecretWriteService(deps: {
           const head = existing && (await secretRepository.findVersion(trx, existing.id, existing.current_version));
           const same =
             head?.ciphertext != null &&
-            decryptValue(dataKey.dek, head.ciphertext, valueContext(s, s.project.id, key, head.version)) === value;
+            decryptValue(valueKey, head.ciphertext, valueContext(s, s.project.id, key, head.version)) === value;
           if (same) unchanged.push(key);
           else {
-            await writeVersion(trx, s, dataKey.dek, { key, value, kind: 'import' }, actor);
+            await writeVersion(trx, s, valueKey, { key, value, kind: 'import' }, actor);
             written.push(key);
           }
         }
@@ -256,14 +261,15 @@ export function createSecretWriteService(deps: {
   }
 
   /**
-   * Re-encrypts every stored version of every secret of a root's tree from one data key to
-   * another, in the caller's transaction (a rotation with --reencrypt). Returns how many.
+   * Re-encrypts every stored version of every secret of a root's tree from one set of value keys
+   * to another (valueKeysOf), in the caller's transaction: a rotation with --reencrypt, or the
+   * conversion to environment keys. Returns how many.
    */
   async function reencryptTree(
     trx: Kysely<Database>,
     rootId: string,
-    from: Uint8Array,
-    to: Uint8Array,
+    from: (environmentId: string) => Uint8Array,
+    to: (environmentId: string) => Uint8Array,
   ): Promise<number> {
     let count = 0;
     for (const row of await secretRepository.listTreeCiphertexts(trx, rootId)) {
@@ -274,14 +280,44 @@ export function createSecretWriteService(deps: {
         key: row.key,
         version: row.version,
       };
-      const value = decryptValue(from, row.ciphertext!, context);
-      await secretRepository.replaceCiphertext(trx, row.secret_id, row.version, encryptValue(to, value, context));
+      const value = decryptValue(from(row.environment_id), row.ciphertext!, context);
+      const ciphertext = encryptValue(to(row.environment_id), value, context);
+      await secretRepository.replaceCiphertext(trx, row.secret_id, row.version, ciphertext);
       count += 1;
     }
     return count;
   }
 
-  return { set, setForApi, remove, removeForApi, rollback, importDotenv, reencryptTree };
+  /**
+   * Moves a tree from one data key for every value (a database from before scoped keys) to a key
+   * per environment derived from it, re-encrypting every version in one transaction: a failure
+   * part-way leaves the tree as it was. Needs the data key (master key, or an unsealed root); does
+   * nothing for a tree already converted. Returns how many versions were re-encrypted, or undefined.
+   */
+  async function useEnvironmentKeys(root: ProjectRow, access: KeyAccess, actor: Actor): Promise<number | undefined> {
+    return keys.withDataKey(root, access, async ({ dek, rootKey }) => {
+      if (rootKey.value_keys === 'environment') return undefined;
+      if (!dek) throw new Error('converting a tree to environment keys needs its data key');
+      const to = valueKeysOf(root.id, dek, 'environment');
+      try {
+        return await writeTransaction(db, async (trx) => {
+          const count = await reencryptTree(trx, root.id, () => dek, to.valueKey);
+          if (!(await keys.useEnvironmentKeys(trx, root.id, rootKey.key_version))) throw new KeyRotatedMeanwhile();
+          await audit.record(trx, {
+            actor,
+            action: 'environment_keys',
+            projectId: root.id,
+            details: { versions: count },
+          });
+          return count;
+        });
+      } finally {
+        to.wipe();
+      }
+    });
+  }
+
+  return { set, setForApi, remove, removeForApi, rollback, importDotenv, reencryptTree, useEnvironmentKeys };
 }
 
 export type SecretWriteService = ReturnType<typeof createSecretWriteService>;

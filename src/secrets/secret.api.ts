@@ -31,7 +31,10 @@ export function mountSecretApi(router: IRouter, prefix: string, deps: SecretApiD
   // The handler wipes the master key when done; a body that fails to parse never reaches it.
   const parseJson: RequestHandler = (req, res, next) =>
     deps.parseJson(req, res, (error?: unknown) => {
-      if (error) apiCaller(req).masterKey?.fill(0);
+      if (error) {
+        apiCaller(req).masterKey?.fill(0);
+        apiCaller(req).token.wrappingKey?.fill(0);
+      }
       next(error);
     });
 
@@ -42,24 +45,37 @@ export function mountSecretApi(router: IRouter, prefix: string, deps: SecretApiD
       try {
         // Rights first: a read token that tries to write never costs a derivation.
         if (write && caller.token.access !== 'read_write') throw new Forbidden('this token is read-only');
-        if (!caller.masterKey) throw new InvalidMasterKey();
-        await handler(req, res, caller, { masterKey: caller.masterKey, guard: caller.guard });
+        await handler(req, res, caller, keyAccess(caller));
       } catch (error) {
         if (error instanceof AppError && DENIALS.has(error.code))
           auditDenied(audit, caller, error.code, auditedKey(req));
         throw error;
       } finally {
         caller.masterKey?.fill(0);
+        caller.token.wrappingKey?.fill(0);
       }
     };
+
+  /** The zero-knowledge pull (`?format=sealed`): no key is used, so the request never reaches `handle`. */
+  const sealed: RequestHandler = async (req, res, next) => {
+    if (req.query.format !== 'sealed') return next();
+    const caller = apiCaller(req);
+    try {
+      res.type('application/json').send(await secrets.pullSealed(caller));
+    } finally {
+      caller.masterKey?.fill(0);
+      caller.token.wrappingKey?.fill(0);
+    }
+  };
 
   router.get(
     `${prefix}/secrets`,
     ...guards,
+    sealed,
     handle(async (req, res, caller, access) => {
       const format = typeof req.query.format === 'string' ? req.query.format : 'json';
       if (!['json', 'dotenv', 'shell'].includes(format))
-        throw new InvalidRequest('format must be json, dotenv or shell');
+        throw new InvalidRequest('format must be json, dotenv, shell or sealed');
       const withMetadata = format === 'json' && req.query.include === 'metadata';
       const variant = withMetadata ? 'json+metadata' : format;
       const { body } = await secrets.pull(caller, access, { format, variant }, (resolved) => {
@@ -133,6 +149,24 @@ export function mountSecretApi(router: IRouter, prefix: string, deps: SecretApiD
       { write: true },
     ),
   );
+}
+
+/**
+ * The key a request opens values with: the master key when X-Master-Key is sent (checked as always,
+ * keyed token or not); else a keyed token's own environment key. A token proof (`sfzk_`) opens
+ * nothing here: it may fetch the sealed form only.
+ */
+function keyAccess(caller: ApiCaller): KeyAccess {
+  const { token } = caller;
+  if (token.presented === 'proof') {
+    throw new Forbidden('a token proof (sfzk_) fetches the sealed form only: GET /api/v1/secrets?format=sealed');
+  }
+  if (caller.masterKey) return { masterKey: caller.masterKey, guard: caller.guard };
+  if (caller.masterKeySent) throw new InvalidMasterKey();
+  if (token.kind === 'keyed' && token.wrappingKey) {
+    return { keyedToken: { binding: token.binding, wrappingKey: token.wrappingKey, wrappedKey: token.wrappedKey } };
+  }
+  throw new InvalidMasterKey();
 }
 
 function keyParam(req: Request): string | undefined {

@@ -21,7 +21,7 @@ export function createSecretService(deps: {
   db: Kysely<Database>;
   projects: Pick<ProjectService, 'byName' | 'chain'>;
   environments: Pick<EnvironmentService, 'byName' | 'list'>;
-  keys: Pick<KeyService, 'withDataKey' | 'bumpRevision'>;
+  keys: Pick<KeyService, 'withDataKey' | 'bumpRevision' | 'useEnvironmentKeys' | 'requireRootKey'>;
   keystore: Pick<Keystore, 'resolved' | 'lastResolved' | 'rememberResolved' | 'rendered' | 'rememberRendered'>;
   audit: Pick<AuditService, 'record' | 'recordAlone' | 'enqueue'>;
   now: () => Date;

@@ -9,6 +9,7 @@ const viewColumns = [
   'p.name as project',
   'e.name as environment',
   't.access',
+  't.kind',
   't.created_at',
   't.last_used_at',
   't.expires_at',
@@ -35,11 +36,22 @@ function findTokenView(db: Kysely<Database>, id: string) {
 const authQuery = reusableQuery((db, id: string) =>
   db
     .selectFrom('service_tokens')
-    .select(['id', 'token_hash', 'access', 'expires_at', 'revoked_at', 'last_used_at', 'project_id', 'environment_id'])
+    .select([
+      'id',
+      'token_hash',
+      'kind',
+      'wrapped_key',
+      'access',
+      'expires_at',
+      'revoked_at',
+      'last_used_at',
+      'project_id',
+      'environment_id',
+    ])
     .where('id', '=', id),
 );
 
-/** What authentication needs: the hash to compare and the scope ids, never more. One primary-key read. */
+/** What authentication needs: the hash to compare, the scope ids and a keyed token's wrapped key. One primary-key read. */
 async function findTokenForAuth(db: Kysely<Database>, id: string) {
   return (await authQuery(db, id))[0];
 }
@@ -51,11 +63,34 @@ async function insertToken(db: Kysely<Database>, row: ServiceTokenTable): Promis
 async function markRevoked(db: Kysely<Database>, id: string, at: string): Promise<boolean> {
   const result = await db
     .updateTable('service_tokens')
-    .set({ revoked_at: at })
+    .set({ revoked_at: at, wrapped_key: null })
     .where('id', '=', id)
     .where('revoked_at', 'is', null)
     .executeTakeFirst();
   return result.numUpdatedRows === 1n;
+}
+
+/** Revokes every keyed token of a tree and deletes its wrapped key; returns those it changed. */
+async function withdrawKeyedTokens(db: Kysely<Database>, rootId: string, at: string) {
+  const inTree = db.selectFrom('projects').select('id').where('root_id', '=', rootId);
+  const rows = await db
+    .selectFrom('service_tokens')
+    .select(['id', 'project_id', 'revoked_at'])
+    .where('kind', '=', 'keyed')
+    .where('project_id', 'in', inTree)
+    .where((eb) => eb.or([eb('wrapped_key', 'is not', null), eb('revoked_at', 'is', null)]))
+    .execute();
+  if (rows.length === 0) return [];
+  await db
+    .updateTable('service_tokens')
+    .set((eb) => ({ wrapped_key: null, revoked_at: eb.fn.coalesce('revoked_at', eb.val(at)) }))
+    .where(
+      'id',
+      'in',
+      rows.map((r) => r.id),
+    )
+    .execute();
+  return rows.filter((r) => r.revoked_at === null);
 }
 
 async function touchToken(db: Kysely<Database>, id: string, at: string): Promise<void> {
@@ -68,5 +103,6 @@ export const tokenRepository = Object.freeze({
   findTokenForAuth,
   insertToken,
   markRevoked,
+  withdrawKeyedTokens,
   touchToken,
 });

@@ -7,12 +7,25 @@ import { type Changes, changeGuardedRows } from '../db/changes.js';
 import type { Database } from '../db/database.js';
 import { writeTransaction } from '../db/open.js';
 import type { EnvironmentService } from '../environments/environment.service.js';
-import { InvalidRequest, InvalidToken, NotFound } from '../errors.js';
+import {
+  newKeyedToken,
+  parseKeyedToken,
+  parseTokenProof,
+  type TokenKeyBinding,
+  wrapEnvironmentKey,
+} from '../crypto/scoped-keys.js';
+import { InvalidRequest, InvalidToken, KeyRotatedMeanwhile, NotFound } from '../errors.js';
+import type { KeyAccess, KeyService } from '../keys/key.service.js';
+import type { Keystore } from '../keys/keystore.js';
 import type { ProjectService } from '../projects/project.service.js';
+import type { SecretService } from '../secrets/secret.service.js';
 import { tokenRepository } from './token.repository.js';
-import type { TokenAccess } from './token.table.js';
+import type { TokenAccess, TokenKind } from './token.table.js';
 
-/** `sfst_<16 hex id>_<43 chars: 256 random bits>`; the id is public and finds the row, the rest is the secret. */
+/**
+ * A classic token: `sfst_<16 hex id>_<43 chars: 256 random bits>`; the id is public and finds the
+ * row, the rest is the secret. Keyed tokens and their proofs: crypto/scoped-keys.ts.
+ */
 const TOKEN_FORMAT = /^sfst_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
 /** last_used_at is a hint, not a log: refreshing it at most once a minute keeps pulls free of writes. */
 const TOUCH_INTERVAL_MS = 60_000;
@@ -23,6 +36,7 @@ export interface TokenView {
   readonly project: string;
   readonly environment: string;
   readonly access: TokenAccess;
+  readonly kind: TokenKind;
   readonly created_at: string;
   readonly last_used_at: string | null;
   readonly expires_at: string | null;
@@ -32,11 +46,46 @@ export interface TokenView {
 export interface AuthenticatedToken {
   readonly id: string;
   readonly access: TokenAccess;
+  readonly kind: TokenKind;
   readonly projectId: string;
   readonly project: string;
   readonly rootId: string;
   readonly environmentId: string;
   readonly environment: string;
+  /** What a keyed token's wrapped environment key is bound to (its chain included). */
+  readonly binding: TokenKeyBinding;
+  /**
+   * How the token was presented: `token`, the whole string (a keyed one carries its wrapping key,
+   * below); `proof`, a keyed token's authentication key alone (it can fetch the sealed form only).
+   */
+  readonly presented: 'token' | 'proof';
+  /** A keyed token presented whole: its wrapping key, derived for this request. The caller wipes it. */
+  readonly wrappingKey?: Uint8Array;
+  /** A keyed token's stored wrapped environment key. */
+  readonly wrappedKey: Uint8Array | null;
+}
+
+/** What a presented token string is, before any database read. */
+type Presented =
+  | { kind: 'classic'; id: string; hash: Uint8Array }
+  | { kind: 'keyed'; id: string; hash: Uint8Array; wrappingKey?: Uint8Array };
+
+function readPresented(token: string): Presented | undefined {
+  const classic = TOKEN_FORMAT.exec(token);
+  if (classic) return { kind: 'classic', id: classic[1]!, hash: hashToken(token) };
+  const keyed = parseKeyedToken(token);
+  if (keyed) {
+    const hash = sha256(keyed.authKey);
+    keyed.authKey.fill(0);
+    return { kind: 'keyed', id: keyed.id, hash, wrappingKey: keyed.wrappingKey };
+  }
+  const proof = parseTokenProof(token);
+  if (proof) {
+    const hash = sha256(proof.authKey);
+    proof.authKey.fill(0);
+    return { kind: 'keyed', id: proof.id, hash };
+  }
+  return undefined;
 }
 
 // Hashed on every API request: crypto/hash.ts keeps node:crypto's native SHA-256 for this.
@@ -45,15 +94,25 @@ const hashToken = (token: string): Uint8Array => sha256(token);
 export function createTokenService(deps: {
   db: Kysely<Database>;
   changes: Changes;
-  projects: Pick<ProjectService, 'byName' | 'byId'>;
+  projects: Pick<ProjectService, 'byName' | 'byId' | 'chain'>;
   environments: Pick<EnvironmentService, 'byName' | 'byId'>;
+  keys: Pick<KeyService, 'withDataKey' | 'bumpRevision'>;
+  secrets: Pick<SecretService, 'useEnvironmentKeys'>;
+  keystore: Pick<Keystore, 'dropToken'>;
   audit: Pick<AuditService, 'record' | 'noteRejectedToken'>;
   now: () => Date;
+  /** Removes what a revocation deleted (a wrapped key) from the database's files: see rotation.service.ts. */
+  scrub: () => boolean;
 }) {
-  const { db, projects, environments, audit, now } = deps;
+  const { db, projects, environments, keys, secrets, keystore, audit, now, scrub } = deps;
   // Looked up on every request; any write anywhere (a revocation by the CLI included) empties it.
   const authRows = changeGuardedRows(deps.changes, (id: string) => tokenRepository.findTokenForAuth(db, id));
 
+  /**
+   * A new token, shown once. With `keyed` (the master key, or the session that unseals the root) it
+   * is a keyed token: its root is converted to environment keys first if it is not yet (one
+   * transaction), and the environment key is stored wrapped under the token's wrapping key.
+   */
   async function create(
     input: {
       project: string;
@@ -61,6 +120,7 @@ export function createTokenService(deps: {
       access: TokenAccess;
       expiresInSeconds?: number | undefined;
       name?: string | undefined;
+      keyed?: KeyAccess | undefined;
     },
     actor: Actor,
   ): Promise<{ token: string; view: TokenView }> {
@@ -69,34 +129,71 @@ export function createTokenService(deps: {
     const name = (input.name ?? `${project.name}/${environment.name}`).trim();
     if (name === '' || name.length > 100) throw new InvalidRequest('a token name must be 1 to 100 characters');
     const id = randomBytes(8).toString('hex');
-    const token = `sfst_${id}_${randomBytes(32).toString('base64url')}`;
     const at = now();
     const expiresAt =
       input.expiresInSeconds === undefined
         ? null
         : new Date(at.getTime() + input.expiresInSeconds * 1000).toISOString();
-    await writeTransaction(db, async (trx) => {
-      await tokenRepository.insertToken(trx, {
-        id,
-        name,
-        token_hash: hashToken(token),
-        project_id: project.id,
-        environment_id: environment.id,
-        access: input.access,
-        expires_at: expiresAt,
-        revoked_at: null,
-        last_used_at: null,
-        created_at: at.toISOString(),
-        created_by: actor.name.slice(0, 200),
+    const row = {
+      id,
+      name,
+      project_id: project.id,
+      environment_id: environment.id,
+      access: input.access,
+      expires_at: expiresAt,
+      revoked_at: null,
+      last_used_at: null,
+      created_at: at.toISOString(),
+      created_by: actor.name.slice(0, 200),
+    };
+    const created = {
+      actor,
+      action: 'token_created',
+      projectId: project.id,
+      environment: environment.name,
+      details: { token_id: id, access: input.access, kind: input.keyed ? 'keyed' : 'classic', expires_at: expiresAt },
+    } as const;
+
+    let token: string;
+    if (input.keyed) {
+      const chain = await projects.chain(project);
+      const root = chain[0]!;
+      await secrets.useEnvironmentKeys(root, input.keyed, actor);
+      token = newKeyedToken(id);
+      const { authKey, wrappingKey } = parseKeyedToken(token)!;
+      const binding = { tokenId: id, rootId: root.id, environmentId: environment.id, chain: chain.map((p) => p.id) };
+      try {
+        await keys.withDataKey(root, input.keyed, async (dataKey) => {
+          const wrapped = wrapEnvironmentKey(wrappingKey, dataKey.valueKey(environment.id), binding);
+          await writeTransaction(db, async (trx) => {
+            await tokenRepository.insertToken(trx, {
+              ...row,
+              token_hash: sha256(authKey),
+              kind: 'keyed',
+              wrapped_key: wrapped,
+            });
+            await audit.record(trx, created);
+            // The environment key wrapped above must still be the tree's: a re-encryption elsewhere
+            // in between would leave this token with a key that opens nothing.
+            if (!(await keys.bumpRevision(trx, root.id, dataKey.keyVersion))) throw new KeyRotatedMeanwhile();
+          });
+        });
+      } finally {
+        authKey.fill(0);
+        wrappingKey.fill(0);
+      }
+    } else {
+      token = `sfst_${id}_${randomBytes(32).toString('base64url')}`;
+      await writeTransaction(db, async (trx) => {
+        await tokenRepository.insertToken(trx, {
+          ...row,
+          token_hash: hashToken(token),
+          kind: 'classic',
+          wrapped_key: null,
+        });
+        await audit.record(trx, created);
       });
-      await audit.record(trx, {
-        actor,
-        action: 'token_created',
-        projectId: project.id,
-        environment: environment.name,
-        details: { token_id: id, access: input.access, expires_at: expiresAt },
-      });
-    });
+    }
     return { token, view: (await tokenRepository.findTokenView(db, id))! };
   }
 
@@ -105,12 +202,17 @@ export function createTokenService(deps: {
     return tokenRepository.listTokenViews(db, projectId);
   }
 
-  /** Immediate: the revocation is a write, and any write empties the cache of token rows. Revoking twice is a no-op. */
+  /**
+   * Immediate: the revocation is a write, and any write empties the cache of token rows. A keyed
+   * token's wrapped key is deleted with it, and wiped from this process's memory and from the
+   * database's files (scrub), so a copy taken afterwards plus the token decrypts nothing. Revoking
+   * twice is a no-op.
+   */
   async function revoke(id: string, actor: Actor): Promise<TokenView> {
     const view = await tokenRepository.findTokenView(db, id);
     if (!view) throw new NotFound('token', id.slice(0, 40));
-    await writeTransaction(db, async (trx) => {
-      if (!(await tokenRepository.markRevoked(trx, id, now().toISOString()))) return;
+    const revoked = await writeTransaction(db, async (trx) => {
+      if (!(await tokenRepository.markRevoked(trx, id, now().toISOString()))) return false;
       const row = await tokenRepository.findTokenForAuth(trx, id);
       await audit.record(trx, {
         actor,
@@ -118,8 +220,30 @@ export function createTokenService(deps: {
         projectId: row!.project_id,
         details: { token_id: id },
       });
+      return true;
     });
+    keystore.dropToken(id);
+    if (revoked && view.kind === 'keyed') scrub();
     return (await tokenRepository.findTokenView(db, id))!;
+  }
+
+  /**
+   * Revokes every keyed token of a tree whose data key is being replaced (rotate --reencrypt), in
+   * the caller's transaction: their wrapped keys open nothing any more, and nobody can rewrap them
+   * (the server never holds a wrapping key). Returns the ids revoked.
+   */
+  async function withdrawKeyedTokens(trx: Kysely<Database>, rootId: string, actor: Actor): Promise<string[]> {
+    const withdrawn = await tokenRepository.withdrawKeyedTokens(trx, rootId, now().toISOString());
+    for (const row of withdrawn) {
+      await audit.record(trx, {
+        actor,
+        action: 'token_revoked',
+        projectId: row.project_id,
+        details: { token_id: row.id, reason: 'reencrypted' },
+      });
+    }
+    for (const row of withdrawn) keystore.dropToken(row.id);
+    return withdrawn.map((row) => row.id);
   }
 
   /**
@@ -132,38 +256,58 @@ export function createTokenService(deps: {
       audit.noteRejectedToken({ reason, tokenId, ip: from.ip, userAgent: from.userAgent });
       throw new InvalidToken();
     };
-    const match = TOKEN_FORMAT.exec(token);
-    if (!match) {
+    const presented = readPresented(token);
+    if (!presented) {
       if (token === '') throw new InvalidToken();
       return refuse('malformed');
     }
-    const row = await authRows(match[1]!);
-    const at = now();
-    if (row === undefined) return refuse('unknown');
-    if (!timingSafeEqual(row.token_hash, hashToken(token))) return refuse('wrong_secret', row.id);
-    if (row.revoked_at !== null) return refuse('revoked', row.id);
-    if (row.expires_at !== null && new Date(row.expires_at) <= at) return refuse('expired', row.id);
-    const [project, environment] = await Promise.all([
-      projects.byId(row.project_id),
-      environments.byId(row.environment_id),
-    ]);
-    if (row.last_used_at === null || at.getTime() - new Date(row.last_used_at).getTime() > TOUCH_INTERVAL_MS) {
-      // A hint, not a record: if another process holds the write lock (a long re-encryption), a
-      // read must not fail over it. The next request a minute on tries again.
-      await tokenRepository.touchToken(db, row.id, at.toISOString()).catch(() => undefined);
+    const wipe = () => presented.kind === 'keyed' && presented.wrappingKey?.fill(0);
+    try {
+      const row = await authRows(presented.id);
+      const at = now();
+      if (row === undefined) return refuse('unknown');
+      if (row.kind !== presented.kind || !timingSafeEqual(row.token_hash, presented.hash)) {
+        return refuse('wrong_secret', row.id);
+      }
+      if (row.revoked_at !== null) return refuse('revoked', row.id);
+      if (row.expires_at !== null && new Date(row.expires_at) <= at) return refuse('expired', row.id);
+      const [project, environment] = await Promise.all([
+        projects.byId(row.project_id),
+        environments.byId(row.environment_id),
+      ]);
+      const chain = await projects.chain(project);
+      if (row.last_used_at === null || at.getTime() - new Date(row.last_used_at).getTime() > TOUCH_INTERVAL_MS) {
+        // A hint, not a record: if another process holds the write lock (a long re-encryption), a
+        // read must not fail over it. The next request a minute on tries again.
+        await tokenRepository.touchToken(db, row.id, at.toISOString()).catch(() => undefined);
+      }
+      const wrappingKey = presented.kind === 'keyed' ? presented.wrappingKey : undefined;
+      return {
+        id: row.id,
+        access: row.access,
+        kind: row.kind,
+        projectId: row.project_id,
+        project: project.name,
+        rootId: project.root_id,
+        environmentId: row.environment_id,
+        environment: environment.name,
+        binding: {
+          tokenId: row.id,
+          rootId: project.root_id,
+          environmentId: row.environment_id,
+          chain: chain.map((p) => p.id),
+        },
+        presented: presented.kind === 'keyed' && !wrappingKey ? 'proof' : 'token',
+        ...(wrappingKey && { wrappingKey }),
+        wrappedKey: row.wrapped_key,
+      };
+    } catch (error) {
+      wipe();
+      throw error;
     }
-    return {
-      id: row.id,
-      access: row.access,
-      projectId: row.project_id,
-      project: project.name,
-      rootId: project.root_id,
-      environmentId: row.environment_id,
-      environment: environment.name,
-    };
   }
 
-  return { create, list, revoke, authenticate };
+  return { create, list, revoke, withdrawKeyedTokens, authenticate };
 }
 
 export type TokenService = ReturnType<typeof createTokenService>;

@@ -2,12 +2,24 @@ import type { Selectable } from 'kysely';
 
 export type TokenAccess = 'read' | 'read_write';
 
+/** `classic` pulls with the master key; `keyed` carries the key of its own environment (docs/crypto.md). */
+export type TokenKind = 'classic' | 'keyed';
+
 export interface ServiceTokenTable {
-  /** The public part of the token (`sfst_<id>_<secret>`), used to look it up. */
+  /** The public part of the token (`sfst_<id>_<secret>`, `sfst_k1_<id>_<secret>`), used to look it up. */
   id: string;
   name: string;
-  /** SHA-256 of the whole token string; the token itself is never stored. */
+  /**
+   * Classic: SHA-256 of the whole token string. Keyed: SHA-256 of its authentication key. The token
+   * itself is never stored.
+   */
   token_hash: Uint8Array;
+  kind: TokenKind;
+  /**
+   * Keyed tokens: the environment key, wrapped under the token's wrapping key (which is never
+   * stored). Deleted when the token is revoked or its root is re-encrypted.
+   */
+  wrapped_key: Uint8Array | null;
   project_id: string;
   environment_id: string;
   access: TokenAccess;

@@ -168,12 +168,13 @@ describe('secrets', () => {
     const root = await ctx.projects.byName('acme');
     await expect(ctx.keys.withDataKey(root, { unsealedBy: 'test-session' }, async () => 1)).rejects.toThrow(Sealed);
     await ctx.keys.unseal(root, access.masterKey, 'test-session', actor);
-    let seen: Uint8Array | undefined;
-    await ctx.keys.withDataKey(root, { unsealedBy: 'test-session' }, async ({ dek }) => {
-      seen = dek;
-      expect(dek.some((b) => b !== 0)).toBe(true);
+    const seen: Uint8Array[] = [];
+    await ctx.keys.withDataKey(root, { unsealedBy: 'test-session' }, async ({ dek, valueKey }) => {
+      seen.push(dek!, valueKey((await ctx.environments.byName('prod')).id));
+      for (const key of seen) expect(key.some((b) => b !== 0)).toBe(true);
     });
-    expect(seen!.every((b) => b === 0)).toBe(true);
+    expect(seen).toHaveLength(2);
+    for (const key of seen) expect(key.every((b) => b === 0)).toBe(true);
     await ctx.keys.seal(root, actor);
     await expect(ctx.keys.withDataKey(root, { unsealedBy: 'test-session' }, async () => 1)).rejects.toThrow(Sealed);
   });

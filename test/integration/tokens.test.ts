@@ -31,6 +31,7 @@ describe('service tokens', () => {
       project: 'acme',
       environment: 'prod',
       access: 'read',
+      kind: 'classic',
       created_at: now.toISOString(),
       last_used_at: null,
       expires_at: null,

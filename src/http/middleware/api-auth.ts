@@ -7,7 +7,7 @@ import type { TokenService } from '../../tokens/token.service.js';
 import { bodyTooLarge } from './error-handler.js';
 
 const CREDENTIALS_IN_QUERY = new Set(['token', 'access_token', 'master_key', 'x_master_key']);
-const LOOKS_LIKE_CREDENTIAL = /sf(st|mk)_[A-Za-z0-9_-]{16}/;
+const LOOKS_LIKE_CREDENTIAL = /sf(st|mk|zk)_[A-Za-z0-9_-]{16}/;
 
 /**
  * Whether the raw query string names a credential in any spelling a framework or client might
@@ -87,6 +87,7 @@ export function authenticateApi(deps: {
         // A malformed key cannot be right: refused later without a derivation and, unlike a wrong
         // one, not counted, so sending `X-Master-Key: x` spends nobody's allowance.
         masterKey: header ? readPresentedMasterKey(header) : undefined,
+        masterKeySent: header !== undefined,
         guard,
       });
       next();
