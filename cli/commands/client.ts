@@ -1,22 +1,56 @@
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import { globals } from '../context.js';
-import { CliError, printJson, readMasterKeyText, UsageError } from '../io.js';
+import { toDotenv } from '../../src/formats/dotenv.js';
+import { toShell } from '../../src/formats/shell.js';
+import { CliError, readMasterKeyText, UsageError } from '../io.js';
+import { isKeyedToken, pullSealed } from '../sealed-client.js';
 import { callServer, serverUrl } from '../server-client.js';
 
 interface ClientOptions {
   masterKeyFile?: string;
 }
 
-/** GET /api/v1/secrets with SECRETSFLY_TOKEN and the master key; any failure is one line. */
-async function fetchSecrets(options: ClientOptions, format: 'json' | 'dotenv' | 'shell'): Promise<string> {
-  const url = serverUrl();
+type Format = 'json' | 'dotenv' | 'shell';
+
+function tokenFromEnv(): string {
   const token = process.env.SECRETSFLY_TOKEN;
   if (!token) throw new CliError('SECRETSFLY_TOKEN is not set');
+  return token;
+}
+
+/** GET /api/v1/secrets with a classic SECRETSFLY_TOKEN and the master key; any failure is one line. */
+async function fetchClassic(token: string, options: ClientOptions, format: Format): Promise<string> {
   const masterKey = await readMasterKeyText(options);
-  return callServer(`${url}/api/v1/secrets${format === 'json' ? '' : `?format=${format}`}`, {
+  return callServer(`${serverUrl()}/api/v1/secrets${format === 'json' ? '' : `?format=${format}`}`, {
     headers: { authorization: `Bearer ${token}`, 'x-master-key': masterKey },
   });
+}
+
+/**
+ * The resolved values: with a keyed token by the zero-knowledge pull (decrypted here; no master key
+ * needed), else with the classic token and the master key.
+ */
+async function fetchValues(options: ClientOptions): Promise<Map<string, string>> {
+  const url = serverUrl();
+  const token = tokenFromEnv();
+  if (isKeyedToken(token)) {
+    const opened = await pullSealed(url, token);
+    return new Map([...opened].map(([key, secret]) => [key, secret.value]));
+  }
+  const { secrets } = JSON.parse(await fetchClassic(token, options, 'json')) as { secrets: Record<string, string> };
+  return new Map(Object.entries(secrets));
+}
+
+/** The body `pull` prints: rendered here from a zero-knowledge pull, by the server otherwise. */
+async function pullBody(options: ClientOptions, format: Format): Promise<string> {
+  serverUrl(); // the first thing to fix, when nothing is set
+  const token = tokenFromEnv();
+  if (format !== 'json' && !isKeyedToken(token)) return fetchClassic(token, options, format);
+  const values = await fetchValues(options);
+  if (format === 'dotenv') return toDotenv(values);
+  if (format === 'shell') return toShell(values);
+  return `${JSON.stringify(Object.fromEntries(values), null, 2)}\n`;
 }
 
 const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
@@ -24,20 +58,18 @@ const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIG
 export function registerClientCommands(program: Command): void {
   program
     .command('pull')
-    .description("print the resolved secrets of the token's project and environment")
+    .description(
+      "print the resolved secrets of the token's project and environment (decrypted here with a keyed token)",
+    )
     .option('--format <format>', 'json, dotenv or shell', 'json')
-    .option('--master-key-file <path>', 'file holding the master key')
+    .option('--master-key-file <path>', 'file holding the master key (classic tokens only)')
     .action(async (options: ClientOptions & { format: string }, command: Command) => {
       if (!['json', 'dotenv', 'shell'].includes(options.format))
         throw new UsageError('--format takes json, dotenv or shell');
       // --json is --format json (the default); with another format it is a contradiction, not a choice.
       if (globals(command).json && options.format !== 'json')
         throw new UsageError(`--json and --format ${options.format} contradict each other: give one`);
-      const body = await fetchSecrets(options, options.format as 'json' | 'dotenv' | 'shell');
-      if (options.format === 'json') {
-        const { secrets } = JSON.parse(body) as { secrets: Record<string, string> };
-        printJson(secrets);
-      } else process.stdout.write(body);
+      process.stdout.write(await pullBody(options, options.format as Format));
     });
 
   program
@@ -49,11 +81,11 @@ export function registerClientCommands(program: Command): void {
     .action(async (argv: string[], options: ClientOptions) => {
       const [file, ...args] = argv;
       if (!file) throw new UsageError('nothing to run: secretsfly run -- <command> [args…]');
-      const { secrets } = JSON.parse(await fetchSecrets(options, 'json')) as { secrets: Record<string, string> };
+      const secrets = await fetchValues(options);
       // No prototype: assigning `env.__proto__` on a plain object would set its prototype, not a variable.
       const env: NodeJS.ProcessEnv = Object.create(null);
       for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('SECRETSFLY_')) env[name] = value;
-      for (const [name, value] of Object.entries(secrets)) {
+      for (const [name, value] of secrets) {
         // The server refuses NUL at write, but an older value may hold one: name it rather than fail obscurely.
         if (value.includes('\0'))
           throw new CliError(`the value of ${name} holds a NUL character, which no environment variable can hold`);

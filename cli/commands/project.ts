@@ -75,7 +75,10 @@ export function registerProjectCommands(program: Command): void {
     )
     .option('--master-key-file <path>', 'file holding the current master key')
     .option('--new-master-key-file <path>', 'file holding the new master key (else one is generated and printed once)')
-    .option('--reencrypt', 'also replace the data key and re-encrypt every version of every secret, all or nothing')
+    .option(
+      '--reencrypt',
+      "also replace the data key, re-encrypt every version of every secret and revoke the tree's keyed tokens, all or nothing",
+    )
     .action(
       async (
         name: string,
@@ -99,14 +102,20 @@ export function registerProjectCommands(program: Command): void {
                 reencrypted: rotated.reencrypted,
                 master_key: rotated.masterKey ?? null,
                 scrubbed: rotated.scrubbed,
+                revoked_tokens: rotated.revokedTokens,
               });
               return;
             }
             say(
               options.reencrypt
                 ? `rotated the master key of "${name}" and re-encrypted ${rotated.reencrypted} versions under a new data key`
-                : `rotated the master key of "${name}"; the old one no longer works`,
+                : `rotated the master key of "${name}"; the old one no longer works (keyed tokens keep working)`,
             );
+            if (rotated.revokedTokens.length > 0) {
+              say(
+                `revoked ${rotated.revokedTokens.length} keyed token(s) of the tree, whose keys the new data key replaced: ${rotated.revokedTokens.join(', ')}. Create new ones for their apps (secretsfly token create).`,
+              );
+            }
             if (!rotated.scrubbed) {
               say(
                 'warning: another process kept the database busy, so the replaced key material may still be in its write-ahead log (secretsfly.db-wal): stop the server, then run `secretsfly migrate` to clear it, before anyone copies DATA_DIR',

@@ -68,7 +68,7 @@ describe('nothing readable at rest after a full CLI session', () => {
       `IMPORTED="${plaintexts[2]}"\nMULTI="${plaintexts[3]!.replace('\n', '\\n')}"\nUNICODE=${plaintexts[4]}\n`,
     );
     expect((await cli(['import', 'acme-api', 'staging', envFile, '--master-key-file', first])).code).toBe(0);
-    await cli(['token', 'create', 'acme-api', 'prod']);
+    await cli(['token', 'create', 'acme-api', 'prod', '--classic']);
 
     const rotated = await cli(['rotate', 'acme', '--master-key-file', first]);
     expect(rotated.code, rotated.stderr).toBe(0);

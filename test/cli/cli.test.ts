@@ -132,10 +132,30 @@ describe('secretsfly CLI', () => {
     expect((await withKey(['secret', 'get', 'acme-web', 'staging', 'MULTI'])).stdout).toBe('a\nb\n');
   });
 
+  it('should create keyed tokens by default (with the master key) and classic ones on request', async () => {
+    const refused = await cli(['token', 'create', 'acme-web', 'prod']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toBe(
+      "secretsfly: a keyed token needs the root's master key: pass --master-key-file or set SECRETSFLY_MASTER_KEY (or create a --classic token)\n",
+    );
+    const keyed = ok(await withKey(['token', 'create', 'acme-web', 'staging']));
+    expect(keyed.stdout.trim()).toMatch(/^sfst_k1_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
+    expect(keyed.stderr).toContain('created keyed read token');
+    const classic = ok(await cli(['token', 'create', 'acme-web', 'staging', '--classic']));
+    expect(classic.stdout.trim()).toMatch(/^sfst_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
+    const table = ok(await cli(['token', 'list', 'acme-web'])).stdout;
+    expect(table).toMatch(/KIND/);
+    expect(table).toMatch(/keyed +read/);
+    expect(table).toMatch(/classic +read/);
+    for (const created of [keyed, classic])
+      ok(await cli(['token', 'revoke', /_([0-9a-f]{16})_/.exec(created.stdout)![1]!]));
+  });
+
   it('should create, list and revoke tokens, printing a token only once', async () => {
-    const created = ok(await cli(['token', 'create', 'acme-web', 'prod', '--write', '--expires-in', '7d']));
+    const created = ok(await withKey(['token', 'create', 'acme-web', 'prod', '--write', '--expires-in', '7d']));
     const token = created.stdout.trim();
-    expect(token).toMatch(/^sfst_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
+    expect(token).toMatch(/^sfst_k1_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
+    const id = token.slice(8, 24);
     const list = JSON.parse(ok(await cli(['--json', 'token', 'list', 'acme-web'])).stdout) as Record<string, unknown>[];
     expect(Object.keys(list[0]!).sort()).toEqual(
       [
@@ -150,17 +170,19 @@ describe('secretsfly CLI', () => {
         'revoked_at',
       ].sort(),
     );
-    expect(list[0]).toMatchObject({
-      id: token.slice(5, 21),
+    expect(list.find((t) => t.id === id)).toMatchObject({
       access: 'read_write',
       project: 'acme-web',
       environment: 'prod',
       revoked_at: null,
     });
     expect(JSON.stringify(list)).not.toContain(token);
-    ok(await cli(['token', 'revoke', token.slice(5, 21)]));
-    const after = JSON.parse(ok(await cli(['--json', 'token', 'list'])).stdout) as { revoked_at: string | null }[];
-    expect(after[0]!.revoked_at).not.toBeNull();
+    ok(await cli(['token', 'revoke', id]));
+    const after = JSON.parse(ok(await cli(['--json', 'token', 'list'])).stdout) as {
+      id: string;
+      revoked_at: string | null;
+    }[];
+    expect(after.find((t) => t.id === id)!.revoked_at).not.toBeNull();
   });
 
   it('should manage environments and users, and work on an empty DATA_DIR', async () => {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { actor, BIN, runCli, tempDir } from '../helpers/test-context.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
-describe('pull and run against a real server', () => {
+describe.each(['classic', 'keyed'] as const)('pull and run against a real server, with a %s token', (kind) => {
   let server: TestServer;
   let env: Record<string, string>;
 
@@ -25,8 +25,18 @@ describe('pull and run against a real server', () => {
       access,
       actor,
     );
-    const { token } = await server.ctx.tokens.create({ project: 'app', environment: 'prod', access: 'read' }, actor);
-    env = { SECRETSFLY_URL: server.url, SECRETSFLY_TOKEN: token, SECRETSFLY_MASTER_KEY: masterKey };
+    const keyed = kind === 'keyed' ? { masterKey: new TextEncoder().encode(masterKey) } : undefined;
+    const { token } = await server.ctx.tokens.create(
+      { project: 'app', environment: 'prod', access: 'read', keyed },
+      actor,
+    );
+    // A keyed token pulls zero-knowledge and needs no master key: none is given to prove it.
+    env = {
+      SECRETSFLY_URL: server.url,
+      SECRETSFLY_TOKEN: token,
+      SECRETSFLY_STATE_DIR: tempDir(),
+      ...(kind === 'classic' && { SECRETSFLY_MASTER_KEY: masterKey }),
+    };
   });
   afterAll(() => server.close());
 
@@ -81,13 +91,16 @@ describe('pull and run against a real server', () => {
     const marker = path.join(tempDir(), 'started');
     const result = await cli(
       ['run', '--', process.execPath, '-e', `require('fs').writeFileSync(${JSON.stringify(marker)}, 'x')`],
-      {
-        SECRETSFLY_MASTER_KEY: 'sfmk_' + 'X'.repeat(43),
-      },
+      // Classic: a wrong master key. Keyed: the token's id with another secret.
+      kind === 'classic'
+        ? { SECRETSFLY_MASTER_KEY: 'sfmk_' + 'X'.repeat(43) }
+        : { SECRETSFLY_TOKEN: `${env.SECRETSFLY_TOKEN!.slice(0, 25)}${'A'.repeat(43)}` },
     );
     expect(result.code).toBe(1);
     expect(result.stderr.trim().split('\n')).toEqual([
-      'secretsfly: the server refused: invalid master key (invalid_master_key, HTTP 401)',
+      kind === 'classic'
+        ? 'secretsfly: the server refused: invalid master key (invalid_master_key, HTTP 401)'
+        : 'secretsfly: the server refused: invalid or expired service token (invalid_token, HTTP 401)',
     ]);
     expect(fs.existsSync(marker)).toBe(false);
   });

@@ -94,7 +94,7 @@ describe('a copy of DATA_DIR taken right after a rotation, while the server runs
         expect((await cli(['secret', 'set', project, 'prod', key, '--master-key-file', first], value)).code).toBe(0);
       }
     }
-    token = (await cli(['token', 'create', 'acme-api', 'prod'])).stdout.trim();
+    token = (await cli(['token', 'create', 'acme-api', 'prod', '--classic'])).stdout.trim();
     server = await spawnServe(dataDir);
     const pulled = await call(server, '/api/v1/secrets', { token, masterKey: firstKey });
     expect(pulled.status).toBe(200);

@@ -118,7 +118,7 @@ describe('API key handling', () => {
     const keyFile = path.join(tempDir(), 'k');
     fs.writeFileSync(keyFile, created.stdout);
     expect((await cli(['secret', 'set', 'later', 'prod', 'NEW', 'fresh', '--master-key-file', keyFile])).code).toBe(0);
-    const token = (await cli(['token', 'create', 'later', 'prod'])).stdout.trim();
+    const token = (await cli(['token', 'create', 'later', 'prod', '--classic'])).stdout.trim();
     const pulled = await t.pull(created.stdout.trim(), token);
     expect(pulled.status).toBe(200);
     expect(pulled.json).toEqual({ project: 'later', environment: 'prod', secrets: { NEW: 'fresh' } });

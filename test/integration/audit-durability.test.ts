@@ -9,7 +9,9 @@ describe('audit events of acknowledged API writes', () => {
   it('should have an api_write event for every acknowledged write after kill -9 during a burst', async () => {
     const dataDir = tempDir();
     const masterKey = (await runCli(['project', 'create', 'acme'], { dataDir })).stdout.trim();
-    const token = (await runCli(['token', 'create', 'acme', 'prod', '--write'], { dataDir })).stdout.trim();
+    const token = (
+      await runCli(['token', 'create', 'acme', 'prod', '--write', '--classic'], { dataDir })
+    ).stdout.trim();
     const { child, url } = await spawnServe(dataDir);
     const exited = new Promise((resolve) => child.on('exit', resolve));
 

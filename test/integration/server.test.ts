@@ -78,7 +78,7 @@ describe('secretsfly serve', () => {
     const created = await runCli(['project', 'create', 'acme'], { dataDir, env: { SECRETSFLY_TEST_KDF: undefined } });
     fs.writeFileSync(keyFile, created.stdout);
     await runCli(['secret', 'set', 'acme', 'prod', 'K', 'still-served', '--master-key-file', keyFile], { dataDir });
-    const token = (await runCli(['token', 'create', 'acme', 'prod'], { dataDir })).stdout.trim();
+    const token = (await runCli(['token', 'create', 'acme', 'prod', '--classic'], { dataDir })).stdout.trim();
     const { child, url, output } = await spawnServe(dataDir);
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
 

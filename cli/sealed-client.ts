@@ -1,0 +1,81 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseKeyedToken, tokenProof } from '../src/crypto/scoped-keys.js';
+import { openSealedPull, type OpenedSecret, type PullMemory, SealedPullRefused } from '../src/secrets/sealed-pull.js';
+import { CliError } from './io.js';
+import { callServer } from './server-client.js';
+
+/**
+ * The zero-knowledge pull from the client's side (docs/crypto.md): only the token's authentication
+ * key leaves this process; the wrapping key stays here, and the values are decrypted here.
+ */
+
+/**
+ * Where the versions last received are kept (per server and token; no value, no key), for the
+ * rollback check: $SECRETSFLY_STATE_DIR, else $XDG_STATE_HOME/secretsfly, else ~/.local/state/secretsfly.
+ */
+export function stateDir(): string {
+  if (process.env.SECRETSFLY_STATE_DIR) return process.env.SECRETSFLY_STATE_DIR;
+  const base = process.env.XDG_STATE_HOME || path.join(os.homedir(), '.local', 'state');
+  return path.join(base, 'secretsfly');
+}
+
+function memoryFile(url: string, tokenId: string): string {
+  const name = createHash('sha256').update(`${url}\n${tokenId}`).digest('hex').slice(0, 32);
+  return path.join(stateDir(), 'pulls', `${name}.json`);
+}
+
+function readMemory(file: string): PullMemory | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new CliError(`cannot read ${file}: ${(error as Error).message}`);
+  }
+  try {
+    const parsed = JSON.parse(text) as PullMemory;
+    if (typeof parsed.versions === 'object' && parsed.versions !== null) return parsed;
+  } catch {
+    // fall through
+  }
+  throw new CliError(`${file} is damaged: delete it (it only holds the versions of the last pull)`);
+}
+
+/** Written to a new file then renamed over the old, so a crash never leaves half a file. */
+function writeMemory(file: string, memory: PullMemory): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const temporary = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(temporary, `${JSON.stringify(memory)}\n`, { mode: 0o600 });
+  fs.renameSync(temporary, file);
+}
+
+export const isKeyedToken = (token: string): boolean => token.startsWith('sfst_k1_');
+
+/** GET /api/v1/secrets?format=sealed with the token's proof, verified and decrypted here. */
+export async function pullSealed(url: string, token: string): Promise<Map<string, OpenedSecret>> {
+  const keys = parseKeyedToken(token);
+  if (!keys) throw new CliError('SECRETSFLY_TOKEN is not a valid keyed token (sfst_k1_…): copy it again');
+  try {
+    const body = await callServer(`${url}/api/v1/secrets?format=sealed`, {
+      headers: { authorization: `Bearer ${tokenProof(keys.id, keys.authKey)}` },
+    });
+    const file = memoryFile(url, keys.id);
+    try {
+      const opened = openSealedPull(body, { id: keys.id, wrappingKey: keys.wrappingKey }, readMemory(file));
+      writeMemory(file, opened.memory);
+      return opened.secrets;
+    } catch (error) {
+      if (!(error instanceof SealedPullRefused)) throw error;
+      const restored = error.message.includes('went back')
+        ? ` (if the server was restored from a backup, delete ${file})`
+        : '';
+      throw new CliError(`${error.message}${restored}`);
+    }
+  } finally {
+    keys.authKey.fill(0);
+    keys.wrappingKey.fill(0);
+  }
+}
