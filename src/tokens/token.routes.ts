@@ -35,6 +35,9 @@ export function tokenRoutes({ ctx }: TokenRoutesDeps): Router {
       (req) => page(param(req, 'name')),
       async (req, res) => {
         const expires = field(req, 'expiresIn', 10);
+        // Keyed unless asked otherwise: it needs the environment key, so this session's unseal of
+        // the root (a sealed root answers "unseal it first").
+        const keyed = field(req, 'kind', 10) === 'classic' ? undefined : { unsealedBy: sessionHolder(req) };
         const created = await ctx.tokens.create(
           {
             project: param(req, 'name'),
@@ -42,6 +45,7 @@ export function tokenRoutes({ ctx }: TokenRoutesDeps): Router {
             access: field(req, 'access') === 'read_write' ? 'read_write' : 'read',
             expiresInSeconds: expires ? parseDuration(expires) : undefined,
             name: field(req, 'tokenName', 100) || undefined,
+            keyed,
           },
           uiActor(req, res),
         );

@@ -132,17 +132,31 @@ describe('admin web UI over HTTP', () => {
     expect(created.status).toBe(200);
     expect(created.headers.get('cache-control')).toBe('no-store');
     const key = /<code id="master-key">(sfmk_[A-Za-z0-9_-]{43})<\/code>/.exec(created.text)![1]!;
-    const token = await admin.submit('/projects/shown-once/tokens', '/projects/shown-once/tokens', {
-      environment: 'prod',
-      access: 'read',
-      expiresIn: '7d',
-      tokenName: 'ci',
+    const form = { environment: 'prod', access: 'read', expiresIn: '7d', tokenName: 'ci' };
+    // Keyed by default, which needs the environment key: refused while the root is sealed.
+    const sealed = await admin.submit('/projects/shown-once/tokens', '/projects/shown-once/tokens', form);
+    expect([sealed.status, sealed.location]).toEqual([303, '/projects/shown-once/tokens']);
+    expect((await admin.get('/projects/shown-once/tokens')).text).toContain('is sealed: unseal it');
+    expect(await server.ctx.tokens.list('shown-once')).toEqual([]);
+    const classic = await admin.submit('/projects/shown-once/tokens', '/projects/shown-once/tokens', {
+      ...form,
+      kind: 'classic',
     });
-    const tokenValue = /<code id="token">(sfst_[^<]+)<\/code>/.exec(token.text)![1]!;
+    expect(/<code id="token">(sfst_[0-9a-f]{16}_[^<]+)<\/code>/.exec(classic.text)).not.toBeNull();
+    expect(classic.text).toContain('SECRETSFLY_MASTER_KEY=');
+    expect((await admin.post('/projects/shown-once/unseal', { masterKey: key, back: '/' })).status).toBe(303);
+    const token = await admin.submit('/projects/shown-once/tokens', '/projects/shown-once/tokens', form);
+    const tokenValue = /<code id="token">(sfst_k1_[^<]+)<\/code>/.exec(token.text)![1]!;
+    expect(token.text).not.toContain('SECRETSFLY_MASTER_KEY=');
+    expect((await call(server, '/api/v1/secrets', { token: tokenValue })).json).toEqual({
+      project: 'shown-once',
+      environment: 'prod',
+      secrets: {},
+    });
     expect((await admin.get('/projects/shown-once/tokens')).text).not.toContain(tokenValue);
     for (const { file, content } of readAllFiles(server.dataDir)) {
       expect(content.includes(Buffer.from(key)), file).toBe(false);
-      expect(content.includes(Buffer.from(tokenValue.slice(22))), file).toBe(false);
+      expect(content.includes(Buffer.from(tokenValue.slice(25))), file).toBe(false);
     }
   });
 
