@@ -136,4 +136,39 @@ describe('keystore', () => {
       expect(keystore.resolved('root', 'p/e', 5)).toBeUndefined();
     });
   });
+
+  describe('keyed-token cache', () => {
+    const envKey = () => new Uint8Array(32).fill(9);
+
+    it('should serve an environment key only to the wrapping key that unwrapped it, for its own token', () => {
+      const keystore = new Keystore({ ttlMs: 60_000 });
+      const original = envKey();
+      keystore.rememberTokenKey('root', 'token-a', bytes('wrapping-key-a'), original);
+      original.fill(0); // the keystore holds its own copy
+      expect(keystore.tokenKey('root', 'token-a', bytes('wrapping-key-a'))).toEqual(envKey());
+      expect(keystore.tokenKey('root', 'token-a', bytes('wrapping-key-b'))).toBeUndefined();
+      expect(keystore.tokenKey('root', 'token-b', bytes('wrapping-key-a'))).toBeUndefined();
+      expect(keystore.tokenKey('other', 'token-a', bytes('wrapping-key-a'))).toBeUndefined();
+      expect(keystore.isUnsealed('root')).toBe(false);
+    });
+
+    it('should forget the key, and the values it let the cache keep, on revocation, seal and expiry', () => {
+      const { clock, keystore } = keystoreOnFakeClock();
+      const values = new Map([['A', 'a']]);
+      keystore.rememberTokenKey('root', 'token-a', bytes('w'), envKey());
+      keystore.rememberResolved('root', 'p/e', 1, values);
+      expect(keystore.resolved('root', 'p/e', 1)).toBe(values);
+      keystore.dropToken('token-a');
+      expect(keystore.tokenKey('root', 'token-a', bytes('w'))).toBeUndefined();
+      expect(keystore.resolved('root', 'p/e', 1)).toBeUndefined();
+
+      keystore.rememberTokenKey('root', 'token-a', bytes('w'), envKey());
+      keystore.seal('root');
+      expect(keystore.tokenKey('root', 'token-a', bytes('w'))).toBeUndefined();
+
+      keystore.rememberTokenKey('root', 'token-a', bytes('w'), envKey());
+      clock.advance(151);
+      expect(keystore.tokenKey('root', 'token-a', bytes('w'))).toBeUndefined();
+    });
+  });
 });
