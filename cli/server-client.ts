@@ -25,7 +25,16 @@ export async function callServer(url: string, init: RequestInit = {}): Promise<s
       `cannot reach ${new URL(url).origin}: ${cause?.code ?? cause?.message ?? (error as Error).message}`,
     );
   }
-  const body = await response.text();
+  let body: string;
+  try {
+    body = await response.text();
+  } catch (error) {
+    // The connection broke, or the timeout fired, while the answer was arriving: nothing of it is used.
+    const { cause } = error as { cause?: { code?: string; message?: string } };
+    throw new CliError(
+      `the connection to ${new URL(url).origin} was cut before the answer was complete: ${cause?.code ?? cause?.message ?? (error as Error).message}`,
+    );
+  }
   if (!response.ok) {
     let message = `HTTP ${response.status}`;
     try {

@@ -18,6 +18,7 @@ type RequestErrorCode =
   | 'gone'
   | 'too_large'
   | 'not_representable'
+  | 'integrity_failed'
   | 'sealed'
   | 'rate_limited';
 
@@ -102,6 +103,20 @@ export class TooLarge extends AppError {
 export class VersionConflict extends AppError {
   constructor(key: string, current: number) {
     super('version_conflict', `${key} is at version ${current}`);
+  }
+}
+
+/**
+ * A stored ciphertext failed its AEAD check: it was altered, or moved to another row, environment,
+ * project or tree, in the database. Nothing is served or written from it; the key is named so an
+ * operator can find it (restore it from a backup, or write it again).
+ */
+export class IntegrityFailed extends AppError {
+  constructor(where: string) {
+    super(
+      'integrity_failed',
+      `the stored value of ${where} failed its integrity check: it was altered or moved in the database, so it was not used`,
+    );
   }
 }
 

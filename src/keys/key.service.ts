@@ -6,8 +6,8 @@ import { generateDataKey, unwrapDataKey, wrapDataKey } from '../crypto/envelope.
 import { DEFAULT_KDF_PARAMS, type Kdf, type KdfParams, parseKdfParams } from '../crypto/kdf.js';
 import { type Changes, changeGuardedRows } from '../db/changes.js';
 import type { Database } from '../db/database.js';
-import { environmentKey, type TokenKeyBinding, unwrapEnvironmentKey } from '../crypto/scoped-keys.js';
-import { InvalidMasterKey, InvalidToken, Sealed } from '../errors.js';
+import { bindingLabel, environmentKey, type TokenKeyBinding, unwrapEnvironmentKey } from '../crypto/scoped-keys.js';
+import { Forbidden, InvalidMasterKey, InvalidToken, Sealed } from '../errors.js';
 import type { ProjectRow } from '../projects/project.table.js';
 import type { Keystore } from './keystore.js';
 import { rootKeyRepository } from './root-key.repository.js';
@@ -48,6 +48,11 @@ export interface DataKey {
    * Owned by this DataKey and wiped with it; a keyed token's DataKey refuses every other environment.
    */
   valueKey(environmentId: string): Uint8Array;
+  /**
+   * Throws unless this key opens `environmentId`: checked before anything cached for that
+   * environment is served, since cached values need no key to read.
+   */
+  assertOpens(environmentId: string): void;
   /** The root's data key; null when only an environment key is held (a keyed token). */
   readonly dek: Uint8Array | null;
   /** The key_version the key belongs to: a write must check it in its transaction (bumpRevision). */
@@ -213,7 +218,13 @@ export function createKeyService(deps: {
     }
     const values = valueKeysOf(root.id, dek, rootKey.value_keys);
     try {
-      return await fn({ valueKey: values.valueKey, dek, keyVersion: rootKey.key_version, rootKey });
+      return await fn({
+        valueKey: values.valueKey,
+        assertOpens: () => undefined, // the data key opens every environment of its tree
+        dek,
+        keyVersion: rootKey.key_version,
+        rootKey,
+      });
     } finally {
       values.wipe();
       dek.fill(0);
@@ -230,7 +241,8 @@ export function createKeyService(deps: {
     // A keyed token exists only in a tree whose values are under environment keys (its creation
     // converted it): anything else is a database altered by hand.
     if (rootKey.value_keys !== 'environment' || wrappedKey === null) throw new InvalidToken();
-    let envKey = keystore.tokenKey(rootKey.project_id, binding.tokenId, wrappingKey);
+    const cacheAs = { id: binding.tokenId, binding: bindingLabel(binding) };
+    let envKey = keystore.tokenKey(rootKey.project_id, cacheAs, wrappingKey);
     if (!envKey) {
       try {
         envKey = unwrapEnvironmentKey(wrappingKey, wrappedKey, binding);
@@ -238,15 +250,19 @@ export function createKeyService(deps: {
         if (error instanceof DecryptionFailed) throw new InvalidToken();
         throw error;
       }
-      keystore.rememberTokenKey(rootKey.project_id, binding.tokenId, wrappingKey, envKey);
+      keystore.rememberTokenKey(rootKey.project_id, cacheAs, wrappingKey, envKey);
     }
     const key = envKey;
+    const assertOpens = (environmentId: string) => {
+      if (environmentId !== binding.environmentId) throw new Forbidden('a keyed token opens its own environment only');
+    };
     try {
       return await fn({
         valueKey(environmentId) {
-          if (environmentId !== binding.environmentId) throw new Error('a keyed token opens its own environment only');
+          assertOpens(environmentId);
           return key;
         },
+        assertOpens,
         dek: null,
         keyVersion: rootKey.key_version,
         rootKey,

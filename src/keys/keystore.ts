@@ -20,6 +20,8 @@ interface ApiEntry extends HeldKey {
 /** A keyed token's environment key, unwrapped by a pull that presented the whole token. */
 interface TokenEntry {
   readonly tokenId: string;
+  /** What the key was unwrapped for (bindingLabel): a token whose row now says otherwise misses. */
+  readonly binding: string;
   readonly envKey: Uint8Array;
   /** HMAC of the token's wrapping key that unwrapped this entry, under the per-process random key. */
   readonly proof: Uint8Array;
@@ -180,11 +182,18 @@ export class Keystore {
    * presented, unwrapped `envKey`, so its next pulls skip the unwrap and reuse the values decrypted
    * for its scope. The wrapping key itself is not kept, only its HMAC (as for master keys).
    */
-  rememberTokenKey(rootId: string, tokenId: string, wrappingKey: Uint8Array, envKey: Uint8Array): void {
+  rememberTokenKey(
+    rootId: string,
+    token: { id: string; binding: string },
+    wrappingKey: Uint8Array,
+    envKey: Uint8Array,
+  ): void {
+    const tokenId = token.id;
     this.dropToken(tokenId);
     const slot = this.#slot(rootId);
     const entry: TokenEntry = {
       tokenId,
+      binding: token.binding,
       envKey: Uint8Array.from(envKey),
       proof: this.#proof(wrappingKey),
       expiresAt: this.#now() + this.#ttlMs,
@@ -195,10 +204,14 @@ export class Keystore {
     slot.tokens.set(tokenId, entry);
   }
 
-  /** A copy of the environment key this token's wrapping key unwrapped earlier, or undefined. The caller wipes it. */
-  tokenKey(rootId: string, tokenId: string, wrappingKey: Uint8Array): Uint8Array | undefined {
+  /**
+   * A copy of the environment key this token's wrapping key unwrapped earlier for this very binding
+   * (scope), or undefined. The caller wipes it.
+   */
+  tokenKey(rootId: string, token: { id: string; binding: string }, wrappingKey: Uint8Array): Uint8Array | undefined {
+    const tokenId = token.id;
     const entry = this.#roots.get(rootId)?.tokens.get(tokenId);
-    if (!entry) return undefined;
+    if (!entry || entry.binding !== token.binding) return undefined;
     if (entry.expiresAt <= this.#now()) {
       this.#dropToken(rootId, tokenId);
       return undefined;

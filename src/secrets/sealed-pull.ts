@@ -111,7 +111,8 @@ function readBytes(base64: unknown, what: string): Uint8Array {
 /**
  * Checks and decrypts a sealed answer with the token's own wrapping key. Refuses (SealedPullRefused)
  * anything that does not verify: an answer for another token, a wrapped key that does not open with
- * this token's binding (another token's key, another root, environment or chain), a value whose AAD
+ * this token's binding (another token's key, another root, environment or chain, or their names
+ * altered), a value whose AAD
  * names another root, environment, key or a project outside the chain, a ciphertext that fails its
  * AAD, and a version lower than one `previous` recorded for the same project and key.
  */
@@ -141,19 +142,27 @@ export function openSealedPull(
   ) {
     throw new SealedPullRefused('its project chain is malformed');
   }
-  const projects = new Map((chain as { id: string; name: string }[]).map((p) => [p.id, p.name]));
+  const chainRows = chain as { id: string; name: string }[];
+  const projects = new Map(chainRows.map((p) => [p.id, p.name]));
+  if (projects.size !== chainRows.length) throw new SealedPullRefused('its project chain names a project twice');
+  // The token's own project ends the chain; its name and the environment's are bound below.
+  if (chainRows.at(-1)!.name !== project)
+    throw new SealedPullRefused("its project is not the end of the token's chain");
   const binding: TokenKeyBinding = {
     tokenId: token.id,
     rootId: root as string,
     environmentId: environment_id as string,
-    chain: [...projects.keys()],
+    environmentName: environment as string,
+    chain: chainRows.map((p) => ({ id: p.id, name: p.name })),
   };
   let envKey: Uint8Array;
   try {
     envKey = unwrapEnvironmentKey(token.wrappingKey, readBytes(wrapped_key, 'the wrapped key'), binding);
   } catch (error) {
     if (error instanceof DecryptionFailed) {
-      throw new SealedPullRefused("the wrapped key does not open with this token for this project's chain");
+      throw new SealedPullRefused(
+        'the wrapped key does not open with this token for the project, environment and chain the answer names',
+      );
     }
     throw error;
   }

@@ -1,6 +1,5 @@
 import type { Kysely } from 'kysely';
 import type { Actor, AuditService } from '../audit/audit.service.js';
-import { decryptValue } from '../crypto/envelope.js';
 import type { Database } from '../db/database.js';
 import type { EnvironmentService } from '../environments/environment.service.js';
 import { InvalidRequest, InvalidToken, NotFound } from '../errors.js';
@@ -13,6 +12,7 @@ import { secretRepository, type VersionHead } from './secret.repository.js';
 import { assertSecretKey } from './secret-key.js';
 import {
   type ApiClient,
+  decryptStored,
   rootOf,
   type ScopeInput,
   type ScopeLookup,
@@ -73,6 +73,7 @@ export function createSecretReadService(deps: {
   async function resolveWithKey(s: SecretScope, dataKey: DataKey): Promise<ReadonlyMap<string, ResolvedSecret>> {
     const { rootKey } = dataKey;
     const cacheScope = `${s.project.id}/${s.environment.id}`;
+    dataKey.assertOpens(s.environment.id);
     // rootKey was read before the values below, so a write in between only makes this entry stale.
     const cached = keystore.resolved<ResolvedSecret>(rootOf(s).id, cacheScope, rootKey.revision);
     if (cached) return cached;
@@ -86,7 +87,7 @@ export function createSecretReadService(deps: {
         value:
           known && known.project === project && known.version === head.version
             ? known.value
-            : decryptValue(
+            : decryptStored(
                 dataKey.valueKey(s.environment.id),
                 head.ciphertext,
                 valueContext(s, head.projectId, head.key, head.version),

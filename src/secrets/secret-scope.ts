@@ -1,5 +1,7 @@
 import type { Actor, AuditEvent } from '../audit/audit.service.js';
-import type { ValueContext } from '../crypto/envelope.js';
+import { DecryptionFailed } from '../crypto/aead.js';
+import { decryptValue, type ValueContext } from '../crypto/envelope.js';
+import { IntegrityFailed } from '../errors.js';
 import type { EnvironmentService } from '../environments/environment.service.js';
 import type { EnvironmentRow } from '../environments/environment.table.js';
 import type { ProjectService } from '../projects/project.service.js';
@@ -54,6 +56,16 @@ export const valueContext = (s: SecretScope, projectId: string, key: string, ver
   key,
   version,
 });
+
+/** A stored version's value; IntegrityFailed (naming the key) when its ciphertext fails the AEAD check. */
+export function decryptStored(key: Uint8Array, ciphertext: Uint8Array, context: ValueContext): string {
+  try {
+    return decryptValue(key, ciphertext, context);
+  } catch (error) {
+    if (error instanceof DecryptionFailed) throw new IntegrityFailed(`${context.key} (version ${context.version})`);
+    throw error;
+  }
+}
 
 /**
  * The `api_write` event of a change made through the API (none for other callers), recorded in the

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Actor, AuditService } from '../audit/audit.service.js';
-import { decryptValue, encryptValue, type ValueContext } from '../crypto/envelope.js';
+import { encryptValue, type ValueContext } from '../crypto/envelope.js';
 import type { Database } from '../db/database.js';
 import { writeTransaction } from '../db/open.js';
 import { InvalidRequest, KeyRotatedMeanwhile, NotFound, SurprisingDotenv, VersionConflict } from '../errors.js';
@@ -15,6 +15,7 @@ import { assertSecretKey, assertSecretValue } from './secret-key.js';
 import {
   apiWriteEvents,
   type ApiClient,
+  decryptStored,
   rootOf,
   type ScopeInput,
   type ScopeLookup,
@@ -181,7 +182,7 @@ export function createSecretWriteService(deps: {
           );
         }
         const valueKey = dataKey.valueKey(s.environment.id);
-        const value = decryptValue(valueKey, old.ciphertext, valueContext(s, s.project.id, input.key, old.version));
+        const value = decryptStored(valueKey, old.ciphertext, valueContext(s, s.project.id, input.key, old.version));
         const version = await writeVersion(trx, s, valueKey, { key: input.key, value, kind: 'rollback' }, actor);
         await audit.record(trx, {
           actor,
@@ -241,7 +242,7 @@ export function createSecretWriteService(deps: {
           const head = existing && (await secretRepository.findVersion(trx, existing.id, existing.current_version));
           const same =
             head?.ciphertext != null &&
-            decryptValue(valueKey, head.ciphertext, valueContext(s, s.project.id, key, head.version)) === value;
+            decryptStored(valueKey, head.ciphertext, valueContext(s, s.project.id, key, head.version)) === value;
           if (same) unchanged.push(key);
           else {
             await writeVersion(trx, s, valueKey, { key, value, kind: 'import' }, actor);
@@ -280,7 +281,7 @@ export function createSecretWriteService(deps: {
         key: row.key,
         version: row.version,
       };
-      const value = decryptValue(from(row.environment_id), row.ciphertext!, context);
+      const value = decryptStored(from(row.environment_id), row.ciphertext!, context);
       const ciphertext = encryptValue(to(row.environment_id), value, context);
       await secretRepository.replaceCiphertext(trx, row.secret_id, row.version, ciphertext);
       count += 1;

@@ -161,7 +161,13 @@ export function createTokenService(deps: {
       await secrets.useEnvironmentKeys(root, input.keyed, actor);
       token = newKeyedToken(id);
       const { authKey, wrappingKey } = parseKeyedToken(token)!;
-      const binding = { tokenId: id, rootId: root.id, environmentId: environment.id, chain: chain.map((p) => p.id) };
+      const binding: TokenKeyBinding = {
+        tokenId: id,
+        rootId: root.id,
+        environmentId: environment.id,
+        environmentName: environment.name,
+        chain: chain.map((p) => ({ id: p.id, name: p.name })),
+      };
       try {
         await keys.withDataKey(root, input.keyed, async (dataKey) => {
           const wrapped = wrapEnvironmentKey(wrappingKey, dataKey.valueKey(environment.id), binding);
@@ -295,7 +301,8 @@ export function createTokenService(deps: {
           tokenId: row.id,
           rootId: project.root_id,
           environmentId: row.environment_id,
-          chain: chain.map((p) => p.id),
+          environmentName: environment.name,
+          chain: chain.map((p) => ({ id: p.id, name: p.name })),
         },
         presented: presented.kind === 'keyed' && !wrappingKey ? 'proof' : 'token',
         ...(wrappingKey && { wrappingKey }),

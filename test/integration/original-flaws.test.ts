@@ -32,7 +32,7 @@ describe('we do not repeat the original secretsfly', () => {
     sqlite.prepare('update secret_versions set ciphertext = ?').run(blob);
     sqlite.close();
     await expect(ctx.secrets.get({ project: 'p0', environment: 'prod', key: 'K' }, access)).rejects.toThrow(
-      /decryption failed/,
+      /the stored value of K \(version 1\) failed its integrity check/,
     );
   });
 

@@ -140,35 +140,40 @@ describe('keystore', () => {
   describe('keyed-token cache', () => {
     const envKey = () => new Uint8Array(32).fill(9);
 
-    it('should serve an environment key only to the wrapping key that unwrapped it, for its own token', () => {
+    const tokenA = { id: 'token-a', binding: 'scope-1' };
+    const tokenB = { id: 'token-b', binding: 'scope-1' };
+
+    it('should serve an environment key only to the wrapping key that unwrapped it, for its own token and scope', () => {
       const keystore = new Keystore({ ttlMs: 60_000 });
       const original = envKey();
-      keystore.rememberTokenKey('root', 'token-a', bytes('wrapping-key-a'), original);
+      keystore.rememberTokenKey('root', tokenA, bytes('wrapping-key-a'), original);
       original.fill(0); // the keystore holds its own copy
-      expect(keystore.tokenKey('root', 'token-a', bytes('wrapping-key-a'))).toEqual(envKey());
-      expect(keystore.tokenKey('root', 'token-a', bytes('wrapping-key-b'))).toBeUndefined();
-      expect(keystore.tokenKey('root', 'token-b', bytes('wrapping-key-a'))).toBeUndefined();
-      expect(keystore.tokenKey('other', 'token-a', bytes('wrapping-key-a'))).toBeUndefined();
+      expect(keystore.tokenKey('root', tokenA, bytes('wrapping-key-a'))).toEqual(envKey());
+      expect(keystore.tokenKey('root', tokenA, bytes('wrapping-key-b'))).toBeUndefined();
+      expect(keystore.tokenKey('root', tokenB, bytes('wrapping-key-a'))).toBeUndefined();
+      expect(keystore.tokenKey('other', tokenA, bytes('wrapping-key-a'))).toBeUndefined();
+      // The same token whose row now names another scope (moved in the database) finds nothing.
+      expect(keystore.tokenKey('root', { id: 'token-a', binding: 'scope-2' }, bytes('wrapping-key-a'))).toBeUndefined();
       expect(keystore.isUnsealed('root')).toBe(false);
     });
 
     it('should forget the key, and the values it let the cache keep, on revocation, seal and expiry', () => {
       const { clock, keystore } = keystoreOnFakeClock();
       const values = new Map([['A', 'a']]);
-      keystore.rememberTokenKey('root', 'token-a', bytes('w'), envKey());
+      keystore.rememberTokenKey('root', tokenA, bytes('w'), envKey());
       keystore.rememberResolved('root', 'p/e', 1, values);
       expect(keystore.resolved('root', 'p/e', 1)).toBe(values);
       keystore.dropToken('token-a');
-      expect(keystore.tokenKey('root', 'token-a', bytes('w'))).toBeUndefined();
+      expect(keystore.tokenKey('root', tokenA, bytes('w'))).toBeUndefined();
       expect(keystore.resolved('root', 'p/e', 1)).toBeUndefined();
 
-      keystore.rememberTokenKey('root', 'token-a', bytes('w'), envKey());
+      keystore.rememberTokenKey('root', tokenA, bytes('w'), envKey());
       keystore.seal('root');
-      expect(keystore.tokenKey('root', 'token-a', bytes('w'))).toBeUndefined();
+      expect(keystore.tokenKey('root', tokenA, bytes('w'))).toBeUndefined();
 
-      keystore.rememberTokenKey('root', 'token-a', bytes('w'), envKey());
+      keystore.rememberTokenKey('root', tokenA, bytes('w'), envKey());
       clock.advance(151);
-      expect(keystore.tokenKey('root', 'token-a', bytes('w'))).toBeUndefined();
+      expect(keystore.tokenKey('root', tokenA, bytes('w'))).toBeUndefined();
     });
   });
 });

@@ -77,15 +77,26 @@ describe('scoped keys', () => {
   it("should unwrap a token's environment key only with its wrapping key and its exact binding", () => {
     const envKey = environmentKey(generateDataKey(), 'root', 'prod');
     const { wrappingKey } = parseKeyedToken(newKeyedToken('0123456789abcdef'))!;
-    const binding = { tokenId: '0123456789abcdef', rootId: 'root', environmentId: 'prod', chain: ['root', 'web'] };
+    const binding = {
+      tokenId: '0123456789abcdef',
+      rootId: 'root',
+      environmentId: 'prod',
+      environmentName: 'prod',
+      chain: [
+        { id: 'root', name: 'acme' },
+        { id: 'web', name: 'acme-web' },
+      ],
+    };
     const wrapped = wrapEnvironmentKey(wrappingKey, envKey, binding);
     expect(hex(unwrapEnvironmentKey(wrappingKey, wrapped, binding))).toBe(hex(envKey));
     const wrong = [
       { ...binding, tokenId: 'fedcba9876543210' },
       { ...binding, environmentId: 'staging' },
       { ...binding, rootId: 'other' },
-      { ...binding, chain: ['root', 'api'] },
-      { ...binding, chain: ['root'] },
+      { ...binding, environmentName: 'staging' },
+      { ...binding, chain: [binding.chain[0]!, { id: 'api', name: 'acme-web' }] },
+      { ...binding, chain: [binding.chain[0]!, { id: 'web', name: 'acme-api' }] },
+      { ...binding, chain: [binding.chain[0]!] },
     ];
     for (const other of wrong)
       expect(() => unwrapEnvironmentKey(wrappingKey, wrapped, other)).toThrow(DecryptionFailed);

@@ -13,6 +13,7 @@ export const HTTP_STATUS = {
   not_found: 404,
   already_exists: 409,
   version_conflict: 409,
+  integrity_failed: 409,
   key_rotated: 409,
   gone: 410,
   too_large: 413,
