@@ -122,7 +122,10 @@ export class IntegrityFailed extends AppError {
 
 export class KeyRotatedMeanwhile extends AppError {
   constructor() {
-    super('key_rotated', 'the master key of this project was rotated during the operation: try again');
+    super(
+      'key_rotated',
+      'the keys of this project changed during the operation (a rotation, or its conversion to environment keys): try again',
+    );
   }
 }
 

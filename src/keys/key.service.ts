@@ -7,7 +7,7 @@ import { DEFAULT_KDF_PARAMS, type Kdf, type KdfParams, parseKdfParams } from '..
 import { type Changes, changeGuardedRows } from '../db/changes.js';
 import type { Database } from '../db/database.js';
 import { bindingLabel, environmentKey, type TokenKeyBinding, unwrapEnvironmentKey } from '../crypto/scoped-keys.js';
-import { Forbidden, InvalidMasterKey, InvalidToken, Sealed } from '../errors.js';
+import { Forbidden, IntegrityFailed, InvalidMasterKey, InvalidToken, KeyRotatedMeanwhile, Sealed } from '../errors.js';
 import type { ProjectRow } from '../projects/project.table.js';
 import type { Keystore } from './keystore.js';
 import { rootKeyRepository } from './root-key.repository.js';
@@ -216,18 +216,41 @@ export function createKeyService(deps: {
       dek = keystore.adminKey(root.id, access.unsealedBy, rootKey.key_version);
       if (!dek) throw new Sealed(root.name);
     }
-    const values = valueKeysOf(root.id, dek, rootKey.value_keys);
+    // A derivation takes a third of a second: the tree may have been converted to environment keys
+    // meanwhile (same data key, same key_version), so the scheme is read again now.
+    const current = await requireRootKey(root.id);
+    const keyed = current.key_version === rootKey.key_version ? current : rootKey;
+    const values = valueKeysOf(root.id, dek, keyed.value_keys);
     try {
-      return await fn({
-        valueKey: values.valueKey,
-        assertOpens: () => undefined, // the data key opens every environment of its tree
-        dek,
-        keyVersion: rootKey.key_version,
-        rootKey,
-      });
+      return await changedMeanwhile(keyed, () =>
+        fn({
+          valueKey: values.valueKey,
+          assertOpens: () => undefined, // the data key opens every environment of its tree
+          dek,
+          keyVersion: keyed.key_version,
+          rootKey: keyed,
+        }),
+      );
     } finally {
       values.wipe();
       dek.fill(0);
+    }
+  }
+
+  /**
+   * Runs `fn`; a value that failed its integrity check while the tree's keys changed (a rotation or
+   * a conversion committed by another request or process in between) is that race, not damage:
+   * KeyRotatedMeanwhile, which says to try again.
+   */
+  async function changedMeanwhile<T>(used: RootKeyRow, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      if (error instanceof IntegrityFailed) {
+        const now = await requireRootKey(used.project_id);
+        if (now.key_version !== used.key_version || now.value_keys !== used.value_keys) throw new KeyRotatedMeanwhile();
+      }
+      throw error;
     }
   }
 
@@ -305,11 +328,15 @@ export function createKeyService(deps: {
 
   /**
    * Marks a change in the root's tree, in the caller's transaction (caches of decrypted values
-   * compare the revision). With `keyVersion`, false means the data key used for the change was
-   * rotated meanwhile: the caller must roll back.
+   * compare the revision). With the DataKey used for the change, false means the tree was rotated
+   * or converted to environment keys meanwhile: the caller must roll back.
    */
-  function bumpRevision(trx: Kysely<Database>, rootId: string, keyVersion?: number): Promise<boolean> {
-    return rootKeyRepository.bumpRevision(trx, rootId, keyVersion);
+  function bumpRevision(trx: Kysely<Database>, rootId: string, usedKey?: DataKey): Promise<boolean> {
+    return rootKeyRepository.bumpRevision(
+      trx,
+      rootId,
+      usedKey && { keyVersion: usedKey.keyVersion, valueKeys: usedKey.rootKey.value_keys },
+    );
   }
 
   /** Marks the tree's values as under environment keys, in the caller's transaction (useEnvironmentKeys in secret-write.service.ts). */

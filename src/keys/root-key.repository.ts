@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database.js';
 import { reusableQuery } from '../db/reusable-query.js';
-import type { RootKeyRow, RootKeyTable } from './root-key.table.js';
+import type { RootKeyRow, RootKeyTable, ValueKeys } from './root-key.table.js';
 
 const rootKeyQuery = reusableQuery((db, rootId: string) =>
   db.selectFrom('root_keys').selectAll().where('project_id', '=', rootId),
@@ -17,16 +17,23 @@ async function insertRootKey(db: Kysely<Database>, row: RootKeyTable): Promise<v
 }
 
 /**
- * Marks a change in the tree (caches of decrypted values compare this revision). With `keyVersion`,
- * it also proves the data key used for the change is still the root's: it returns false when a
- * rotation (perhaps by another process) happened meanwhile, and the caller must roll back.
+ * Marks a change in the tree (caches of decrypted data compare this revision). With `current`, it
+ * also proves the key used for the change is still how the tree is keyed: it returns false when a
+ * rotation or a conversion to environment keys (perhaps by another process) happened meanwhile,
+ * and the caller must roll back.
  */
-async function bumpRevision(db: Kysely<Database>, rootId: string, keyVersion?: number): Promise<boolean> {
+async function bumpRevision(
+  db: Kysely<Database>,
+  rootId: string,
+  current?: { keyVersion: number; valueKeys: ValueKeys },
+): Promise<boolean> {
   let query = db
     .updateTable('root_keys')
     .set((eb) => ({ revision: eb('revision', '+', 1) }))
     .where('project_id', '=', rootId);
-  if (keyVersion !== undefined) query = query.where('key_version', '=', keyVersion);
+  if (current !== undefined) {
+    query = query.where('key_version', '=', current.keyVersion).where('value_keys', '=', current.valueKeys);
+  }
   const result = await query.executeTakeFirst();
   return result.numUpdatedRows === 1n;
 }

@@ -87,7 +87,7 @@ export function createSecretWriteService(deps: {
   function writeWithKey<T>(s: SecretScope, key: DataKey, fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
     return writeTransaction(db, async (trx) => {
       const result = await fn(trx);
-      if (!(await keys.bumpRevision(trx, rootOf(s).id, key.keyVersion))) throw new KeyRotatedMeanwhile();
+      if (!(await keys.bumpRevision(trx, rootOf(s).id, key))) throw new KeyRotatedMeanwhile();
       return result;
     });
   }

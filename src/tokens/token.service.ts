@@ -181,7 +181,7 @@ export function createTokenService(deps: {
             await audit.record(trx, created);
             // The environment key wrapped above must still be the tree's: a re-encryption elsewhere
             // in between would leave this token with a key that opens nothing.
-            if (!(await keys.bumpRevision(trx, root.id, dataKey.keyVersion))) throw new KeyRotatedMeanwhile();
+            if (!(await keys.bumpRevision(trx, root.id, dataKey))) throw new KeyRotatedMeanwhile();
           });
         });
       } finally {

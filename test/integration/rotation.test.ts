@@ -92,11 +92,10 @@ describe('master key rotation', () => {
   it('should refuse a write made with a data key that a rotation replaced meanwhile', async () => {
     const root = await ctx.projects.byName('acme');
     await expect(
-      ctx.keys.withDataKey(root, { masterKey: masterKeyBytes(oldKey) }, async () => {
+      ctx.keys.withDataKey(root, { masterKey: masterKeyBytes(oldKey) }, async (dataKey) => {
         await ctx.rotation.rotate({ project: 'acme', oldMasterKey: masterKeyBytes(oldKey), reencrypt: true }, actor);
         // The caller still holds the old DEK here; a write with it must not land.
-        const { rootKeyRepository } = await import('../../src/keys/root-key.repository.js');
-        return rootKeyRepository.bumpRevision(ctx.database.db, root.id, 1);
+        return ctx.keys.bumpRevision(ctx.database.db, root.id, dataKey);
       }),
     ).resolves.toBe(false);
   });

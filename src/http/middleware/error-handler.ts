@@ -102,9 +102,13 @@ export function requestLogger(logger: Logger): RequestHandler {
 
 /**
  * A request's path as a log line may show it: any segment after `/secrets/` masked (the key of the
- * API and of the UI's secret pages). The path is the client's text, and a value pasted where a key
- * goes must not reach the logs. The query string never does.
+ * API and of the UI's secret pages), and any segment holding something shaped like one of our
+ * credentials (a token, a token proof, a master key pasted into the path). The path is the client's
+ * text, and a value pasted where a key goes must not reach the logs. The query string never does.
  */
 export function loggedPath(req: Request): string {
-  return req.originalUrl.split('?')[0]!.replace(/(\/secrets\/)[^/]+/g, '$1:key');
+  return req.originalUrl
+    .split('?')[0]!
+    .replace(/(\/secrets\/)[^/]+/g, '$1:key')
+    .replace(/[^/]*sf(?:st|mk|zk)(?:_|%5f)[^/]*/gi, ':credential');
 }
