@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -27,10 +27,31 @@ function memoryFile(url: string, tokenId: string): string {
   return path.join(stateDir(), 'pulls', `${name}.json`);
 }
 
+/**
+ * The folder of the memory files, made 0700 if missing. One that is a symlink, another user's, or
+ * open to others is refused: whoever can write there could plant links that make us overwrite
+ * their target, or a memory that refuses every answer.
+ */
+function privateFolder(folder: string): void {
+  fs.mkdirSync(folder, { recursive: true, mode: 0o700 });
+  const stat = fs.lstatSync(folder);
+  const mine = process.getuid === undefined || stat.uid === process.getuid();
+  if (!stat.isDirectory() || !mine || (stat.mode & 0o077) !== 0) {
+    throw new CliError(
+      `${folder} must be a folder of yours that nobody else can open (chmod 700), or set SECRETSFLY_STATE_DIR elsewhere`,
+    );
+  }
+}
+
 function readMemory(file: string): PullMemory | undefined {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    try {
+      text = fs.readFileSync(fd, 'utf8');
+    } finally {
+      fs.closeSync(fd);
+    }
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new CliError(`cannot read ${file}: ${(error as Error).message}`);
@@ -44,15 +65,15 @@ function readMemory(file: string): PullMemory | undefined {
   throw new CliError(`${file} is damaged: delete it (it only holds the versions of the last pull)`);
 }
 
-/** Written to a new file then renamed over the old, so a crash never leaves half a file. */
+/**
+ * Written to a new file (random name, created exclusively: never through a planted link) then
+ * renamed over the old, so a crash never leaves half a file.
+ */
 function writeMemory(file: string, memory: PullMemory): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  const temporary = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(temporary, `${JSON.stringify(memory)}\n`, { mode: 0o600 });
+  const temporary = `${file}.${randomBytes(8).toString('hex')}.tmp`;
+  fs.writeFileSync(temporary, `${JSON.stringify(memory)}\n`, { mode: 0o600, flag: 'wx' });
   fs.renameSync(temporary, file);
 }
-
-export const isKeyedToken = (token: string): boolean => token.startsWith('sfst_k1_');
 
 /** GET /api/v1/secrets?format=sealed with the token's proof, verified and decrypted here. */
 export async function pullSealed(url: string, token: string): Promise<Map<string, OpenedSecret>> {
@@ -63,6 +84,8 @@ export async function pullSealed(url: string, token: string): Promise<Map<string
       headers: { authorization: `Bearer ${tokenProof(keys.id, keys.authKey)}` },
     });
     const file = memoryFile(url, keys.id);
+    privateFolder(stateDir());
+    privateFolder(path.dirname(file));
     try {
       const opened = openSealedPull(body, { id: keys.id, wrappingKey: keys.wrappingKey }, readMemory(file));
       writeMemory(file, opened.memory);

@@ -17,6 +17,8 @@ export async function callServer(url: string, init: RequestInit = {}): Promise<s
     response = await fetch(url, {
       ...init,
       headers: { 'user-agent': 'secretsfly-cli', ...init.headers },
+      // A redirect would carry X-Master-Key (which fetch does not strip) to wherever it points.
+      redirect: 'error',
       signal: AbortSignal.timeout(30_000),
     });
   } catch (error) {

@@ -1,10 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import { globals } from '../context.js';
-import { toDotenv } from '../../src/formats/dotenv.js';
-import { toShell } from '../../src/formats/shell.js';
 import { CliError, readMasterKeyText, UsageError } from '../io.js';
-import { isKeyedToken, pullSealed } from '../sealed-client.js';
 import { callServer, serverUrl } from '../server-client.js';
 
 interface ClientOptions {
@@ -12,6 +9,8 @@ interface ClientOptions {
 }
 
 type Format = 'json' | 'dotenv' | 'shell';
+
+const isKeyedToken = (token: string): boolean => token.startsWith('sfst_k1_');
 
 function tokenFromEnv(): string {
   const token = process.env.SECRETSFLY_TOKEN;
@@ -35,6 +34,8 @@ async function fetchValues(options: ClientOptions): Promise<Map<string, string>>
   const url = serverUrl();
   const token = tokenFromEnv();
   if (isKeyedToken(token)) {
+    // Loaded only here: the crypto it needs costs every other command nothing.
+    const { pullSealed } = await import('../sealed-client.js');
     const opened = await pullSealed(url, token);
     return new Map([...opened].map(([key, secret]) => [key, secret.value]));
   }
@@ -48,8 +49,8 @@ async function pullBody(options: ClientOptions, format: Format): Promise<string>
   const token = tokenFromEnv();
   if (format !== 'json' && !isKeyedToken(token)) return fetchClassic(token, options, format);
   const values = await fetchValues(options);
-  if (format === 'dotenv') return toDotenv(values);
-  if (format === 'shell') return toShell(values);
+  if (format === 'dotenv') return (await import('../../src/formats/dotenv.js')).toDotenv(values);
+  if (format === 'shell') return (await import('../../src/formats/shell.js')).toShell(values);
   return `${JSON.stringify(Object.fromEntries(values), null, 2)}\n`;
 }
 

@@ -33,7 +33,7 @@ export function registerShareCommands(program: Command): void {
         if (value === '') throw new UsageError('nothing to share: the secret is empty');
         const passphrase = passphraseFrom(options.passphraseFile);
         const { ciphertext, key } = await (await shareCrypto()).encryptShare(value, passphrase);
-        const token = process.env.SECRETSFLY_TOKEN;
+        const token = await shareCredential(process.env.SECRETSFLY_TOKEN);
         const body = await requestJson(`${server}/api/v1/shares`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', ...(token && { authorization: `Bearer ${token}` }) },
@@ -96,4 +96,19 @@ export function registerShareCommands(program: Command): void {
       if (globals(command).json) printJson({ value });
       else process.stdout.write(`${value}\n`);
     });
+}
+
+/**
+ * What `share create` sends for SECRETSFLY_TOKEN: a keyed token's proof (its authentication key
+ * alone), never the whole token, whose wrapping key would reach the server.
+ */
+async function shareCredential(token: string | undefined): Promise<string | undefined> {
+  if (!token?.startsWith('sfst_k1_')) return token;
+  const { parseKeyedToken, tokenProof } = await import('../../src/crypto/scoped-keys.js');
+  const keys = parseKeyedToken(token);
+  if (!keys) throw new CliError('SECRETSFLY_TOKEN is not a valid keyed token (sfst_k1_…): copy it again');
+  const proof = tokenProof(keys.id, keys.authKey);
+  keys.authKey.fill(0);
+  keys.wrappingKey.fill(0);
+  return proof;
 }

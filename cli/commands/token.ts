@@ -107,6 +107,11 @@ export function registerTokenCommands(program: Command): void {
         const revoked = await ctx.tokens.revoke(id, cliActor());
         if (globals(command).json) printJson(tokenJson(revoked));
         else say(`revoked token ${revoked.id} (${revoked.project}/${revoked.environment})`);
+        if (!revoked.scrubbed) {
+          say(
+            "warning: another process kept the database busy, so the revoked token's wrapped key may still be in its write-ahead log (secretsfly.db-wal): stop the server, then run `secretsfly migrate` to clear it, before anyone copies DATA_DIR",
+          );
+        }
       });
     });
 }

@@ -45,9 +45,15 @@ export function newKeyedToken(id: string): string {
 
 /** 43 base64url characters as 32 bytes, or undefined when not the one canonical spelling of them. */
 export function decodeKey43(text: string): Uint8Array | undefined {
-  const decoded = Buffer.from(text, 'base64url');
-  if (decoded.length !== KEY_BYTES || decoded.toString('base64url') !== text) return undefined;
-  return new Uint8Array(decoded);
+  if (text.length !== 43) return undefined;
+  // Its own memory, not Node's shared pool (Buffer.from): the caller's wipe then leaves no copy.
+  const decoded = Buffer.allocUnsafeSlow(KEY_BYTES);
+  const written = decoded.write(text, 'base64url');
+  if (written !== KEY_BYTES || decoded.toString('base64url') !== text) {
+    decoded.fill(0);
+    return undefined;
+  }
+  return new Uint8Array(decoded.buffer, decoded.byteOffset, KEY_BYTES);
 }
 
 /**

@@ -160,12 +160,17 @@ export function createSecretReadService(deps: {
    * The zero-knowledge pull: the winners of the token's scope as ciphertexts, with what each one's
    * AAD binds, and the token's wrapped environment key (sealed-pull.ts). No key is used or held.
    */
-  async function pullSealed(client: { actor: Actor; token: AuthenticatedToken }): Promise<string> {
+  async function pullSealed(
+    client: { actor: Actor; token: AuthenticatedToken },
+    masterKey?: KeyAccess,
+  ): Promise<string> {
     const { token } = client;
     if (token.kind !== 'keyed') throw new InvalidRequest('the sealed form needs a keyed token');
     if (token.wrappedKey === null) throw new InvalidToken();
     const s = await scopeOf(token.project, token.environment);
     const root = rootOf(s);
+    // A master key sent along is not needed, but is checked as on every other call.
+    if (masterKey) await keys.withDataKey(root, masterKey, async () => undefined);
     // Read before the winners, so a write in between only makes this entry stale (as resolveWithKey).
     const { revision } = await keys.requireRootKey(root.id);
     const scope = `${s.project.id}/${s.environment.id}`;

@@ -56,12 +56,20 @@ export function mountSecretApi(router: IRouter, prefix: string, deps: SecretApiD
       }
     };
 
-  /** The zero-knowledge pull (`?format=sealed`): no key is used, so the request never reaches `handle`. */
+  /**
+   * The zero-knowledge pull (`?format=sealed`): no key is used, so the request never reaches `handle`.
+   * An X-Master-Key sent along is checked all the same (CONTRACT §4), and counted when wrong.
+   */
   const sealed: RequestHandler = async (req, res, next) => {
     if (req.query.format !== 'sealed') return next();
     const caller = apiCaller(req);
     try {
-      res.type('application/json').send(await secrets.pullSealed(caller));
+      if (caller.masterKeySent && !caller.masterKey) throw new InvalidMasterKey();
+      const access = caller.masterKey && { masterKey: caller.masterKey, guard: caller.guard };
+      res.type('application/json').send(await secrets.pullSealed(caller, access));
+    } catch (error) {
+      if (error instanceof AppError && DENIALS.has(error.code)) auditDenied(audit, caller, error.code);
+      throw error;
     } finally {
       caller.masterKey?.fill(0);
       caller.token.wrappingKey?.fill(0);

@@ -27,7 +27,10 @@ export function shareApiRouter(deps: {
   async function creator(req: Request): Promise<Actor> {
     const [scheme, token] = (req.get('authorization') ?? '').split(' ');
     if (scheme?.toLowerCase() === 'bearer' && token) {
+      // A keyed token's proof (sfzk_) is enough here: creating a share needs no key. The wrapping key a
+      // whole keyed token yields is of no use here, and is wiped at once.
       const authenticated = await tokens.authenticate(token, { ip: req.ip, userAgent: req.get('user-agent') });
+      authenticated.wrappingKey?.fill(0);
       if (authenticated.access !== 'read_write') throw new Forbidden('sharing needs a read_write token');
       return requester(req, `token:${authenticated.id}`);
     }

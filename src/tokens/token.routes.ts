@@ -67,6 +67,13 @@ export function tokenRoutes({ ctx }: TokenRoutesDeps): Router {
       async (req, res) => {
         const revoked = await ctx.tokens.revoke(param(req, 'id'), uiActor(req, res));
         flash(req, 'success', `Token "${revoked.name}" revoked: it stopped working at once.`);
+        if (!revoked.scrubbed) {
+          flash(
+            req,
+            'error',
+            "Another process kept the database busy, so the revoked token's wrapped key may still be in the write-ahead log: restart the server before anyone copies DATA_DIR.",
+          );
+        }
         res.redirect(303, page(revoked.project));
       },
     ),

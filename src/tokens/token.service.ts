@@ -214,7 +214,7 @@ export function createTokenService(deps: {
    * database's files (scrub), so a copy taken afterwards plus the token decrypts nothing. Revoking
    * twice is a no-op.
    */
-  async function revoke(id: string, actor: Actor): Promise<TokenView> {
+  async function revoke(id: string, actor: Actor): Promise<TokenView & { scrubbed: boolean }> {
     const view = await tokenRepository.findTokenView(db, id);
     if (!view) throw new NotFound('token', id.slice(0, 40));
     const revoked = await writeTransaction(db, async (trx) => {
@@ -229,8 +229,9 @@ export function createTokenService(deps: {
       return true;
     });
     keystore.dropToken(id);
-    if (revoked && view.kind === 'keyed') scrub();
-    return (await tokenRepository.findTokenView(db, id))!;
+    // false: another process kept the database busy, and the deleted wrapped key may still be in the WAL.
+    const scrubbed = revoked && view.kind === 'keyed' ? scrub() : true;
+    return { ...(await tokenRepository.findTokenView(db, id))!, scrubbed };
   }
 
   /**
@@ -260,6 +261,8 @@ export function createTokenService(deps: {
   async function authenticate(token: string, from: Omit<Actor, 'name'> = {}): Promise<AuthenticatedToken> {
     const refuse = (reason: TokenRejection, tokenId?: string): never => {
       audit.noteRejectedToken({ reason, tokenId, ip: from.ip, userAgent: from.userAgent });
+      // Revoked or expired by another process (the CLI): what its pulls left here goes now.
+      if (tokenId && (reason === 'revoked' || reason === 'expired')) keystore.dropToken(tokenId);
       throw new InvalidToken();
     };
     const presented = readPresented(token);
