@@ -32,15 +32,27 @@ function memoryFile(url: string, tokenId: string): string {
  * open to others is refused: whoever can write there could plant links that make us overwrite
  * their target, or a memory that refuses every answer.
  */
-function privateFolder(folder: string): void {
-  fs.mkdirSync(folder, { recursive: true, mode: 0o700 });
-  const stat = fs.lstatSync(folder);
+function privateFolder(folder: string, { create }: { create: boolean }): boolean {
+  if (create) fs.mkdirSync(folder, { recursive: true, mode: 0o700 });
+  let stat: fs.Stats;
+  try {
+    stat = fs.lstatSync(folder);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
   const mine = process.getuid === undefined || stat.uid === process.getuid();
   if (!stat.isDirectory() || !mine || (stat.mode & 0o077) !== 0) {
     throw new CliError(
       `${folder} must be a folder of yours that nobody else can open (chmod 700), or set SECRETSFLY_STATE_DIR elsewhere`,
     );
   }
+  return true;
+}
+
+/** The folders of `file`, checked (and made, with `create`); false when they do not exist yet. */
+function privateFolders(file: string, options: { create: boolean }): boolean {
+  return privateFolder(stateDir(), options) && privateFolder(path.dirname(file), options);
 }
 
 function readMemory(file: string): PullMemory | undefined {
@@ -84,10 +96,11 @@ export async function pullSealed(url: string, token: string): Promise<Map<string
       headers: { authorization: `Bearer ${tokenProof(keys.id, keys.authKey)}` },
     });
     const file = memoryFile(url, keys.id);
-    privateFolder(stateDir());
-    privateFolder(path.dirname(file));
     try {
-      const opened = openSealedPull(body, { id: keys.id, wrappingKey: keys.wrappingKey }, readMemory(file));
+      // Nothing is created before the answer verified: a refused pull leaves the state folder as it was.
+      const previous = privateFolders(file, { create: false }) ? readMemory(file) : undefined;
+      const opened = openSealedPull(body, { id: keys.id, wrappingKey: keys.wrappingKey }, previous);
+      privateFolders(file, { create: true });
       writeMemory(file, opened.memory);
       return opened.secrets;
     } catch (error) {

@@ -219,6 +219,11 @@ export class Keystore {
     return timingSafeEqual(entry.proof, this.#proof(wrappingKey)) ? Uint8Array.from(entry.envKey) : undefined;
   }
 
+  /** Whether an environment key unwrapped by this token is held (for tests and diagnostics; never the key). */
+  holdsToken(tokenId: string): boolean {
+    return [...this.#roots.values()].some((slot) => slot.tokens.has(tokenId));
+  }
+
   /** The token was revoked: wipes the environment key its pulls left here, whichever root holds it. */
   dropToken(tokenId: string): void {
     for (const rootId of [...this.#roots.keys()]) this.#dropToken(rootId, tokenId);

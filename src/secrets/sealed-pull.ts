@@ -144,10 +144,6 @@ export function openSealedPull(
   }
   const chainRows = chain as { id: string; name: string }[];
   const projects = new Map(chainRows.map((p) => [p.id, p.name]));
-  if (projects.size !== chainRows.length) throw new SealedPullRefused('its project chain names a project twice');
-  // The token's own project ends the chain; its name and the environment's are bound below.
-  if (chainRows.at(-1)!.name !== project)
-    throw new SealedPullRefused("its project is not the end of the token's chain");
   const binding: TokenKeyBinding = {
     tokenId: token.id,
     rootId: root as string,
@@ -167,6 +163,11 @@ export function openSealedPull(
     throw error;
   }
   try {
+    // The chain and the environment's name are bound by the unwrap above; these tie the rest to them.
+    if (projects.size !== chainRows.length) throw new SealedPullRefused('its project chain names a project twice');
+    if (chainRows.at(-1)!.name !== project) {
+      throw new SealedPullRefused("its project is not the end of the token's chain");
+    }
     const opened = new Map<string, OpenedSecret>();
     const versions: Record<string, number> = { ...previous?.versions };
     for (const [key, entry] of Object.entries(secrets)) {

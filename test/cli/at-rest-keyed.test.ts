@@ -89,12 +89,12 @@ describe('nothing of a keyed token, its keys or the values it moved, at rest or 
     await set('acme-api', 'prod', 'MULTI', plaintexts.multi);
     await set('acme-api', 'staging', 'STAGING_VALUE', plaintexts.staging);
     await set('acme-api', 'staging', 'UNICODE', plaintexts.unicode);
-    const classic = succeeded(await cli(['token', 'create', 'acme-api', 'prod'])).stdout.trim();
+    const classic = succeeded(await cli(['token', 'create', 'acme-api', 'prod', '--classic'])).stdout.trim();
 
     const server = await spawnServe(dataDir, { ...env, LOG_LEVEL: 'debug' });
     try {
-      // Keyed tokens exist only through the service (no CLI command yet): made while the server runs,
-      // by another process on the same DATA_DIR, as the CLI would.
+      // Keyed tokens made while the server runs, by another process on the same DATA_DIR, as
+      // `secretsfly token create` does.
       const ctx = await createContext(loadConfig({ DATA_DIR: dataDir, ...env }), { kdfParams: FAST_KDF });
       try {
         for (const [project, environment, access] of [

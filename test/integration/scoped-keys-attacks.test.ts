@@ -70,17 +70,24 @@ function readCopy(dataDir: string) {
     secrets: rows.secrets as SecretRow[],
     versions: rows.secret_versions as VersionRow[],
     rootKeys: rows.root_keys as RootKeyRow[],
+    environments: rows.environments as { id: string; name: string }[],
   };
 }
 
 /** A token row's binding, as the server computes it: its project's chain from the root down. */
 function bindingOf(copy: ReturnType<typeof readCopy>, row: TokenRow): TokenKeyBinding {
   const byId = new Map(copy.projects.map((p) => [p.id, p]));
-  const chain: string[] = [];
+  const chain: { id: string; name: string }[] = [];
   for (let p = byId.get(row.project_id); p; p = p.parent_id === null ? undefined : byId.get(p.parent_id)) {
-    chain.unshift(p.id);
+    chain.unshift({ id: p.id, name: p.name });
   }
-  return { tokenId: row.id, rootId: byId.get(row.project_id)!.root_id, environmentId: row.environment_id, chain };
+  return {
+    tokenId: row.id,
+    rootId: byId.get(row.project_id)!.root_id,
+    environmentId: row.environment_id,
+    environmentName: copy.environments.find((e) => e.id === row.environment_id)!.name,
+    chain,
+  };
 }
 
 function tryOpen<T>(fn: () => T): T | undefined {
@@ -415,13 +422,14 @@ describe('scoped keys under attack', () => {
         for (const p of ['/secrets', '/secrets?format=shell', `/secrets/${key}`]) {
           const logged = server.logLines.length;
           const res = await t.get(p, token);
-          // The client learns only that the pull failed; the operator's log names the failed decryption.
-          expect(res.status, `${p} ${res.text}`).toBe(500);
-          expect(res.json.error).toEqual({ code: 'internal_error', message: 'internal error' });
+          // A clear 4xx naming the key whose stored value failed its check; never a value.
+          expect(res.status, `${p} ${res.text}`).toBe(409);
+          expect(res.json.error.code).toBe('integrity_failed');
+          expect(res.json.error.message).toMatch(/failed its integrity check/);
           expect(res.text).not.toContain(moved);
           expectNoPlaintext(res.text);
           const lines = server.logLines.slice(logged).join('');
-          expect(lines).toMatch(/unhandled error .*error="DecryptionFailed"/);
+          expect(lines).not.toMatch(/unhandled error/);
           expect(lines).not.toContain('pl41n');
         }
         const sealed = await t.get('/secrets?format=sealed', keyedParts(token).proof);
@@ -547,7 +555,7 @@ describe('scoped keys under attack', () => {
           expect(Buffer.from(sealed.text).includes(encoded)).toBe(false);
         }
       }
-      expect(t.ctx.keystore.tokenKey(t.ids.acme, id, wrappingKey)).toBeUndefined();
+      expect(t.ctx.keystore.holdsToken(id)).toBe(false);
       await t.server.close();
       const { dataDir, logLines } = t.server;
       t = undefined;

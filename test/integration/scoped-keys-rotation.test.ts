@@ -298,7 +298,11 @@ describe('rotation with keyed tokens', () => {
         tokenId: id,
         rootId: acmeRoot.project_id,
         environmentId: webProd.environment_id,
-        chain: [acmeRoot.project_id, webProd.project_id],
+        environmentName: 'prod',
+        chain: [acmeRoot.project_id, webProd.project_id].map((pid) => ({
+          id: pid,
+          name: old.projects.find((p) => p.id === pid)!.name,
+        })),
       };
       const tokenEnvKey = unwrapEnvironmentKey(wrappingKey, webProd.wrapped_key!, binding);
       const envKeys = old.environments.map((e) => environmentKey(oldDek, acmeRoot.project_id, e.id));

@@ -3,8 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { DecryptionFailed } from '../../src/crypto/aead.js';
-import { KeyRotatedMeanwhile } from '../../src/errors.js';
+import { IntegrityFailed, KeyRotatedMeanwhile } from '../../src/errors.js';
 import { createKdf, type Kdf } from '../../src/crypto/kdf.js';
 import { parseKeyedToken } from '../../src/crypto/scoped-keys.js';
 import { masterKeyBytes } from '../../src/keys/master-key.js';
@@ -319,7 +318,7 @@ describe('a database from release 0.1.0 under scoped keys', () => {
         { project: 'acme-web', environment: 'prod', access: 'read', keyed: masterKey() },
         actor,
       );
-      await expect(attempt).rejects.toThrow(DecryptionFailed);
+      await expect(attempt).rejects.toThrow(IntegrityFailed);
       await ctx.audit.flush();
       expect(snapshotDatabase(ctx.dataDir)).toEqual(before);
       expect(await ctx.tokens.list()).toHaveLength(2);
@@ -437,7 +436,7 @@ describe('a database from release 0.1.0 under scoped keys', () => {
         c.secrets.get({ project: 'acme-web', environment: 'prod', key: 'SHARED' }, masterKey()),
       );
       if (outcome.ok) expect(outcome.value.value).toBe('web-prod-override');
-      // Not a DecryptionFailed, which the API answers as a 500 "internal error".
+      // Not an IntegrityFailed, which would blame the database for a race.
       else expect(outcome.error).toBeInstanceOf(KeyRotatedMeanwhile);
     });
   });
