@@ -3,8 +3,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { VERSION } from '../src/version.js';
 import { apiPull } from './scenarios/api-pull.js';
+import { pullPathsMarkdown } from './pull-summary.js';
+import { apiPullKeyed, apiPullSealed } from './scenarios/api-pull-paths.js';
 import { kdfIsolation } from './scenarios/kdf-isolation.js';
 import { cryptoFloor, reencrypt, resolveDepth, storage, unseal } from './scenarios/offline.js';
+import { pullColdStart } from './scenarios/pull-cold-start.js';
 import { SCENARIO_NAMES, type ScenarioName } from './scenario-names.js';
 import { type Mode, SIZES } from './sizes.js';
 import { round, type ScenarioResult } from './stats.js';
@@ -14,6 +17,11 @@ export interface BenchReport {
   readonly mode: Mode;
   readonly startedAt: string;
   readonly machine: { cpu: string; cores: number; memoryGiB: number; node: string; platform: string };
+  /**
+   * The machine's 1-minute load average when the run started and when it ended: well above 0, other
+   * processes were sharing the cores, and throughput figures moved with them.
+   */
+  readonly loadAverage: { start: number; end?: number };
   readonly scenarios: ScenarioResult[];
 }
 
@@ -27,6 +35,9 @@ const SCENARIOS: Record<ScenarioName, (mode: Mode, log: (line: string) => void) 
   reencrypt: (mode: Mode, log: (line: string) => void) => reencrypt(SIZES[mode], log),
   'kdf-isolation': (mode: Mode, log: (line: string) => void) => kdfIsolation(SIZES[mode], log),
   'api-pull': (mode: Mode, log: (line: string) => void) => apiPull(SIZES[mode], log),
+  'api-pull-keyed': (mode: Mode, log: (line: string) => void) => apiPullKeyed(SIZES[mode], log),
+  'api-pull-sealed': (mode: Mode, log: (line: string) => void) => apiPullSealed(SIZES[mode], log),
+  'pull-cold-start': (mode: Mode, log: (line: string) => void) => pullColdStart(SIZES[mode], log),
 };
 
 const format = (value: number) =>
@@ -36,7 +47,7 @@ export function toMarkdown(report: BenchReport): string {
   const lines = [
     `# secretsfly ${report.secretsfly} benchmark (${report.mode})`,
     '',
-    `${report.startedAt} · ${report.machine.cpu} · ${report.machine.cores} cores · ${report.machine.memoryGiB} GiB · Node ${report.machine.node} · ${report.machine.platform}`,
+    `${report.startedAt} · ${report.machine.cpu} · ${report.machine.cores} cores · ${report.machine.memoryGiB} GiB · Node ${report.machine.node} · ${report.machine.platform} · load average ${round(report.loadAverage.start, 2)} at start, ${report.loadAverage.end === undefined ? '–' : round(report.loadAverage.end, 2)} at end`,
     '',
     '| scenario | figure | median | spread (min–max) | runs |',
     '|---|---|---:|---:|---:|',
@@ -53,6 +64,7 @@ export function toMarkdown(report: BenchReport): string {
     for (const goal of scenario.goals)
       lines.push(`| ${scenario.name} | ${goal.text} | ${goal.met ? 'yes' : '**no**'} |`);
   }
+  lines.push(...pullPathsMarkdown(report.scenarios, format));
   lines.push(
     '',
     ...report.scenarios.map(
@@ -82,6 +94,7 @@ export async function runBench(options: {
       node: process.versions.node,
       platform: `${os.platform()} ${os.release()}`,
     },
+    loadAverage: { start: os.loadavg()[0]! },
     scenarios: [],
   };
   for (const name of SCENARIO_NAMES) {
@@ -89,6 +102,7 @@ export async function runBench(options: {
     log(`${name} …`);
     report.scenarios.push(await SCENARIOS[name](options.mode, log));
   }
+  report.loadAverage.end = os.loadavg()[0]!;
   fs.mkdirSync(options.out, { recursive: true });
   fs.writeFileSync(path.join(options.out, 'results.json'), `${JSON.stringify(report, null, 2)}\n`);
   fs.writeFileSync(path.join(options.out, 'results.md'), toMarkdown(report));

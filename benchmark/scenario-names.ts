@@ -10,6 +10,9 @@ export const SCENARIO_NAMES = [
   'reencrypt',
   'kdf-isolation',
   'api-pull',
+  'api-pull-keyed',
+  'api-pull-sealed',
+  'pull-cold-start',
 ] as const;
 
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];

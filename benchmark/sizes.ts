@@ -9,6 +9,8 @@ export const SIZES = {
     wrongKeys: 10,
     warmSeconds: 1,
     kdfRuns: 5,
+    coldRuns: 9,
+    coldClassicRuns: 5,
     reencrypt: { projects: 5, keys: 2000, versions: 10 },
     depth: { projects: 10, keys: 1000 },
     resolveRuns: 30,
@@ -22,6 +24,8 @@ export const SIZES = {
     wrongKeys: 10,
     warmSeconds: 1,
     kdfRuns: 3,
+    coldRuns: 5,
+    coldClassicRuns: 3,
     reencrypt: { projects: 5, keys: 200, versions: 5 },
     depth: { projects: 10, keys: 1000 },
     resolveRuns: 6,
@@ -37,6 +41,9 @@ export const SIZES = {
     // No warm-up: tiny figures only prove the command works.
     warmSeconds: 0,
     kdfRuns: 1,
+    coldRuns: 1,
+    // The classic contrast runs scrypt in a fresh process: seconds the test does not need.
+    coldClassicRuns: 0,
     reencrypt: { projects: 2, keys: 10, versions: 2 },
     depth: { projects: 3, keys: 20 },
     resolveRuns: 1,

@@ -27,6 +27,10 @@ describe('secretsfly bench', () => {
     }
     const markdown = fs.readFileSync(path.join(out, 'results.md'), 'utf8');
     expect(markdown).toContain('| api-pull | ratio |');
+    expect(markdown).toContain('| api-pull-keyed | keyed ÷ classic req/s |');
+    expect(markdown).toContain('| api-pull-sealed | sealed ÷ keyed req/s |');
+    expect(markdown).toContain('| pull-cold-start | first keyed pull, server |');
+    expect(markdown).toContain('## Pull paths side by side');
     expect(result.stdout).toBe(markdown);
   }, 120_000);
 
