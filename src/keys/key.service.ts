@@ -6,7 +6,13 @@ import { generateDataKey, unwrapDataKey, wrapDataKey } from '../crypto/envelope.
 import { DEFAULT_KDF_PARAMS, type Kdf, type KdfParams, parseKdfParams } from '../crypto/kdf.js';
 import { type Changes, changeGuardedRows } from '../db/changes.js';
 import type { Database } from '../db/database.js';
-import { bindingLabel, environmentKey, type TokenKeyBinding, unwrapEnvironmentKey } from '../crypto/scoped-keys.js';
+import {
+  bindingLabel,
+  environmentKey,
+  parseKeyedToken,
+  type TokenKeyBinding,
+  unwrapEnvironmentKey,
+} from '../crypto/scoped-keys.js';
 import { Forbidden, IntegrityFailed, InvalidMasterKey, InvalidToken, KeyRotatedMeanwhile, Sealed } from '../errors.js';
 import type { ProjectRow } from '../projects/project.table.js';
 import type { Keystore } from './keystore.js';
@@ -33,8 +39,13 @@ export type KeyAccess =
 
 export interface KeyedTokenAccess {
   readonly binding: TokenKeyBinding;
-  /** Derived from the presented token for this request; the caller wipes it. */
-  readonly wrappingKey: Uint8Array;
+  /** The whole token string as presented, and its keystore.tokenProof (what the token cache keeps). */
+  readonly token: string;
+  readonly tokenProof: Uint8Array;
+  /** The row's token_hash the token was verified against (the token cache checks it is unchanged). */
+  readonly tokenHash: Uint8Array;
+  /** Derived from the token for this request when authentication needed it; the caller wipes it. */
+  readonly wrappingKey?: Uint8Array | undefined;
   /** The token's stored wrapped environment key (null once withdrawn). */
   readonly wrappedKey: Uint8Array | null;
 }
@@ -260,20 +271,27 @@ export function createKeyService(deps: {
     access: KeyedTokenAccess,
     fn: (key: DataKey) => Promise<T>,
   ): Promise<T> {
-    const { binding, wrappingKey, wrappedKey } = access;
+    const { binding, token, wrappedKey } = access;
     // A keyed token exists only in a tree whose values are under environment keys (its creation
     // converted it): anything else is a database altered by hand.
     if (rootKey.value_keys !== 'environment' || wrappedKey === null) throw new InvalidToken();
-    const cacheAs = { id: binding.tokenId, binding: bindingLabel(binding) };
-    let envKey = keystore.tokenKey(rootKey.project_id, cacheAs, wrappingKey);
+    const cacheAs = { id: binding.tokenId, binding: bindingLabel(binding), tokenHash: access.tokenHash };
+    let envKey = keystore.tokenKey(rootKey.project_id, cacheAs, access.tokenProof);
     if (!envKey) {
+      // Not derived yet when authentication found the token verified here before.
+      const derived = access.wrappingKey ? undefined : parseKeyedToken(token);
+      derived?.authKey.fill(0);
+      const wrappingKey = access.wrappingKey ?? derived?.wrappingKey;
+      if (!wrappingKey) throw new InvalidToken();
       try {
         envKey = unwrapEnvironmentKey(wrappingKey, wrappedKey, binding);
       } catch (error) {
         if (error instanceof DecryptionFailed) throw new InvalidToken();
         throw error;
+      } finally {
+        derived?.wrappingKey.fill(0);
       }
-      keystore.rememberTokenKey(rootKey.project_id, cacheAs, wrappingKey, envKey);
+      keystore.rememberTokenKey(rootKey.project_id, cacheAs, access.tokenProof, envKey);
     }
     const key = envKey;
     const assertOpens = (environmentId: string) => {

@@ -22,8 +22,14 @@ interface TokenEntry {
   readonly tokenId: string;
   /** What the key was unwrapped for (bindingLabel): a token whose row now says otherwise misses. */
   readonly binding: string;
+  /** The row's token_hash when the token was verified: a row changed since then misses. */
+  readonly tokenHash: Uint8Array;
   readonly envKey: Uint8Array;
-  /** HMAC of the token's wrapping key that unwrapped this entry, under the per-process random key. */
+  /**
+   * HMAC of the whole token string that was verified (its authentication key's hash matched) and
+   * unwrapped this entry, under the per-process random key. Neither the token nor its wrapping key
+   * is kept.
+   */
   readonly proof: Uint8Array;
   readonly expiresAt: number;
   readonly cancelTimer: () => void;
@@ -178,24 +184,25 @@ export class Keystore {
   }
 
   /**
-   * Token cache: remembers that the keyed token `tokenId`, through the wrapping key its holder
-   * presented, unwrapped `envKey`, so its next pulls skip the unwrap and reuse the values decrypted
-   * for its scope. The wrapping key itself is not kept, only its HMAC (as for master keys).
+   * Token cache: remembers that the keyed token whose tokenProof is `proof` (the whole string,
+   * verified against the row's `tokenHash`) unwrapped `envKey` for `binding`, so its next pulls skip the key derivations
+   * and the unwrap, and reuse the values decrypted for its scope. Only an HMAC of the token is kept.
    */
   rememberTokenKey(
     rootId: string,
-    token: { id: string; binding: string },
-    wrappingKey: Uint8Array,
+    entryFor: { id: string; binding: string; tokenHash: Uint8Array },
+    proof: Uint8Array,
     envKey: Uint8Array,
   ): void {
-    const tokenId = token.id;
+    const tokenId = entryFor.id;
     this.dropToken(tokenId);
     const slot = this.#slot(rootId);
     const entry: TokenEntry = {
       tokenId,
-      binding: token.binding,
+      binding: entryFor.binding,
+      tokenHash: Uint8Array.from(entryFor.tokenHash),
       envKey: Uint8Array.from(envKey),
-      proof: this.#proof(wrappingKey),
+      proof: Uint8Array.from(proof),
       expiresAt: this.#now() + this.#ttlMs,
       cancelTimer: this.#schedule(() => {
         if (this.#roots.get(rootId)?.tokens.get(tokenId) === entry) this.#dropToken(rootId, tokenId);
@@ -205,18 +212,35 @@ export class Keystore {
   }
 
   /**
-   * A copy of the environment key this token's wrapping key unwrapped earlier for this very binding
+   * Whether this exact token string was verified here before against a row whose token_hash is
+   * still `tokenHash`: then it would verify again, and authentication may skip the derivation.
+   */
+  knowsToken(rootId: string, tokenId: string, proof: Uint8Array, tokenHash: Uint8Array): boolean {
+    const entry = this.#liveToken(rootId, tokenId);
+    return (
+      entry !== undefined &&
+      entry.tokenHash.length === tokenHash.length &&
+      timingSafeEqual(entry.tokenHash, tokenHash) &&
+      timingSafeEqual(entry.proof, proof)
+    );
+  }
+
+  /**
+   * A copy of the environment key this very token string unwrapped earlier for this very binding
    * (scope), or undefined. The caller wipes it.
    */
-  tokenKey(rootId: string, token: { id: string; binding: string }, wrappingKey: Uint8Array): Uint8Array | undefined {
-    const tokenId = token.id;
-    const entry = this.#roots.get(rootId)?.tokens.get(tokenId);
-    if (!entry || entry.binding !== token.binding) return undefined;
-    if (entry.expiresAt <= this.#now()) {
-      this.#dropToken(rootId, tokenId);
-      return undefined;
-    }
-    return timingSafeEqual(entry.proof, this.#proof(wrappingKey)) ? Uint8Array.from(entry.envKey) : undefined;
+  tokenKey(rootId: string, entryFor: { id: string; binding: string }, proof: Uint8Array): Uint8Array | undefined {
+    const entry = this.#liveToken(rootId, entryFor.id);
+    if (!entry || entry.binding !== entryFor.binding) return undefined;
+    return timingSafeEqual(entry.proof, proof) ? Uint8Array.from(entry.envKey) : undefined;
+  }
+
+  /**
+   * Names a whole keyed token without holding it: its HMAC under this process's random key, which
+   * the token cache compares (computed once per request, by authentication).
+   */
+  tokenProof(token: string): Uint8Array {
+    return this.#proof(token);
   }
 
   /** Whether an environment key unwrapped by this token is held (for tests and diagnostics; never the key). */
@@ -297,7 +321,7 @@ export class Keystore {
     return slot;
   }
 
-  #proof(masterKey: Uint8Array): Uint8Array {
+  #proof(masterKey: Uint8Array | string): Uint8Array {
     // Computed on every API request: crypto/hash.ts keeps node:crypto's native HMAC for this.
     return hmacSha256(this.#proofKey, masterKey);
   }
@@ -318,6 +342,15 @@ export class Keystore {
     gone.forEach(wipe);
     slot.api = kept;
     this.#forgetIfEmpty(rootId, slot);
+  }
+
+  #liveToken(rootId: string, tokenId: string): TokenEntry | undefined {
+    const entry = this.#roots.get(rootId)?.tokens.get(tokenId);
+    if (entry && entry.expiresAt <= this.#now()) {
+      this.#dropToken(rootId, tokenId);
+      return undefined;
+    }
+    return entry;
   }
 
   #dropToken(rootId: string, tokenId: string): void {

@@ -171,8 +171,17 @@ function keyAccess(caller: ApiCaller): KeyAccess {
   }
   if (caller.masterKey) return { masterKey: caller.masterKey, guard: caller.guard };
   if (caller.masterKeySent) throw new InvalidMasterKey();
-  if (token.kind === 'keyed' && token.wrappingKey) {
-    return { keyedToken: { binding: token.binding, wrappingKey: token.wrappingKey, wrappedKey: token.wrappedKey } };
+  if (token.kind === 'keyed' && token.keyedToken && token.tokenProof && token.tokenHash) {
+    return {
+      keyedToken: {
+        binding: token.binding,
+        token: token.keyedToken,
+        tokenProof: token.tokenProof,
+        tokenHash: token.tokenHash,
+        wrappingKey: token.wrappingKey,
+        wrappedKey: token.wrappedKey,
+      },
+    };
   }
   throw new InvalidMasterKey();
 }

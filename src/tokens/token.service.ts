@@ -8,6 +8,7 @@ import type { Database } from '../db/database.js';
 import { writeTransaction } from '../db/open.js';
 import type { EnvironmentService } from '../environments/environment.service.js';
 import {
+  KEYED_TOKEN,
   newKeyedToken,
   parseKeyedToken,
   parseTokenProof,
@@ -59,37 +60,45 @@ export interface AuthenticatedToken {
    * below); `proof`, a keyed token's authentication key alone (it can fetch the sealed form only).
    */
   readonly presented: 'token' | 'proof';
-  /** A keyed token presented whole: its wrapping key, derived for this request. The caller wipes it. */
+  /**
+   * A keyed token presented whole: the string (for the keystore's token cache, which keeps only an
+   * HMAC of it), the row's hash it was verified against, and its wrapping key when this request had
+   * to derive it (not when the token was verified here before). The caller wipes the wrapping key.
+   */
+  readonly keyedToken?: string;
+  /** keystore.tokenProof of the keyed token string: what the token cache compares. */
+  readonly tokenProof?: Uint8Array;
+  readonly tokenHash?: Uint8Array;
   readonly wrappingKey?: Uint8Array;
   /** A keyed token's stored wrapped environment key. */
   readonly wrappedKey: Uint8Array | null;
 }
 
-/** What a presented token string is, before any database read. */
+// Hashed on every API request: crypto/hash.ts keeps node:crypto's native SHA-256 for this.
+const hashToken = (token: string): Uint8Array => sha256(token);
+
+/**
+ * What a presented token string is, before any database read. A whole keyed token is not derived
+ * yet: a token this process verified before needs no derivation (authenticate).
+ */
 type Presented =
-  | { kind: 'classic'; id: string; hash: Uint8Array }
-  | { kind: 'keyed'; id: string; hash: Uint8Array; wrappingKey?: Uint8Array };
+  | { form: 'classic'; id: string; hash: Uint8Array }
+  | { form: 'keyed'; id: string }
+  | { form: 'proof'; id: string; hash: Uint8Array };
 
 function readPresented(token: string): Presented | undefined {
   const classic = TOKEN_FORMAT.exec(token);
-  if (classic) return { kind: 'classic', id: classic[1]!, hash: hashToken(token) };
-  const keyed = parseKeyedToken(token);
-  if (keyed) {
-    const hash = sha256(keyed.authKey);
-    keyed.authKey.fill(0);
-    return { kind: 'keyed', id: keyed.id, hash, wrappingKey: keyed.wrappingKey };
-  }
+  if (classic) return { form: 'classic', id: classic[1]!, hash: hashToken(token) };
+  const keyed = KEYED_TOKEN.exec(token);
+  if (keyed) return { form: 'keyed', id: keyed[1]! };
   const proof = parseTokenProof(token);
   if (proof) {
     const hash = sha256(proof.authKey);
     proof.authKey.fill(0);
-    return { kind: 'keyed', id: proof.id, hash };
+    return { form: 'proof', id: proof.id, hash };
   }
   return undefined;
 }
-
-// Hashed on every API request: crypto/hash.ts keeps node:crypto's native SHA-256 for this.
-const hashToken = (token: string): Uint8Array => sha256(token);
 
 export function createTokenService(deps: {
   db: Kysely<Database>;
@@ -98,7 +107,7 @@ export function createTokenService(deps: {
   environments: Pick<EnvironmentService, 'byName' | 'byId'>;
   keys: Pick<KeyService, 'withDataKey' | 'bumpRevision'>;
   secrets: Pick<SecretService, 'useEnvironmentKeys'>;
-  keystore: Pick<Keystore, 'dropToken'>;
+  keystore: Pick<Keystore, 'dropToken' | 'knowsToken' | 'tokenProof'>;
   audit: Pick<AuditService, 'record' | 'noteRejectedToken'>;
   now: () => Date;
   /** Removes what a revocation deleted (a wrapped key) from the database's files: see rotation.service.ts. */
@@ -270,27 +279,38 @@ export function createTokenService(deps: {
       if (token === '') throw new InvalidToken();
       return refuse('malformed');
     }
-    const wipe = () => presented.kind === 'keyed' && presented.wrappingKey?.fill(0);
+    let wrappingKey: Uint8Array | undefined;
+    let tokenProof: Uint8Array | undefined;
     try {
       const row = await authRows(presented.id);
       const at = now();
       if (row === undefined) return refuse('unknown');
-      if (row.kind !== presented.kind || !timingSafeEqual(row.token_hash, presented.hash)) {
+      if (row.kind !== (presented.form === 'classic' ? 'classic' : 'keyed')) return refuse('wrong_secret', row.id);
+      const project = await projects.byId(row.project_id);
+      if (presented.form === 'keyed') {
+        // A token this process verified (and whose key it unwrapped) within the cache's lifetime,
+        // against the same row, verifies again: the keystore compares an HMAC of the string.
+        tokenProof = keystore.tokenProof(token);
+        if (!keystore.knowsToken(project.root_id, row.id, tokenProof, row.token_hash)) {
+          const keys = parseKeyedToken(token);
+          if (!keys) return refuse('malformed');
+          wrappingKey = keys.wrappingKey;
+          const hash = sha256(keys.authKey);
+          keys.authKey.fill(0);
+          if (!timingSafeEqual(row.token_hash, hash)) return refuse('wrong_secret', row.id);
+        }
+      } else if (!timingSafeEqual(row.token_hash, presented.hash)) {
         return refuse('wrong_secret', row.id);
       }
       if (row.revoked_at !== null) return refuse('revoked', row.id);
       if (row.expires_at !== null && new Date(row.expires_at) <= at) return refuse('expired', row.id);
-      const [project, environment] = await Promise.all([
-        projects.byId(row.project_id),
-        environments.byId(row.environment_id),
-      ]);
+      const environment = await environments.byId(row.environment_id);
       const chain = await projects.chain(project);
       if (row.last_used_at === null || at.getTime() - new Date(row.last_used_at).getTime() > TOUCH_INTERVAL_MS) {
         // A hint, not a record: if another process holds the write lock (a long re-encryption), a
         // read must not fail over it. The next request a minute on tries again.
         await tokenRepository.touchToken(db, row.id, at.toISOString()).catch(() => undefined);
       }
-      const wrappingKey = presented.kind === 'keyed' ? presented.wrappingKey : undefined;
       return {
         id: row.id,
         access: row.access,
@@ -307,12 +327,13 @@ export function createTokenService(deps: {
           environmentName: environment.name,
           chain: chain.map((p) => ({ id: p.id, name: p.name })),
         },
-        presented: presented.kind === 'keyed' && !wrappingKey ? 'proof' : 'token',
+        presented: presented.form === 'proof' ? 'proof' : 'token',
+        ...(tokenProof && { keyedToken: token, tokenProof, tokenHash: row.token_hash }),
         ...(wrappingKey && { wrappingKey }),
         wrappedKey: row.wrapped_key,
       };
     } catch (error) {
-      wipe();
+      wrappingKey?.fill(0);
       throw error;
     }
   }

@@ -139,41 +139,55 @@ describe('keystore', () => {
 
   describe('keyed-token cache', () => {
     const envKey = () => new Uint8Array(32).fill(9);
+    const hashA = new Uint8Array(32).fill(1);
+    const tokenA = { id: 'token-a', binding: 'scope-1', tokenHash: hashA };
+    const tokenB = { id: 'token-b', binding: 'scope-1', tokenHash: hashA };
 
-    const tokenA = { id: 'token-a', binding: 'scope-1' };
-    const tokenB = { id: 'token-b', binding: 'scope-1' };
-
-    it('should serve an environment key only to the wrapping key that unwrapped it, for its own token and scope', () => {
+    it('should serve an environment key only to the token string that unwrapped it, for its own scope', () => {
       const keystore = new Keystore({ ttlMs: 60_000 });
+      const proof = (token: string) => keystore.tokenProof(token);
       const original = envKey();
-      keystore.rememberTokenKey('root', tokenA, bytes('wrapping-key-a'), original);
+      keystore.rememberTokenKey('root', tokenA, proof('sfst_k1_a_secret'), original);
       original.fill(0); // the keystore holds its own copy
-      expect(keystore.tokenKey('root', tokenA, bytes('wrapping-key-a'))).toEqual(envKey());
-      expect(keystore.tokenKey('root', tokenA, bytes('wrapping-key-b'))).toBeUndefined();
-      expect(keystore.tokenKey('root', tokenB, bytes('wrapping-key-a'))).toBeUndefined();
-      expect(keystore.tokenKey('other', tokenA, bytes('wrapping-key-a'))).toBeUndefined();
+      expect(keystore.tokenKey('root', tokenA, proof('sfst_k1_a_secret'))).toEqual(envKey());
+      expect(keystore.tokenKey('root', tokenA, proof('sfst_k1_a_other!'))).toBeUndefined();
+      expect(keystore.tokenKey('root', tokenB, proof('sfst_k1_a_secret'))).toBeUndefined();
+      expect(keystore.tokenKey('other', tokenA, proof('sfst_k1_a_secret'))).toBeUndefined();
       // The same token whose row now names another scope (moved in the database) finds nothing.
-      expect(keystore.tokenKey('root', { id: 'token-a', binding: 'scope-2' }, bytes('wrapping-key-a'))).toBeUndefined();
+      expect(keystore.tokenKey('root', { ...tokenA, binding: 'scope-2' }, proof('sfst_k1_a_secret'))).toBeUndefined();
       expect(keystore.isUnsealed('root')).toBe(false);
+    });
+
+    it('should know a verified token only by its exact string and an unchanged row', () => {
+      const keystore = new Keystore({ ttlMs: 60_000 });
+      const proof = (token: string) => keystore.tokenProof(token);
+      keystore.rememberTokenKey('root', tokenA, proof('sfst_k1_a_secret'), envKey());
+      expect(keystore.knowsToken('root', 'token-a', proof('sfst_k1_a_secret'), hashA)).toBe(true);
+      expect(keystore.knowsToken('root', 'token-a', proof('sfst_k1_a_secreT'), hashA)).toBe(false);
+      expect(keystore.knowsToken('root', 'token-a', proof('sfst_k1_a_secret'), new Uint8Array(32).fill(2))).toBe(false);
+      expect(keystore.knowsToken('root', 'token-b', proof('sfst_k1_a_secret'), hashA)).toBe(false);
+      expect(keystore.knowsToken('other', 'token-a', proof('sfst_k1_a_secret'), hashA)).toBe(false);
     });
 
     it('should forget the key, and the values it let the cache keep, on revocation, seal and expiry', () => {
       const { clock, keystore } = keystoreOnFakeClock();
+      const proof = (token: string) => keystore.tokenProof(token);
       const values = new Map([['A', 'a']]);
-      keystore.rememberTokenKey('root', tokenA, bytes('w'), envKey());
+      keystore.rememberTokenKey('root', tokenA, proof('t'), envKey());
       keystore.rememberResolved('root', 'p/e', 1, values);
       expect(keystore.resolved('root', 'p/e', 1)).toBe(values);
       keystore.dropToken('token-a');
-      expect(keystore.tokenKey('root', tokenA, bytes('w'))).toBeUndefined();
+      expect(keystore.tokenKey('root', tokenA, proof('t'))).toBeUndefined();
       expect(keystore.resolved('root', 'p/e', 1)).toBeUndefined();
 
-      keystore.rememberTokenKey('root', tokenA, bytes('w'), envKey());
+      keystore.rememberTokenKey('root', tokenA, proof('t'), envKey());
       keystore.seal('root');
-      expect(keystore.tokenKey('root', tokenA, bytes('w'))).toBeUndefined();
+      expect(keystore.tokenKey('root', tokenA, proof('t'))).toBeUndefined();
 
-      keystore.rememberTokenKey('root', tokenA, bytes('w'), envKey());
+      keystore.rememberTokenKey('root', tokenA, proof('t'), envKey());
       clock.advance(151);
-      expect(keystore.tokenKey('root', tokenA, bytes('w'))).toBeUndefined();
+      expect(keystore.tokenKey('root', tokenA, proof('t'))).toBeUndefined();
+      expect(keystore.knowsToken('root', 'token-a', proof('t'), hashA)).toBe(false);
     });
   });
 });
