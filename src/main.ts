@@ -112,6 +112,18 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     tokens,
     users,
     shares,
+    /** Compiles the pull path's queries (a server calls it before its first request: http/warm-up.ts). */
+    async warmUp(): Promise<void> {
+      // A lookup that misses keeps nothing (immutable-rows.ts): these only compile their queries.
+      const miss = () => undefined;
+      await Promise.all([
+        tokens.warmUp(),
+        keys.warmUp(),
+        secrets.warmUp(),
+        projects.byId('warm-up').catch(miss),
+        environments.byId('warm-up').catch(miss),
+      ]);
+    },
     /** Seals every root (wiping keys) and closes the database. */
     async close(): Promise<void> {
       if (closed) return;

@@ -6,6 +6,7 @@ import { createLogger, type Logger } from '../logger.js';
 import { type AppContext, type ContextOverrides, createContext } from '../main.js';
 import { createSetupGate } from '../users/setup.js';
 import { createApp } from './app.js';
+import { warmUp } from './warm-up.js';
 import { createMasterKeyLimiter } from '../keys/master-key-guard.js';
 
 export interface RunningServer {
@@ -60,6 +61,8 @@ export async function startServer(
   }
   const { port } = server.address() as AddressInfo;
   url = `http://${urlHost(config.host)}:${port}`;
+  // Before saying it listens: the first real pull then finds its code compiled (warm-up.ts).
+  await warmUp(ctx, url);
   logger.info('secretsfly listening', { url, data_dir: config.dataDir });
 
   if (await setup.isOpen()) {

@@ -368,7 +368,13 @@ export function createKeyService(deps: {
     return wasUnsealed;
   }
 
+  /** Compiles the root-key query before the first request needs it (http/warm-up.ts). */
+  async function warmUp(): Promise<void> {
+    await rootKeyRepository.findRootKey(db, 'warm-up');
+  }
+
   return {
+    warmUp,
     prepareRootKey,
     storeRootKey,
     wrapForMasterKey,

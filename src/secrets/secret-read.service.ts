@@ -154,7 +154,10 @@ export function createSecretReadService(deps: {
    * Ciphertexts of each scope's winners, as the `secrets` JSON of a sealed answer, valid at the
    * root's revision. Not key material (the keystore holds that): what a copy of the database holds.
    */
-  const sealedSecrets = new Map<string, { revision: number; json: string; keys: number }>();
+  const sealedSecrets = new Map<
+    string,
+    { revision: number; json: string; keys: number; bodies: Map<string, { wrappedKey: Uint8Array; body: string }> }
+  >();
 
   /**
    * The zero-knowledge pull: the winners of the token's scope as ciphertexts, with what each one's
@@ -177,8 +180,28 @@ export function createSecretReadService(deps: {
     let entry = sealedSecrets.get(scope);
     if (!entry || entry.revision !== revision) {
       const heads = await winners(s);
-      entry = { revision, json: sealedSecretsJson(root.id, s.environment.id, heads), keys: heads.length };
+      const json = sealedSecretsJson(root.id, s.environment.id, heads);
+      entry = { revision, json, keys: heads.length, bodies: new Map() };
       sealedSecrets.set(scope, entry);
+    }
+    // Each token's whole answer, built once per revision (its wrapped key is the only part of its own).
+    const { wrappedKey } = token;
+    let built = entry.bodies.get(token.id);
+    if (!built || !Buffer.from(built.wrappedKey).equals(wrappedKey)) {
+      const body = sealedBody(
+        {
+          token: token.id,
+          project: s.project.name,
+          environment: s.environment.name,
+          root: root.id,
+          environment_id: s.environment.id,
+          chain: s.chain.map((p) => ({ id: p.id, name: p.name })),
+          wrapped_key: wrappedKey,
+        },
+        entry.json,
+      );
+      built = { wrappedKey: Uint8Array.from(wrappedKey), body };
+      entry.bodies.set(token.id, built);
     }
     audit.enqueue(
       {
@@ -191,18 +214,7 @@ export function createSecretReadService(deps: {
       },
       COALESCED,
     );
-    return sealedBody(
-      {
-        token: token.id,
-        project: s.project.name,
-        environment: s.environment.name,
-        root: root.id,
-        environment_id: s.environment.id,
-        chain: s.chain.map((p) => ({ id: p.id, name: p.name })),
-        wrapped_key: token.wrappedKey,
-      },
-      entry.json,
-    );
+    return built.body;
   }
 
   /** The decrypted view of the admin UI: every resolved value, audited as `secrets_revealed`. */
@@ -299,7 +311,21 @@ export function createSecretReadService(deps: {
     return { environments: envs.map((env) => env.name), missing };
   }
 
-  return { resolve, pull, pullSealed, reveal, get, getForApi, list, history, diff };
+  /**
+   * Compiles the resolution query before the first request needs it (http/warm-up.ts): its SQL
+   * depends on the chain's length, so for chains of 1 to 3 projects.
+   */
+  async function warmUp(): Promise<void> {
+    for (const length of [1, 2, 3]) {
+      await secretRepository.listWinners(
+        db,
+        Array.from({ length }, (_, i) => `warm-up-${i}`),
+        'warm-up',
+      );
+    }
+  }
+
+  return { resolve, pull, pullSealed, reveal, get, getForApi, list, history, diff, warmUp };
 }
 
 export type SecretReadService = ReturnType<typeof createSecretReadService>;

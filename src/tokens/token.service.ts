@@ -308,8 +308,9 @@ export function createTokenService(deps: {
       const chain = await projects.chain(project);
       if (row.last_used_at === null || at.getTime() - new Date(row.last_used_at).getTime() > TOUCH_INTERVAL_MS) {
         // A hint, not a record: if another process holds the write lock (a long re-encryption), a
-        // read must not fail over it. The next request a minute on tries again.
-        await tokenRepository.touchToken(db, row.id, at.toISOString()).catch(() => undefined);
+        // read must not fail over it. The next request a minute on tries again. Written after this
+        // turn of the event loop, so the request it belongs to does not wait for the commit.
+        setImmediate(() => void tokenRepository.touchToken(db, row.id, at.toISOString()).catch(() => undefined));
       }
       return {
         id: row.id,
@@ -338,7 +339,12 @@ export function createTokenService(deps: {
     }
   }
 
-  return { create, list, revoke, withdrawKeyedTokens, authenticate };
+  /** Compiles the authentication query before the first request needs it (http/warm-up.ts). */
+  async function warmUp(): Promise<void> {
+    await tokenRepository.findTokenForAuth(db, '0000000000000000');
+  }
+
+  return { create, list, revoke, withdrawKeyedTokens, authenticate, warmUp };
 }
 
 export type TokenService = ReturnType<typeof createTokenService>;
