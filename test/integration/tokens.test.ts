@@ -72,13 +72,18 @@ describe('service tokens', () => {
       actor,
     );
     expect(view.expires_at).toBe('2026-11-22T12:30:00.000Z');
+    // The stamp is written right after the request's turn of the event loop, not during it.
+    const settled = () => new Promise((resolve) => setImmediate(resolve));
     await ctx.tokens.authenticate(token);
+    await settled();
     const used = now.toISOString();
     now = new Date(now.getTime() + 30_000);
     await ctx.tokens.authenticate(token);
+    await settled();
     expect((await ctx.tokens.list('acme'))[0]!.last_used_at).toBe(used);
     now = new Date(now.getTime() + 60_000);
     await ctx.tokens.authenticate(token);
+    await settled();
     expect((await ctx.tokens.list('acme'))[0]!.last_used_at).toBe(now.toISOString());
     now = new Date('2026-11-22T12:30:00.001Z');
     await expect(ctx.tokens.authenticate(token)).rejects.toThrow(InvalidToken);
