@@ -1,63 +1,17 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { hmacSha256 } from '../crypto/hash.js';
+import {
+  type ApiEntry,
+  type HeldKey,
+  type RootSlot,
+  realTimers,
+  type Schedule,
+  type TokenEntry,
+  wipe,
+  wipeToken,
+} from './keystore-entries.js';
 
-export type SealReason = 'manual' | 'expired' | 'rotated' | 'shutdown';
-
-interface HeldKey {
-  readonly dek: Uint8Array;
-  /** The root's key_version when the key was unwrapped; a rotation elsewhere makes it stale. */
-  readonly keyVersion: number;
-  readonly expiresAt: number;
-  /** Cancels the timer that drops this key at `expiresAt`. */
-  readonly cancelTimer: () => void;
-}
-
-interface ApiEntry extends HeldKey {
-  /** HMAC of the master key that proved this entry, under a per-process random key. */
-  readonly proof: Uint8Array;
-}
-
-/** A keyed token's environment key, unwrapped by a pull that presented the whole token. */
-interface TokenEntry {
-  readonly tokenId: string;
-  /** What the key was unwrapped for (bindingLabel): a token whose row now says otherwise misses. */
-  readonly binding: string;
-  /** The row's token_hash when the token was verified: a row changed since then misses. */
-  readonly tokenHash: Uint8Array;
-  readonly envKey: Uint8Array;
-  /**
-   * HMAC of the whole token string that was verified (its authentication key's hash matched) and
-   * unwrapped this entry, under the per-process random key. Neither the token nor its wrapping key
-   * is kept.
-   */
-  readonly proof: Uint8Array;
-  readonly expiresAt: number;
-  readonly cancelTimer: () => void;
-}
-
-interface ResolvedEntry {
-  readonly revision: number;
-  readonly values: ReadonlyMap<string, unknown>;
-  /** Response bodies rendered from `values` (JSON, dotenv …), by variant; they go with it. */
-  readonly renders: Map<string, string>;
-}
-
-interface RootSlot {
-  /** Admin unseals by holder: each belongs to the session that made it, and to no other. */
-  admins: Map<string, HeldKey>;
-  api: ApiEntry[];
-  /** By token id: at most one entry per keyed token. */
-  tokens: Map<string, TokenEntry>;
-  resolved: Map<string, ResolvedEntry>;
-}
-
-/** Runs `fn` once after `ms` milliseconds, without keeping the process alive; returns a cancel function. */
-export type Schedule = (fn: () => void, ms: number) => () => void;
-
-const realTimers: Schedule = (fn, ms) => {
-  const timer = setTimeout(fn, ms).unref();
-  return () => clearTimeout(timer);
-};
+export type { Schedule, SealReason } from './keystore-entries.js';
 
 export interface KeystoreOptions {
   /** How long an unsealed root (and an API cache entry) lives, in milliseconds. */
@@ -69,16 +23,6 @@ export interface KeystoreOptions {
   /** Called after a timer sealed an admin unseal (for the audit log). */
   readonly onExpired?: (rootId: string) => void;
 }
-
-const wipe = (held: HeldKey) => {
-  held.cancelTimer();
-  held.dek.fill(0);
-};
-
-const wipeToken = (entry: TokenEntry) => {
-  entry.cancelTimer();
-  entry.envKey.fill(0);
-};
 
 /**
  * The only holder of data keys (DEKs), environment keys unwrapped by keyed tokens, and anything

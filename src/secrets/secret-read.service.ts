@@ -2,12 +2,10 @@ import type { Kysely } from 'kysely';
 import type { Actor, AuditService } from '../audit/audit.service.js';
 import type { Database } from '../db/database.js';
 import type { EnvironmentService } from '../environments/environment.service.js';
-import { InvalidRequest, InvalidToken, NotFound } from '../errors.js';
+import { NotFound } from '../errors.js';
 import type { DataKey, KeyAccess, KeyService } from '../keys/key.service.js';
 import type { Keystore } from '../keys/keystore.js';
 import type { ProjectService } from '../projects/project.service.js';
-import type { AuthenticatedToken } from '../tokens/token.service.js';
-import { sealedBody, sealedSecretsJson } from './sealed-pull.js';
 import { secretRepository, type VersionHead } from './secret.repository.js';
 import { assertSecretKey } from './secret-key.js';
 import {
@@ -150,73 +148,6 @@ export function createSecretReadService(deps: {
     return rendered;
   }
 
-  /**
-   * Ciphertexts of each scope's winners, as the `secrets` JSON of a sealed answer, valid at the
-   * root's revision. Not key material (the keystore holds that): what a copy of the database holds.
-   */
-  const sealedSecrets = new Map<
-    string,
-    { revision: number; json: string; keys: number; bodies: Map<string, { wrappedKey: Uint8Array; body: string }> }
-  >();
-
-  /**
-   * The zero-knowledge pull: the winners of the token's scope as ciphertexts, with what each one's
-   * AAD binds, and the token's wrapped environment key (sealed-pull.ts). No key is used or held.
-   */
-  async function pullSealed(
-    client: { actor: Actor; token: AuthenticatedToken },
-    masterKey?: KeyAccess,
-  ): Promise<string> {
-    const { token } = client;
-    if (token.kind !== 'keyed') throw new InvalidRequest('the sealed form needs a keyed token');
-    if (token.wrappedKey === null) throw new InvalidToken();
-    const s = await scopeOf(token.project, token.environment);
-    const root = rootOf(s);
-    // A master key sent along is not needed, but is checked as on every other call.
-    if (masterKey) await keys.withDataKey(root, masterKey, async () => undefined);
-    // Read before the winners, so a write in between only makes this entry stale (as resolveWithKey).
-    const { revision } = await keys.requireRootKey(root.id);
-    const scope = `${s.project.id}/${s.environment.id}`;
-    let entry = sealedSecrets.get(scope);
-    if (!entry || entry.revision !== revision) {
-      const heads = await winners(s);
-      const json = sealedSecretsJson(root.id, s.environment.id, heads);
-      entry = { revision, json, keys: heads.length, bodies: new Map() };
-      sealedSecrets.set(scope, entry);
-    }
-    // Each token's whole answer, built once per revision (its wrapped key is the only part of its own).
-    const { wrappedKey } = token;
-    let built = entry.bodies.get(token.id);
-    if (!built || !Buffer.from(built.wrappedKey).equals(wrappedKey)) {
-      const body = sealedBody(
-        {
-          token: token.id,
-          project: s.project.name,
-          environment: s.environment.name,
-          root: root.id,
-          environment_id: s.environment.id,
-          chain: s.chain.map((p) => ({ id: p.id, name: p.name })),
-          wrapped_key: wrappedKey,
-        },
-        entry.json,
-      );
-      built = { wrappedKey: Uint8Array.from(wrappedKey), body };
-      entry.bodies.set(token.id, built);
-    }
-    audit.enqueue(
-      {
-        actor: client.actor,
-        action: 'api_read',
-        projectId: token.projectId,
-        environment: token.environment,
-        key: null,
-        details: { token_id: token.id, format: 'sealed', keys: entry.keys },
-      },
-      COALESCED,
-    );
-    return built.body;
-  }
-
   /** The decrypted view of the admin UI: every resolved value, audited as `secrets_revealed`. */
   async function reveal(
     input: ScopeInput,
@@ -325,7 +256,7 @@ export function createSecretReadService(deps: {
     }
   }
 
-  return { resolve, pull, pullSealed, reveal, get, getForApi, list, history, diff, warmUp };
+  return { resolve, pull, reveal, get, getForApi, list, history, diff, warmUp };
 }
 
 export type SecretReadService = ReturnType<typeof createSecretReadService>;

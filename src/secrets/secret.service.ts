@@ -7,6 +7,8 @@ import type { Keystore } from '../keys/keystore.js';
 import type { ProjectService } from '../projects/project.service.js';
 import { createSecretReadService } from './secret-read.service.js';
 import { createScopeLookup } from './secret-scope.js';
+import { createReencryptService } from './secret-reencrypt.service.js';
+import { createSealedPullService } from './sealed-pull.service.js';
 import { createSecretWriteService } from './secret-write.service.js';
 
 export type { ResolvedSecret, SecretSummary } from './secret-read.service.js';
@@ -30,7 +32,9 @@ export function createSecretService(deps: {
   const scopeOf = createScopeLookup(deps);
   return {
     ...createSecretReadService({ ...deps, scopeOf }),
+    ...createSealedPullService({ ...deps, scopeOf }),
     ...createSecretWriteService({ ...deps, scopeOf }),
+    ...createReencryptService(deps),
   };
 }
 

@@ -183,7 +183,7 @@ describe('scoped keys over the HTTP API: the three pulls on one tree', () => {
         actor,
       )
     ).token;
-    const { id, proof, wrappingKey } = keyedParts(fresh);
+    const { id, proof } = keyedParts(fresh);
     for (let i = 0; i < 3; i++) expect((await t.get('/secrets?format=sealed', proof)).status).toBe(200);
     // Only the wrapping key could have unwrapped the environment key: the server never saw it.
     expect(t.ctx.keystore.holdsToken(id)).toBe(false);
@@ -407,7 +407,7 @@ describe('scoped keys over the HTTP API: revocation', () => {
   it('should refuse a keyed token at the very next pull once revoked, keyed or sealed, with its key and values cached', async () => {
     t = await startScopedTree();
     const token = t.tokens.keyedProdWrite;
-    const { id, proof, wrappingKey } = keyedParts(token);
+    const { id, proof } = keyedParts(token);
     for (let i = 0; i < 3; i++) {
       expect((await t.get('/secrets', token)).status).toBe(200);
       expect((await t.get('/secrets?format=sealed', proof)).status).toBe(200);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { IntegrityFailed, KeyRotatedMeanwhile } from '../../src/errors.js';
 import { createKdf, type Kdf } from '../../src/crypto/kdf.js';
