@@ -129,6 +129,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
       if (closed) return;
       closed = true;
       keystore.sealAll();
+      await tokens.flushTouches();
       await audit.flush();
       await database.close();
     },

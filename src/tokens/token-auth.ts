@@ -85,6 +85,8 @@ export function createTokenAuthentication(deps: {
   keystore: Pick<Keystore, 'dropToken' | 'knowsToken' | 'tokenProof'>;
   audit: Pick<AuditService, 'noteRejectedToken'>;
   now: () => Date;
+  /** Stamps the token's last use (later, in a batch: token-touch.ts). */
+  touch: (id: string, at: string) => void;
 }) {
   const { db, projects, environments, keystore, audit, now } = deps;
   // Looked up on every request; any write anywhere (a revocation by the CLI included) empties it.
@@ -135,10 +137,8 @@ export function createTokenAuthentication(deps: {
       const environment = await environments.byId(row.environment_id);
       const chain = await projects.chain(project);
       if (row.last_used_at === null || at.getTime() - new Date(row.last_used_at).getTime() > TOUCH_INTERVAL_MS) {
-        // A hint, not a record: if another process holds the write lock (a long re-encryption), a
-        // read must not fail over it. The next request a minute on tries again. Written after this
-        // turn of the event loop, so the request it belongs to does not wait for the commit.
-        setImmediate(() => void tokenRepository.touchToken(db, row.id, at.toISOString()).catch(() => undefined));
+        // A hint, written in a batch after the answer (token-touch.ts).
+        deps.touch(row.id, at.toISOString());
       }
       return {
         id: row.id,

@@ -13,6 +13,7 @@ import type { Keystore } from '../keys/keystore.js';
 import type { ProjectService } from '../projects/project.service.js';
 import type { SecretService } from '../secrets/secret.service.js';
 import { createTokenAuthentication, hashToken } from './token-auth.js';
+import { createTouchBatch } from './token-touch.js';
 import { tokenRepository } from './token.repository.js';
 import type { TokenAccess, TokenKind } from './token.table.js';
 
@@ -45,7 +46,8 @@ export function createTokenService(deps: {
   scrub: () => boolean;
 }) {
   const { db, projects, environments, keys, secrets, keystore, audit, now, scrub } = deps;
-  const { authenticate } = createTokenAuthentication(deps);
+  const touches = createTouchBatch(db);
+  const { authenticate } = createTokenAuthentication({ ...deps, touch: touches.touch });
 
   /**
    * A new token, shown once. With `keyed` (the master key, or the session that unseals the root) it
@@ -197,7 +199,7 @@ export function createTokenService(deps: {
     await tokenRepository.findTokenForAuth(db, '0000000000000000');
   }
 
-  return { create, list, revoke, withdrawKeyedTokens, authenticate, warmUp };
+  return { create, list, revoke, withdrawKeyedTokens, authenticate, warmUp, flushTouches: touches.flush };
 }
 
 export type TokenService = ReturnType<typeof createTokenService>;
