@@ -20,7 +20,13 @@ const GRACE_MS = 10_000;
 
 export async function startServer(
   config: Config,
-  options: { logger?: Logger; overrides?: ContextOverrides; announce?: (line: string) => void } = {},
+  options: {
+    logger?: Logger;
+    overrides?: ContextOverrides;
+    announce?: (line: string) => void;
+    /** false: no warm-up (the warm-up's own scratch server). */
+    warmUp?: boolean;
+  } = {},
 ): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const announce = options.announce ?? ((line: string) => process.stdout.write(`${line}\n`));
@@ -62,7 +68,11 @@ export async function startServer(
   const { port } = server.address() as AddressInfo;
   url = `http://${urlHost(config.host)}:${port}`;
   // Before saying it listens: the first real pull then finds its code compiled (warm-up.ts).
-  await warmUp(ctx, url);
+  if (options.warmUp !== false) {
+    const started = performance.now();
+    const { complete } = await warmUp(ctx, startServer);
+    logger.debug('pull path warmed up', { ms: Math.round(performance.now() - started), complete });
+  }
   logger.info('secretsfly listening', { url, data_dir: config.dataDir });
 
   if (await setup.isOpen()) {

@@ -30,6 +30,9 @@ export async function startTestServer(
     logger: createLogger('debug', (line) => logLines.push(line)),
     announce: (line) => announced.push(line),
     overrides: { kdfParams: FAST_KDF, ...overrides },
+    // The warm-up changes only how fast the first pull is (bench measures it), and costs ~0.4 s a
+    // start; `serve` processes (spawnServe) and test/integration/warm-up.test.ts run it.
+    warmUp: false,
   });
   return Object.assign(server, { dataDir, logLines, announced });
 }
