@@ -49,7 +49,12 @@ describe('API key handling', () => {
   it('should answer a burst of cold pulls with the right key from one derivation, none refused', async () => {
     // As after a deploy: 20 app instances pull at once and nothing is cached yet. The wrong-key
     // limit is 5; a derivation each would have spent it on right keys and answered 429.
-    const t = await setUp({ MASTER_KEY_ATTEMPTS_PER_MINUTE: '5' });
+    // A derivation slow enough (2^15, tens of ms) that the whole burst arrives while it runs, as
+    // with the real cost: with the tests' cheap one it could end before the last request came in.
+    const t = await setUp(
+      { MASTER_KEY_ATTEMPTS_PER_MINUTE: '5' },
+      { kdfParams: { alg: 'scrypt', v: 1, N: 2 ** 15, r: 8, p: 1 } },
+    );
     server = t.server;
     const start = t.ctx.kdf.derivations;
     const results = await Promise.all(Array.from({ length: 20 }, () => t.pull()));
