@@ -32,8 +32,8 @@ export interface AuthenticatedToken {
   /** What a keyed token's wrapped environment key is bound to (its chain included). */
   readonly binding: TokenKeyBinding;
   /**
-   * How the token was presented: `token`, the whole string (a keyed one carries its wrapping key,
-   * below); `proof`, a keyed token's authentication key alone (it can fetch the sealed form only).
+   * How the token was presented: `token`, the whole string; `proof`, a keyed token's authentication
+   * key alone (on the secrets API it fetches the sealed form only: secret.api.ts, keyAccess).
    */
   readonly presented: 'token' | 'proof';
   /**
