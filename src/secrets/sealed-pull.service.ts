@@ -57,7 +57,7 @@ export function createSealedPullService(deps: {
         s.chain.map((p) => p.id),
         s.environment.id,
       );
-      const json = sealedSecretsJson(root.id, s.environment.id, heads);
+      const json = sealedSecretsJson(heads);
       entry = { revision, json, keys: heads.length, bodies: new Map() };
       sealedSecrets.set(scope, entry);
     }

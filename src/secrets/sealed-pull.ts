@@ -10,12 +10,13 @@ import { type TokenKeyBinding, unwrapEnvironmentKey } from '../crypto/scoped-key
 
 export const SEALED_FORMAT = 'secretsfly-sealed/1';
 
-/** What a value's AAD binds (envelope.ts, ValueContext), as the answer spells it. */
+/**
+ * What a value's AAD binds (envelope.ts, ValueContext) beyond what the answer states once: its
+ * root and environment are the answer's `root` and `environment_id`, its KEY is its name in
+ * `secrets`. Written once, not per value: the answer is a third smaller.
+ */
 export interface SealedBinding {
-  readonly root: string;
   readonly project: string;
-  readonly environment: string;
-  readonly key: string;
   readonly version: number;
 }
 
@@ -40,15 +41,13 @@ export interface SealedPull {
 
 /** The winners of one scope, as the `secrets` member of the answer (JSON, cacheable: ciphertexts only). */
 export function sealedSecretsJson(
-  rootId: string,
-  environmentId: string,
   heads: readonly { projectId: string; key: string; version: number; ciphertext: Uint8Array; createdAt: string }[],
 ): string {
   const secrets: Record<string, SealedSecret> = Object.create(null);
   for (const head of heads) {
     secrets[head.key] = {
       ciphertext: Buffer.from(head.ciphertext).toString('base64'),
-      aad: { root: rootId, project: head.projectId, environment: environmentId, key: head.key, version: head.version },
+      aad: { project: head.projectId, version: head.version },
       updated_at: head.createdAt,
     };
   }
@@ -173,7 +172,13 @@ export function openSealedPull(
     for (const [key, entry] of Object.entries(secrets)) {
       if (!isRecord(entry) || !isRecord(entry.aad)) throw new SealedPullRefused(`${key} is malformed`);
       const aad = entry.aad;
-      if (aad.root !== root || aad.environment !== environment_id || aad.key !== key) {
+      // Not sent (the answer states them once), but refused if a value claims others.
+      const claims = [
+        ['root', root],
+        ['environment', environment_id],
+        ['key', key],
+      ] as const;
+      if (claims.some(([name, expected]) => name in aad && aad[name] !== expected)) {
         throw new SealedPullRefused(`${key} is bound to another root, environment or key`);
       }
       if (typeof aad.project !== 'string' || !projects.has(aad.project)) {

@@ -318,7 +318,8 @@ describe('a sealed answer altered on its way', () => {
     },
     'an entry moved whole to another key name': {
       tamper: edit((a) => (a.secrets.OTHER = a.secrets.API_KEY)),
-      reason: /OTHER is bound to another root, environment or key/,
+      // Its KEY is its name in the answer, and the AAD binds it.
+      reason: /OTHER does not decrypt with the binding it was sent with/,
     },
     'an entry renamed with its aad.key': {
       tamper: edit(
@@ -333,7 +334,7 @@ describe('a sealed answer altered on its way', () => {
     },
     "a whole entry from the staging token's real answer": {
       tamper: edit((a) => (a.secrets.API_KEY = answers.staging.secrets.API_KEY)),
-      reason: /API_KEY is bound to another root, environment or key/,
+      reason: /API_KEY does not decrypt with the binding it was sent with/,
     },
     'aad.environment changed': {
       tamper: edit((a) => (a.secrets.API_KEY.aad.environment = answers.staging.environment_id)),

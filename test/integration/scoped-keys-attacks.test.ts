@@ -663,7 +663,7 @@ describe('scoped keys under attack', () => {
             a.secrets.DB_URL = a.secrets.API_KEY;
           }),
         ),
-        /DB_URL is bound to another root, environment or key/,
+        /DB_URL does not decrypt with the binding it was sent with/,
       );
       expectRefused(
         open(
