@@ -29,7 +29,7 @@ export function createSealedPullService(deps: {
    */
   const sealedSecrets = new Map<
     string,
-    { revision: number; json: string; keys: number; bodies: Map<string, { wrappedKey: Uint8Array; body: string }> }
+    { revision: number; json: string; keys: number; bodies: Map<string, { wrappedKey: Uint8Array; body: Buffer }> }
   >();
 
   /**
@@ -39,7 +39,7 @@ export function createSealedPullService(deps: {
   async function pullSealed(
     client: { actor: Actor; token: AuthenticatedToken },
     masterKey?: KeyAccess,
-  ): Promise<string> {
+  ): Promise<Buffer> {
     const { token } = client;
     if (token.kind !== 'keyed') throw new InvalidRequest('the sealed form needs a keyed token');
     if (token.wrappedKey === null) throw new InvalidToken();
@@ -77,7 +77,8 @@ export function createSealedPullService(deps: {
         },
         entry.json,
       );
-      built = { wrappedKey: Uint8Array.from(wrappedKey), body };
+      // Kept as bytes: the answer is several kilobytes, and encoding it again on every pull costs.
+      built = { wrappedKey: Uint8Array.from(wrappedKey), body: Buffer.from(body) };
       entry.bodies.set(token.id, built);
     }
     audit.enqueue(
