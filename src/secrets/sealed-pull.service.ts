@@ -6,10 +6,7 @@ import type { KeyAccess, KeyService } from '../keys/key.service.js';
 import type { AuthenticatedToken } from '../tokens/token.service.js';
 import { sealedBody, sealedSecretsJson } from './sealed-pull.js';
 import { secretRepository } from './secret.repository.js';
-import { rootOf, type ScopeLookup } from './secret-scope.js';
-
-/** API reads are queued for the audit log, identical ones within a batch counted as one event. */
-const COALESCED = Object.freeze({ coalesce: true });
+import { auditApiRead, rootOf, type ScopeLookup } from './secret-scope.js';
 
 /**
  * The zero-knowledge pull's server side (the answer's format and the client's checks:
@@ -81,17 +78,7 @@ export function createSealedPullService(deps: {
       built = { wrappedKey: Uint8Array.from(wrappedKey), body: Buffer.from(body) };
       entry.bodies.set(token.id, built);
     }
-    audit.enqueue(
-      {
-        actor: client.actor,
-        action: 'api_read',
-        projectId: token.projectId,
-        environment: token.environment,
-        key: null,
-        details: { token_id: token.id, format: 'sealed', keys: entry.keys },
-      },
-      COALESCED,
-    );
+    auditApiRead(audit, client, null, { format: 'sealed', keys: entry.keys });
     return built.body;
   }
 

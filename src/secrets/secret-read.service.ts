@@ -10,6 +10,7 @@ import { secretRepository, type VersionHead } from './secret.repository.js';
 import { assertSecretKey } from './secret-key.js';
 import {
   type ApiClient,
+  auditApiRead,
   decryptStored,
   rootOf,
   type ScopeInput,
@@ -25,9 +26,6 @@ export interface ResolvedSecret {
   readonly project: string;
   readonly updatedAt: string;
 }
-
-/** API reads are queued for the audit log, identical ones within a batch counted as one event. */
-const COALESCED = Object.freeze({ coalesce: true });
 
 export interface SecretSummary {
   readonly key: string;
@@ -134,17 +132,7 @@ export function createSecretReadService(deps: {
     const rendered = await keys.withDataKey(rootOf(s), access, (dataKey) =>
       renderWithKey(s, dataKey, view.variant, render),
     );
-    audit.enqueue(
-      {
-        actor: client.actor,
-        action: 'api_read',
-        projectId: token.projectId,
-        environment: token.environment,
-        key: null,
-        details: { token_id: token.id, format: view.format, keys: rendered.keys },
-      },
-      COALESCED,
-    );
+    auditApiRead(audit, client, null, { format: view.format, keys: rendered.keys });
     return rendered;
   }
 
@@ -177,17 +165,7 @@ export function createSecretReadService(deps: {
   async function getForApi(client: ApiClient, key: string, access: KeyAccess): Promise<ResolvedSecret> {
     const { token } = client;
     const secret = await get({ project: token.project, environment: token.environment, key }, access);
-    audit.enqueue(
-      {
-        actor: client.actor,
-        action: 'api_read',
-        projectId: token.projectId,
-        environment: token.environment,
-        key,
-        details: { token_id: token.id, version: secret.version },
-      },
-      COALESCED,
-    );
+    auditApiRead(audit, client, key, { version: secret.version });
     return secret;
   }
 

@@ -1,4 +1,4 @@
-import type { Actor, AuditEvent } from '../audit/audit.service.js';
+import type { Actor, AuditEvent, AuditService } from '../audit/audit.service.js';
 import { DecryptionFailed } from '../crypto/aead.js';
 import { decryptValue, type ValueContext } from '../crypto/envelope.js';
 import { IntegrityFailed } from '../errors.js';
@@ -65,6 +65,30 @@ export function decryptStored(key: Uint8Array, ciphertext: Uint8Array, context: 
     if (error instanceof DecryptionFailed) throw new IntegrityFailed(`${context.key} (version ${context.version})`);
     throw error;
   }
+}
+
+/**
+ * Records an API read, queued for the audit log (identical reads within a batch are counted as one
+ * event, so the hottest request writes nothing itself). `key` is null for a whole pull.
+ */
+export function auditApiRead(
+  audit: Pick<AuditService, 'enqueue'>,
+  client: ApiClient,
+  key: string | null,
+  details: Record<string, string | number>,
+): void {
+  const { token } = client;
+  audit.enqueue(
+    {
+      actor: client.actor,
+      action: 'api_read',
+      projectId: token.projectId,
+      environment: token.environment,
+      key,
+      details: { token_id: token.id, ...details },
+    },
+    { coalesce: true },
+  );
 }
 
 /**
