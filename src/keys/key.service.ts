@@ -123,7 +123,7 @@ export function createKeyService(deps: {
     const rootId = rootKey.project_id;
     const cached = keystore.apiKey(rootId, access.masterKey, rootKey.key_version);
     if (cached) return cached;
-    const flight = `${rootId}:${rootKey.key_version}:${keystore.fingerprint(access.masterKey)}`;
+    const flight = `${rootId}:${rootKey.key_version}:${Buffer.from(keystore.proof(access.masterKey)).toString('hex')}`;
     const running = derivations.get(flight);
     if (running) {
       await running; // the same key: its failure is ours too

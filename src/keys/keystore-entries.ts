@@ -1,3 +1,6 @@
+import { timingSafeEqual } from 'node:crypto';
+import { ResolvedValues } from './resolved-values.js';
+
 /**
  * What the keystore holds for a root (keystore.ts), and how each kind of entry is wiped. Split from
  * the store itself: the shapes and their rules, not the bookkeeping.
@@ -37,21 +40,21 @@ export interface TokenEntry {
   readonly cancelTimer: () => void;
 }
 
-export interface ResolvedEntry {
-  readonly revision: number;
-  readonly values: ReadonlyMap<string, unknown>;
-  /** Response bodies rendered from `values` (JSON, dotenv …), by variant; they go with it. */
-  readonly renders: Map<string, string>;
-}
-
 export interface RootSlot {
   /** Admin unseals by holder: each belongs to the session that made it, and to no other. */
   admins: Map<string, HeldKey>;
   api: ApiEntry[];
   /** By token id: at most one entry per keyed token. */
   tokens: Map<string, TokenEntry>;
-  resolved: Map<string, ResolvedEntry>;
+  resolved: ResolvedValues;
 }
+
+export const emptySlot = (): RootSlot => ({
+  admins: new Map(),
+  api: [],
+  tokens: new Map(),
+  resolved: new ResolvedValues(),
+});
 
 /** Runs `fn` once after `ms` milliseconds, without keeping the process alive; returns a cancel function. */
 export type Schedule = (fn: () => void, ms: number) => () => void;
@@ -70,3 +73,15 @@ export const wipeToken = (entry: TokenEntry) => {
   entry.cancelTimer();
   entry.envKey.fill(0);
 };
+
+/**
+ * Whether `entry` was made for this very token string (its keystore proof) verified against a row
+ * whose token_hash is still `tokenHash`. Constant time in the secrets compared.
+ */
+export function sameVerifiedToken(entry: TokenEntry, proof: Uint8Array, tokenHash: Uint8Array): boolean {
+  return (
+    entry.tokenHash.length === tokenHash.length &&
+    timingSafeEqual(entry.tokenHash, tokenHash) &&
+    timingSafeEqual(entry.proof, proof)
+  );
+}

@@ -2,10 +2,12 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { hmacSha256 } from '../crypto/hash.js';
 import {
   type ApiEntry,
+  emptySlot,
   type HeldKey,
   type RootSlot,
   realTimers,
   type Schedule,
+  sameVerifiedToken,
   type TokenEntry,
   wipe,
   wipeToken,
@@ -26,8 +28,7 @@ export interface KeystoreOptions {
 
 /**
  * The only holder of data keys (DEKs), environment keys unwrapped by keyed tokens, and anything
- * decrypted with them. Nothing here is ever
- * serialised, logged or put in a session. Every DEK handed in is copied, and every copy is
+ * decrypted with them. Nothing here is ever serialised, logged or put in a session. Every DEK handed in is copied, and every copy is
  * overwritten with zeros when it is sealed, expires, goes stale, or the process shuts down.
  */
 export class Keystore {
@@ -128,7 +129,7 @@ export class Keystore {
   }
 
   /**
-   * Token cache: remembers that the keyed token whose tokenProof is `proof` (the whole string,
+   * Token cache: remembers that the keyed token whose `proof` (this.proof) is given (the whole string,
    * verified against the row's `tokenHash`) unwrapped `envKey` for `binding`, so its next pulls skip the key derivations
    * and the unwrap, and reuse the values decrypted for its scope. Only an HMAC of the token is kept.
    */
@@ -161,12 +162,7 @@ export class Keystore {
    */
   knowsToken(rootId: string, tokenId: string, proof: Uint8Array, tokenHash: Uint8Array): boolean {
     const entry = this.#liveToken(rootId, tokenId);
-    return (
-      entry !== undefined &&
-      entry.tokenHash.length === tokenHash.length &&
-      timingSafeEqual(entry.tokenHash, tokenHash) &&
-      timingSafeEqual(entry.proof, proof)
-    );
+    return entry !== undefined && sameVerifiedToken(entry, proof, tokenHash);
   }
 
   /**
@@ -180,11 +176,12 @@ export class Keystore {
   }
 
   /**
-   * Names a whole keyed token without holding it: its HMAC under this process's random key, which
-   * the token cache compares (computed once per request, by authentication).
+   * Names a secret without holding it (a master key, a whole keyed token): its HMAC under this
+   * process's random key. The caches compare it; concurrent requests presenting the same master
+   * key find each other's derivation by it. Computed once per request.
    */
-  tokenProof(token: string): Uint8Array {
-    return this.#proof(token);
+  proof(secret: Uint8Array | string): Uint8Array {
+    return this.#proof(secret);
   }
 
   /** Whether an environment key unwrapped by this token is held (for tests and diagnostics; never the key). */
@@ -197,41 +194,27 @@ export class Keystore {
     for (const rootId of [...this.#roots.keys()]) this.#dropToken(rootId, tokenId);
   }
 
-  /**
-   * Names a master key without holding it: its HMAC under this process's random key, as hex. Lets
-   * concurrent requests presenting the same key find each other's derivation.
-   */
-  fingerprint(masterKey: Uint8Array): string {
-    return Buffer.from(this.#proof(masterKey)).toString('hex');
-  }
-
-  /** Decrypted values of one (project, environment), valid only at the root's `revision`. */
+  /** Decrypted values of one (project, environment), valid only at the root's `revision` (resolved-values.ts). */
   resolved<T>(rootId: string, scope: string, revision: number): ReadonlyMap<string, T> | undefined {
-    const entry = this.#roots.get(rootId)?.resolved.get(scope);
-    return entry && entry.revision === revision ? (entry.values as ReadonlyMap<string, T>) : undefined;
+    return this.#roots.get(rootId)?.resolved.at<T>(scope, revision);
   }
 
-  /** The values last resolved for this scope, whatever their revision (for values that did not change). */
   lastResolved<T>(rootId: string, scope: string): ReadonlyMap<string, T> | undefined {
-    return this.#roots.get(rootId)?.resolved.get(scope)?.values as ReadonlyMap<string, T> | undefined;
+    return this.#roots.get(rootId)?.resolved.last<T>(scope);
   }
 
+  /** Kept only while a key of this root is held: decrypted values live no longer than a key to decrypt them. */
   rememberResolved<T>(rootId: string, scope: string, revision: number, values: ReadonlyMap<string, T>): void {
     const slot = this.#roots.get(rootId);
-    // Decrypted values live only as long as a key that could decrypt them again.
-    if (!slot || !this.#holdsKey(slot)) return;
-    slot.resolved.set(scope, { revision, values, renders: new Map() });
+    if (slot && this.#holdsKey(slot)) slot.resolved.remember(scope, revision, values);
   }
 
-  /** A body rendered earlier from the values cached at this revision, or undefined. */
   rendered(rootId: string, scope: string, revision: number, variant: string): string | undefined {
-    const entry = this.#roots.get(rootId)?.resolved.get(scope);
-    return entry && entry.revision === revision ? entry.renders.get(variant) : undefined;
+    return this.#roots.get(rootId)?.resolved.rendered(scope, revision, variant);
   }
 
   rememberRendered(rootId: string, scope: string, revision: number, variant: string, body: string): void {
-    const entry = this.#roots.get(rootId)?.resolved.get(scope);
-    if (entry && entry.revision === revision) entry.renders.set(variant, body);
+    this.#roots.get(rootId)?.resolved.rememberRendered(scope, revision, variant, body);
   }
 
   /**
@@ -257,11 +240,8 @@ export class Keystore {
   }
 
   #slot(rootId: string): RootSlot {
-    let slot = this.#roots.get(rootId);
-    if (!slot) {
-      slot = { admins: new Map(), api: [], tokens: new Map(), resolved: new Map() };
-      this.#roots.set(rootId, slot);
-    }
+    const slot = this.#roots.get(rootId) ?? emptySlot();
+    this.#roots.set(rootId, slot);
     return slot;
   }
 

@@ -17,7 +17,7 @@ import type { RootKeyRow, ValueKeys } from './root-key.table.js';
 
 export interface KeyedTokenAccess {
   readonly binding: TokenKeyBinding;
-  /** The whole token string as presented, and its keystore.tokenProof (what the token cache keeps). */
+  /** The whole token string as presented, and its keystore.proof (what the token cache keeps). */
   readonly token: string;
   readonly tokenProof: Uint8Array;
   /** The row's token_hash the token was verified against (the token cache checks it is unchanged). */

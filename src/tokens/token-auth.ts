@@ -42,7 +42,7 @@ export interface AuthenticatedToken {
    * to derive it (not when the token was verified here before). The caller wipes the wrapping key.
    */
   readonly keyedToken?: string;
-  /** keystore.tokenProof of the keyed token string: what the token cache compares. */
+  /** keystore.proof of the keyed token string: what the token cache compares. */
   readonly tokenProof?: Uint8Array;
   readonly tokenHash?: Uint8Array;
   readonly wrappingKey?: Uint8Array;
@@ -82,7 +82,7 @@ export function createTokenAuthentication(deps: {
   changes: Changes;
   projects: Pick<ProjectService, 'byId' | 'chain'>;
   environments: Pick<EnvironmentService, 'byId'>;
-  keystore: Pick<Keystore, 'dropToken' | 'knowsToken' | 'tokenProof'>;
+  keystore: Pick<Keystore, 'dropToken' | 'knowsToken' | 'proof'>;
   audit: Pick<AuditService, 'noteRejectedToken'>;
   now: () => Date;
   /** Stamps the token's last use (later, in a batch: token-touch.ts). */
@@ -120,7 +120,7 @@ export function createTokenAuthentication(deps: {
       if (presented.form === 'keyed') {
         // A token this process verified (and whose key it unwrapped) within the cache's lifetime,
         // against the same row, verifies again: the keystore compares an HMAC of the string.
-        tokenProof = keystore.tokenProof(token);
+        tokenProof = keystore.proof(token);
         if (!keystore.knowsToken(project.root_id, row.id, tokenProof, row.token_hash)) {
           const keys = parseKeyedToken(token);
           if (!keys) return refuse('malformed');

@@ -39,7 +39,7 @@ export function createTokenService(deps: {
   environments: Pick<EnvironmentService, 'byName' | 'byId'>;
   keys: Pick<KeyService, 'withDataKey' | 'bumpRevision'>;
   secrets: Pick<SecretService, 'useEnvironmentKeys'>;
-  keystore: Pick<Keystore, 'dropToken' | 'knowsToken' | 'tokenProof'>;
+  keystore: Pick<Keystore, 'dropToken' | 'knowsToken' | 'proof'>;
   audit: Pick<AuditService, 'record' | 'noteRejectedToken'>;
   now: () => Date;
   /** Removes what a revocation deleted (a wrapped key) from the database's files: see rotation.service.ts. */
