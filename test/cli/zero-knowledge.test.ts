@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -6,7 +5,7 @@ import path from 'node:path';
 import { parse } from 'dotenv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeKey43, KEYED_TOKEN, tokenKeys, tokenProof } from '../../src/crypto/scoped-keys.js';
-import { actor, type CliResult, createTestContext, runCli, tempDir } from '../helpers/test-context.js';
+import { actor, createTestContext, runCli, runProcess, tempDir } from '../helpers/test-context.js';
 import { call, spawnServe, startTestServer, type TestServer } from '../helpers/test-server.js';
 
 /**
@@ -128,18 +127,6 @@ async function capturingProxy(target: string) {
   };
 }
 
-function runProcess(file: string, args: string[], env: Record<string, string>): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 /**
  * The CLI with nothing but the client's variables: no DATA_DIR and no master key, so it can only
  * have decrypted with the token itself (runCli adds PATH, HOME and the test KDF, nothing else).
@@ -150,6 +137,7 @@ describe('a zero-knowledge pull, seen on the wire and in the server log', () => 
   let serve: Awaited<ReturnType<typeof spawnServe>>;
   let proxy: Awaited<ReturnType<typeof capturingProxy>>;
   let token: string;
+  let writer: string;
 
   beforeAll(async () => {
     const ctx = await createTestContext();
@@ -169,6 +157,12 @@ describe('a zero-knowledge pull, seen on the wire and in the server log', () => 
       },
       actor,
     ));
+    writer = (
+      await ctx.tokens.create(
+        { project: 'app-api', environment: 'prod', access: 'read_write', keyed: { masterKey: access.masterKey } },
+        actor,
+      )
+    ).token;
     await ctx.close();
     // The server as its own process, at debug level: its whole output is kept.
     serve = await spawnServe(ctx.dataDir, { LOG_LEVEL: 'debug', AVAILABLE_ENVIRONMENTS: 'prod,staging' });
@@ -204,9 +198,7 @@ describe('a zero-knowledge pull, seen on the wire and in the server log', () => 
     const sourced = await runProcess(
       'sh',
       ['-c', '. "$1" && exec "$2" -e "$3"', 'sh', file, process.execPath, printEnv(keys)],
-      {
-        PATH: process.env.PATH!,
-      },
+      { env: { PATH: process.env.PATH! } },
     );
     expect(sourced.stderr).toBe('');
     expect(JSON.parse(sourced.stdout)).toEqual(VALUES);
@@ -238,6 +230,37 @@ describe('a zero-knowledge pull, seen on the wire and in the server log', () => 
     expect(log.match(/request .*path="\/api\/v1\/secrets".*status=200/g)).toHaveLength(4);
     expect(leaks(log, { ...secretNeedles(token, values), 'the proof': [{ how: 'raw', text: proof }] })).toEqual([]);
     expect(leaks(log, { 'the auth key': spellings(Buffer.from(authKey)) })).toEqual([]);
+  });
+
+  it("should share a secret with the keyed token's proof alone, never the part that unwraps", async () => {
+    const from = proxy.sent().length;
+    const shared = await client(['share', 'create', 'a one-time secret'], {
+      SECRETSFLY_URL: proxy.url,
+      SECRETSFLY_TOKEN: writer,
+    });
+    expect(shared.code, shared.stderr).toBe(0);
+    const sent = proxy.sent().subarray(from);
+    const { id, secretText, wrappingKey } = tokenMaterial(writer);
+    expect(sent.toString('latin1')).toContain(`authorization: Bearer sfzk_${id}_`);
+    expect(
+      leaks(sent, { 'the token secret': textSpellings(secretText), 'the wrapping key': spellings(wrappingKey) }),
+    ).toEqual([]);
+  });
+
+  it('should refuse a pull memory folder that others can open, with one line and no values', async () => {
+    const open = tempDir();
+    fs.chmodSync(open, 0o777);
+    const refused = await client(['pull'], {
+      SECRETSFLY_URL: proxy.url,
+      SECRETSFLY_TOKEN: token,
+      SECRETSFLY_STATE_DIR: open,
+    });
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toBe(
+      `secretsfly: ${open} must be a folder of yours that nobody else can open (chmod 700), or set SECRETSFLY_STATE_DIR elsewhere\n`,
+    );
+    expect(fs.readdirSync(open)).toEqual([]);
   });
 });
 

@@ -87,17 +87,26 @@ export function runCli(
     cwd?: string;
   } = { dataDir: '' },
 ): Promise<CliResult> {
+  const env: Record<string, string | undefined> = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    ...(options.dataDir !== '' && { DATA_DIR: options.dataDir }),
+    ...CLI_FAST_KDF_ENV,
+    ...options.env,
+  };
+  return runProcess(process.execPath, [BIN, ...args], { env, input: options.input, cwd: options.cwd });
+}
+
+/** Runs any program to its end with exactly `env`, feeding it `input`; its output as text. */
+export function runProcess(
+  file: string,
+  args: readonly string[],
+  options: { env: Record<string, string | undefined>; input?: string | Buffer | undefined; cwd?: string | undefined },
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const env: Record<string, string | undefined> = {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      ...(options.dataDir !== '' && { DATA_DIR: options.dataDir }),
-      ...CLI_FAST_KDF_ENV,
-      ...options.env,
-    };
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(file, args, {
       ...(options.cwd !== undefined && { cwd: options.cwd }),
-      env: env as NodeJS.ProcessEnv,
+      env: options.env as NodeJS.ProcessEnv,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
