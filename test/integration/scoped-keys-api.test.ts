@@ -199,6 +199,16 @@ describe('scoped keys over the HTTP API: the three pulls on one tree', () => {
     }
   });
 
+  it('should check an X-Master-Key sent with a sealed pull, as on every call, and count a wrong one', async () => {
+    const { proof } = keyedParts(t.tokens.keyedProd);
+    expect((await t.get('/secrets?format=sealed', proof, { masterKey: t.masterKey })).status).toBe(200);
+    const wrong = await t.get('/secrets?format=sealed', proof, { masterKey: 'sfmk_' + 'W'.repeat(43) });
+    expect([wrong.status, wrong.json.error.code]).toEqual([401, 'invalid_master_key']);
+    const malformed = await t.get('/secrets?format=sealed', proof, { masterKey: 'x' });
+    expect([malformed.status, malformed.json.error.code]).toEqual([401, 'invalid_master_key']);
+    expectNoPlaintext(wrong.text);
+  });
+
   it('should refuse the proof on every route but the sealed pull: 403 and no value in the body', async () => {
     const { proof } = keyedParts(t.tokens.keyedProd);
     const { proof: writeProof } = keyedParts(t.tokens.keyedProdWrite);

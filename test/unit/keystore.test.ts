@@ -145,7 +145,7 @@ describe('keystore', () => {
 
     it('should serve an environment key only to the token string that unwrapped it, for its own scope', () => {
       const keystore = new Keystore({ ttlMs: 60_000 });
-      const proof = (token: string) => keystore.tokenProof(token);
+      const proof = (token: string) => keystore.proof(token);
       const original = envKey();
       keystore.rememberTokenKey('root', tokenA, proof('sfst_k1_a_secret'), original);
       original.fill(0); // the keystore holds its own copy
@@ -160,7 +160,7 @@ describe('keystore', () => {
 
     it('should know a verified token only by its exact string and an unchanged row', () => {
       const keystore = new Keystore({ ttlMs: 60_000 });
-      const proof = (token: string) => keystore.tokenProof(token);
+      const proof = (token: string) => keystore.proof(token);
       keystore.rememberTokenKey('root', tokenA, proof('sfst_k1_a_secret'), envKey());
       expect(keystore.knowsToken('root', 'token-a', proof('sfst_k1_a_secret'), hashA)).toBe(true);
       expect(keystore.knowsToken('root', 'token-a', proof('sfst_k1_a_secreT'), hashA)).toBe(false);
@@ -171,7 +171,7 @@ describe('keystore', () => {
 
     it('should forget the key, and the values it let the cache keep, on revocation, seal and expiry', () => {
       const { clock, keystore } = keystoreOnFakeClock();
-      const proof = (token: string) => keystore.tokenProof(token);
+      const proof = (token: string) => keystore.proof(token);
       const values = new Map([['A', 'a']]);
       keystore.rememberTokenKey('root', tokenA, proof('t'), envKey());
       keystore.rememberResolved('root', 'p/e', 1, values);
