@@ -13,7 +13,7 @@ import path from 'node:path';
 import { CHAIN_START, type ChainPoint, linkEvents, toUnchainedRow } from '../src/audit/audit-chain.js';
 import type { AuditEvent } from '../src/audit/audit-types.js';
 import { loadConfig } from '../src/config.js';
-import { writeTransaction } from '../src/db/open.js';
+import { sqliteOf, writeTransaction } from '../src/db/open.js';
 import { createContext } from '../src/main.js';
 import { figure, round, timed } from './stats.js';
 
@@ -68,7 +68,7 @@ async function main() {
     for (const name of ['acme', 'globex', 'initech']) {
       projectIds.push((await ctx.projects.create({ name }, { name: 'bench' })).project.id);
     }
-    const { sqlite } = ctx.database;
+    const sqlite = sqliteOf(ctx.database);
     const insert = sqlite.prepare(
       `insert into audit_events (seq, at, actor, action, project_id, environment, key, ip, user_agent, details, prev_hash, hash)
        values (@seq, @at, @actor, @action, @project_id, @environment, @key, @ip, @user_agent, @details, @prev_hash, @hash)`,

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { encryptValue } from '../src/crypto/envelope.js';
 import { environmentKey } from '../src/crypto/scoped-keys.js';
 import { masterKeyBytes } from '../src/keys/master-key.js';
+import { sqliteOf } from '../src/db/open.js';
 import type { AppContext } from '../src/main.js';
 
 const actor = { name: 'bench' };
@@ -29,7 +30,7 @@ export async function seedChain(ctx: AppContext, plan: SeedPlan): Promise<{ mast
   const key = masterKeyBytes(created.masterKey!);
   const dek = await ctx.keys.unlock(await ctx.keys.requireRootKey(root.id), key);
   const valueKey = environmentKey(dek, root.id, environment.id);
-  const { sqlite } = ctx.database;
+  const sqlite = sqliteOf(ctx.database);
   const insertSecret = sqlite.prepare(
     'insert into secrets (id, project_id, environment_id, key, current_version) values (?, ?, ?, ?, ?)',
   );

@@ -3,6 +3,7 @@ import * as initial from './2026-11-22T0000-initial.js';
 import * as shares from './2026-11-23T0000-shares.js';
 import * as auditActionIndex from './2026-11-24T0000-audit-action-index.js';
 import * as scopedKeys from './2026-11-25T0000-scoped-keys.js';
+import * as instances from './2026-11-26T0000-instances.js';
 
 /**
  * Every migration, by name; names sort in the order they apply. Listed statically (rather than
@@ -14,4 +15,5 @@ export const migrations: Record<string, Migration> = {
   '2026-11-23T0000-shares': shares,
   '2026-11-24T0000-audit-action-index': auditActionIndex,
   '2026-11-25T0000-scoped-keys': scopedKeys,
+  '2026-11-26T0000-instances': instances,
 };

@@ -7,6 +7,14 @@ export interface Config {
   readonly port: number;
   readonly host: string;
   readonly dataDir: string;
+  /** PostgreSQL (`postgres://…`): all state there, any number of instances. Unset: SQLite in dataDir. */
+  readonly databaseUrl: string | undefined;
+  /** Where the other instances reach this one (admin pages follow the unseal there); PostgreSQL only. */
+  readonly instanceUrl: string | undefined;
+  /** The name the UI shows for this instance: INSTANCE_NAME, else Fly's machine id, else the host name. */
+  readonly instanceName: string | undefined;
+  /** Fly.io's machine id (set by Fly): admin pages follow the unseal with a `fly-replay` header. */
+  readonly flyMachineId: string | undefined;
   readonly availableEnvironments: readonly string[];
   /** Seconds after which an unsealed root project seals itself again. */
   readonly masterKeyExpirationSeconds: number;
@@ -100,6 +108,16 @@ export function loadConfig(env: Env = process.env): Config {
     );
   }
 
+  const databaseUrl = env.DATABASE_URL?.trim() || undefined;
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\/./.test(databaseUrl)) {
+    // Never echo it: a database URL usually carries a password.
+    problems.push('DATABASE_URL must be a postgres:// or postgresql:// URL (unset: SQLite in DATA_DIR)');
+  }
+  const instanceUrl = url('INSTANCE_URL');
+  if (instanceUrl !== undefined && databaseUrl === undefined) {
+    problems.push('INSTANCE_URL is for several instances on PostgreSQL: set DATABASE_URL too, or unset INSTANCE_URL');
+  }
+
   const logLevel = (env.LOG_LEVEL ?? 'info').trim().toLowerCase();
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) {
     problems.push(`LOG_LEVEL must be one of debug, info, warn, error, got "${env.LOG_LEVEL}"`);
@@ -117,6 +135,10 @@ export function loadConfig(env: Env = process.env): Config {
     port: integer('PORT', 8080, 0, 65535),
     host,
     dataDir: path.resolve(env.DATA_DIR && env.DATA_DIR.trim() !== '' ? env.DATA_DIR : './data'),
+    databaseUrl,
+    instanceUrl,
+    instanceName: env.INSTANCE_NAME?.trim().slice(0, 64) || env.FLY_MACHINE_ID?.trim() || undefined,
+    flyMachineId: env.FLY_MACHINE_ID?.trim() || undefined,
     availableEnvironments: [...new Set(environments)],
     masterKeyExpirationSeconds: integer('ADMIN_MASTER_KEY_EXPIRATION', 300, 1, 7 * 24 * 3600),
     decryptedMinutesBeforeRedirect: integer('NB_MINUTES_DECRYPTED_BEFORE_REDIRECT', 5, 1, 24 * 60),

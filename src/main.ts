@@ -3,7 +3,8 @@ import { createAuditService } from './audit/audit.service.js';
 import type { Config } from './config.js';
 import { createKdf, type Kdf, type KdfParams } from './crypto/kdf.js';
 import { migrateToLatest } from './db/migrate.js';
-import { type DatabaseHandle, type OpenOptions, openDatabase, truncateWal } from './db/open.js';
+import { type DatabaseHandle, type OpenOptions, openConfiguredDatabase, truncateWal } from './db/open.js';
+import { unreachablePostgres } from './db/postgres.js';
 import { createEnvironmentService } from './environments/environment.service.js';
 import { createKeyService } from './keys/key.service.js';
 import { createLogger, errorSummary, type Logger } from './logger.js';
@@ -31,12 +32,12 @@ export interface ContextOverrides {
  */
 export async function createContext(config: Config, overrides: ContextOverrides = {}, open: OpenOptions = {}) {
   const now = overrides.now ?? (() => new Date());
-  const database: DatabaseHandle = openDatabase(config.dataDir, open);
+  const database: DatabaseHandle = openConfiguredDatabase(config, open);
   try {
     await migrateToLatest(database.db);
   } catch (error) {
     await database.close();
-    throw error;
+    throw config.databaseUrl === undefined ? error : unreachablePostgres(error, config.databaseUrl);
   }
   const { db } = database;
   const kdf = overrides.kdf ?? createKdf({ concurrency: Math.max(1, Math.min(2, os.availableParallelism())) });
@@ -78,7 +79,9 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     now,
     maxSecretBytes: config.maxSecretBytes,
   });
-  const scrub = () => truncateWal(database.sqlite);
+  // PostgreSQL keeps replaced rows until VACUUM and in its WAL by the operator's settings: nothing a
+  // query can empty at once (docs/crypto.md, "PostgreSQL").
+  const scrub = () => (database.engine === 'sqlite' ? truncateWal(database.sqlite) : true);
   const tokens = createTokenService({
     db,
     changes: database.changes,

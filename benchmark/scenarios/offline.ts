@@ -10,6 +10,7 @@ import { loadConfig } from '../../src/config.js';
 import { createContext } from '../../src/main.js';
 import { masterKeyBytes } from '../../src/keys/master-key.js';
 import { BIN } from '../processes.js';
+import { sqliteOf } from '../../src/db/open.js';
 import { seedChain } from '../seed.js';
 import type { Sizes } from '../sizes.js';
 import { figure, round, type ScenarioResult, timed } from '../stats.js';
@@ -169,10 +170,10 @@ export async function storage(sizes: Sizes): Promise<ScenarioResult> {
   const ctx = await createContext(loadConfig({ DATA_DIR: dataDir }));
   try {
     const used = () => {
-      ctx.database.sqlite.pragma('wal_checkpoint(TRUNCATE)');
-      const pages = Number(ctx.database.sqlite.pragma('page_count', { simple: true }));
-      const free = Number(ctx.database.sqlite.pragma('freelist_count', { simple: true }));
-      return (pages - free) * Number(ctx.database.sqlite.pragma('page_size', { simple: true }));
+      sqliteOf(ctx.database).pragma('wal_checkpoint(TRUNCATE)');
+      const pages = Number(sqliteOf(ctx.database).pragma('page_count', { simple: true }));
+      const free = Number(sqliteOf(ctx.database).pragma('freelist_count', { simple: true }));
+      return (pages - free) * Number(sqliteOf(ctx.database).pragma('page_size', { simple: true }));
     };
     const before = used();
     const keys = Math.max(1, Math.floor(sizes.storageVersions / 10));

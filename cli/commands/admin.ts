@@ -21,8 +21,8 @@ export function registerAdminCommands(program: Command): void {
         // createContext has migrated already; this reports the state.
         const { migrateToLatest } = await import('../../src/db/migrate.js');
         const applied = await migrateToLatest(ctx.database.db);
-        if (globals(command).json) printJson({ applied, database: ctx.database.file });
-        else say(`database ${ctx.database.file} is up to date`);
+        if (globals(command).json) printJson({ applied, database: ctx.database.location });
+        else say(`database ${ctx.database.location} is up to date`);
       });
     });
 
@@ -174,6 +174,7 @@ export function registerAdminCommands(program: Command): void {
     .description('write a consistent copy of the database (safe while the server runs)')
     .action(async (file: string, _options, command: Command) => {
       await withContext(async (ctx) => {
+        if (ctx.database.engine === 'postgres') throw new CliError(PG_BACKUP);
         const { backupDatabase } = await import('../../src/db/backup.js');
         await backupDatabase(ctx.database.sqlite, file);
         if (globals(command).json) printJson({ backup: file });
@@ -187,12 +188,17 @@ export function registerAdminCommands(program: Command): void {
     .option('--force', 'replace an existing database')
     .action(async (file: string, options: { force?: boolean }, command: Command) => {
       const config = loadConfig();
+      if (config.databaseUrl !== undefined) throw new CliError(PG_BACKUP);
       const { restoreDatabase } = await import('../../src/db/backup.js');
       await restoreDatabase(config.dataDir, file, options.force === true);
       if (globals(command).json) printJson({ restored: file, data_dir: config.dataDir });
       else say(`restored ${file} into ${config.dataDir}`);
     });
 }
+
+/** PostgreSQL has its own online backup: README "Backups" shows both commands, tested in test/postgres/. */
+const PG_BACKUP =
+  'with DATABASE_URL, back up with PostgreSQL\'s own tool: pg_dump --format=custom --file=<file> "$DATABASE_URL", and restore into an empty database with pg_restore --dbname="$DATABASE_URL" --single-transaction <file>';
 
 function readCheckpoint(file: string): AuditCheckpoint {
   const size = fs.statSync(file, { throwIfNoEntry: false })?.size;

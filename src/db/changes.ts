@@ -7,12 +7,14 @@ import type SqliteDatabase from 'better-sqlite3';
  * connection writes, committed or rolled back.
  */
 export interface Changes {
-  /** Equal stamps: nothing was written in between, by anyone. */
-  stamp(): string;
+  /** Equal stamps: nothing was written in between, by anyone (a round trip on PostgreSQL: postgres.ts). */
+  stamp(): string | Promise<string>;
   /** A transaction is open on this connection: what it reads may not be committed. */
   inTransaction(): boolean;
   /** This connection is about to write: the next stamp is read afresh. */
   writing(): void;
+  /** A request arrived (servers only): PostgreSQL's stamp read before it may not answer it. */
+  arrived(): void;
 }
 
 /**
@@ -36,6 +38,8 @@ export function trackChanges(sqlite: SqliteDatabase.Database): Changes {
     },
     inTransaction: () => sqlite.inTransaction,
     writing: forget,
+    // Another process's commit shows in data_version at once: nothing to count.
+    arrived: () => undefined,
   };
 }
 
@@ -48,7 +52,7 @@ export function changeGuardedRows<Key, Row>(changes: Changes, load: (key: Key) =
   const rows = new Map<Key, Row>();
   let validAt = '';
   return async (key: Key): Promise<Row | undefined> => {
-    const before = changes.stamp();
+    const before = await changes.stamp();
     if (before !== validAt) {
       rows.clear();
       validAt = before;
@@ -57,7 +61,7 @@ export function changeGuardedRows<Key, Row>(changes: Changes, load: (key: Key) =
     if (cached) return cached;
     const row = await load(key);
     // Kept only if nothing was written while it loaded and it is committed data.
-    if (row && changes.stamp() === before && validAt === before && !changes.inTransaction()) rows.set(key, row);
+    if (row && (await changes.stamp()) === before && validAt === before && !changes.inTransaction()) rows.set(key, row);
     return row;
   };
 }

@@ -1,22 +1,54 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, SqliteDialect, sql } from 'kysely';
+import type pg from 'pg';
+import { Kysely, PostgresAdapter, SqliteDialect, sql } from 'kysely';
 import { ConfigError } from '../errors.js';
 import { type Changes, trackChanges } from './changes.js';
 import type { Database } from './database.js';
+import { afterWrite, describePostgres, openPostgres, takeWriteLock } from './postgres.js';
 
 export const DATABASE_FILE = 'secretsfly.db';
 
 /** How long a write waits for another process's write lock before SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 5000;
 
-export interface DatabaseHandle {
+interface HandleBase {
   readonly db: Kysely<Database>;
+  readonly changes: Changes;
+  /** Where the data lives, for messages: a file, or a PostgreSQL URL without its password. */
+  readonly location: string;
+  close(): Promise<void>;
+}
+
+export interface SqliteHandle extends HandleBase {
+  readonly engine: 'sqlite';
   readonly sqlite: SqliteDatabase.Database;
   readonly file: string;
-  readonly changes: Changes;
-  close(): Promise<void>;
+}
+
+export interface PostgresHandle extends HandleBase {
+  readonly engine: 'postgres';
+  readonly pool: pg.Pool;
+}
+
+export type DatabaseHandle = SqliteHandle | PostgresHandle;
+
+/** The database the configuration names: PostgreSQL with DATABASE_URL, else SQLite in DATA_DIR. */
+export function openConfiguredDatabase(
+  config: { readonly dataDir: string; readonly databaseUrl: string | undefined },
+  options: OpenOptions = {},
+): DatabaseHandle {
+  if (config.databaseUrl === undefined) return openDatabase(config.dataDir, options);
+  const { db, pool, changes } = openPostgres(config.databaseUrl);
+  return {
+    engine: 'postgres',
+    db,
+    pool,
+    changes,
+    location: describePostgres(config.databaseUrl),
+    close: () => db.destroy(),
+  };
 }
 
 /**
@@ -51,7 +83,7 @@ export interface OpenOptions {
   readonly create?: boolean;
 }
 
-export function openDatabase(dataDir: string, options: OpenOptions = {}): DatabaseHandle {
+export function openDatabase(dataDir: string, options: OpenOptions = {}): SqliteHandle {
   const file = databasePath(dataDir);
   if (options.create === false && !fs.existsSync(file)) {
     throw new ConfigError([
@@ -78,9 +110,11 @@ export function openDatabase(dataDir: string, options: OpenOptions = {}): Databa
   const changes = trackChanges(sqlite);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite, changes) }) });
   return {
+    engine: 'sqlite',
     db,
     sqlite,
     file,
+    location: file,
     changes,
     close: () => db.destroy(),
   };
@@ -122,7 +156,8 @@ const UNUSABLE: Record<string, string> = {
 };
 
 /**
- * Runs `fn` in one write transaction. SQLite's deferred BEGIN can fail with SQLITE_BUSY when two
+ * Runs `fn` in one write transaction, one writer at a time on both engines (on PostgreSQL an
+ * advisory lock: postgres.ts). SQLite's deferred BEGIN can fail with SQLITE_BUSY when two
  * processes (server and CLI) upgrade a read lock at once; BEGIN IMMEDIATE takes the write lock up
  * front and waits on the busy timeout instead. Inside `fn`, use only the `trx` handed in: a stray
  * call on the outer `db` would wait forever for the single connection.
@@ -138,6 +173,16 @@ export async function writeTransaction<T>(
     lockWaitMs?: number;
   } = {},
 ): Promise<T> {
+  if (db.getExecutor().adapter instanceof PostgresAdapter) {
+    try {
+      return await db.transaction().execute(async (trx) => {
+        await takeWriteLock(trx, options.lockWaitMs);
+        return fn(trx);
+      });
+    } finally {
+      afterWrite.get(db)?.();
+    }
+  }
   return db.connection().execute(async (conn) => {
     if (options.lockWaitMs === undefined) await sql`begin immediate`.execute(conn);
     else {
@@ -157,4 +202,10 @@ export async function writeTransaction<T>(
       throw error;
     }
   });
+}
+
+/** The SQLite connection, for code that works on SQLite alone (benchmark seeding, tests of the file). */
+export function sqliteOf(handle: DatabaseHandle): SqliteDatabase.Database {
+  if (handle.engine !== 'sqlite') throw new Error(`this works on SQLite only, not on ${handle.location}`);
+  return handle.sqlite;
 }

@@ -195,7 +195,11 @@ describe('share expiry', () => {
       expect((await ctx.shares.peek(first.id)).state).toBe('expired');
       await expect(ctx.shares.reveal(first.id, actor)).rejects.toThrow('this secret is expired');
       expect(await ctx.shares.expireDue()).toBe(1);
-      const row = ctx.database.sqlite.prepare('select state, ciphertext from shares where id = ?').get(first.id);
+      const row = await ctx.database.db
+        .selectFrom('shares')
+        .select(['state', 'ciphertext'])
+        .where('id', '=', first.id)
+        .executeTakeFirst();
       expect(row).toEqual({ state: 'expired', ciphertext: null });
       expect((await ctx.shares.peek(second.id)).state).toBe('pending');
       expect((await ctx.audit.list({ action: 'share_expired' })).map((e) => e.details)).toEqual([
