@@ -5,6 +5,7 @@ import { createKdf, type Kdf, type KdfParams } from './crypto/kdf.js';
 import { migrateToLatest } from './db/migrate.js';
 import { type DatabaseHandle, type OpenOptions, openConfiguredDatabase, truncateWal } from './db/open.js';
 import { unreachablePostgres } from './db/postgres.js';
+import { limitStores } from './http/rate-limit-store.js';
 import { createEnvironmentService } from './environments/environment.service.js';
 import { createKeyService } from './keys/key.service.js';
 import { createLogger, errorSummary, type Logger } from './logger.js';
@@ -115,6 +116,8 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     tokens,
     users,
     shares,
+    /** The store of each named rate limit: shared through PostgreSQL, else in memory (rate-limit-store.ts). */
+    limits: limitStores(database.engine === 'postgres' ? database.pool : undefined),
     /** Compiles the pull path's queries (a server calls it before its first request: http/warm-up.ts). */
     async warmUp(): Promise<void> {
       // A lookup that misses keeps nothing (immutable-rows.ts): these only compile their queries.

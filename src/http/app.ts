@@ -27,6 +27,8 @@ export interface AppDeps {
   readonly unsealLimiter: MasterKeyLimiter;
   /** Where users reach this server: PUBLIC_URL, else the address it listens on. */
   readonly publicUrl: () => string;
+  /** The cookie signing secret, the same on every instance (session.ts: resolveSessionSecret). */
+  readonly sessionSecret: string;
 }
 
 /** The Express application, without listening (tests and `serve` both start it on a port). */
@@ -37,6 +39,7 @@ export function createApp({
   masterKeyLimiter,
   unsealLimiter,
   publicUrl,
+  sessionSecret,
 }: AppDeps): Express & { closeUi(): void } {
   const { config } = ctx;
   const app = express();
@@ -44,13 +47,23 @@ export function createApp({
   // An ETag is a hash of the body: for a response carrying secrets, an offline guess at its values.
   app.set('etag', false);
   app.set('trust proxy', config.trustProxy ? 1 : false);
+  // PostgreSQL: a change stamp read before this request arrived may not answer it (db/postgres.ts).
+  if (ctx.database.engine === 'postgres') {
+    const { changes } = ctx.database;
+    app.use((_req, _res, next) => {
+      changes.arrived();
+      next();
+    });
+  }
   // Only when asked for: a listener on every response is measurable on the API's hot path.
   if (config.logLevel === 'debug') app.use(requestLogger(logger));
   // The service-token API comes first: a pull is the hottest request, and JSON needs only the
   // headers OWASP's REST guidance lists (apiSecurityHeaders), not helmet's set for HTML pages.
   const apiRules = apiRequestRules(MAX_BODY_BYTES);
   const apiRateLimit =
-    config.apiRequestsPerMinute > 0 ? limiter({ windowSeconds: 60, limit: config.apiRequestsPerMinute }) : undefined;
+    config.apiRequestsPerMinute > 0
+      ? limiter({ windowSeconds: 60, limit: config.apiRequestsPerMinute, store: ctx.limits('api') })
+      : undefined;
   mountSecretApi(app, '/api/v1', {
     secrets: ctx.secrets,
     audit: ctx.audit,
@@ -95,6 +108,8 @@ export function createApp({
         now: () => ctx.now().getTime(),
         // An unseal lives no longer than the session that made it.
         onEnd: (holder) => ctx.keystore.dropHolder(holder),
+        secret: sessionSecret,
+        pool: ctx.database.engine === 'postgres' ? ctx.database.pool : undefined,
       })
     : undefined;
   const shares = express.Router();
@@ -107,6 +122,7 @@ export function createApp({
       tokens: ctx.tokens,
       users: ctx.users,
       config,
+      limits: ctx.limits,
     }),
   );
   app.use('/api/v1/shares', shares);
@@ -116,7 +132,8 @@ export function createApp({
     app.use('/integrations/slack', slackRouter({ slack: config.slack, publicUrl, shares: ctx.shares, logger }));
   }
 
-  if (sessions) mountUi(app, { ctx, config, setup, unsealLimiter, sessions: sessions.middleware });
+  if (sessions)
+    mountUi(app, { ctx, config, setup, unsealLimiter, sessions: sessions.middleware, secret: sessionSecret });
 
   app.use(notFound);
   app.use(errorHandler(logger, sessions && htmlErrorAnswer(logger)));

@@ -6,6 +6,7 @@ import { createLogger, type Logger } from '../logger.js';
 import { type AppContext, type ContextOverrides, createContext } from '../main.js';
 import { createSetupGate } from '../users/setup.js';
 import { createApp } from './app.js';
+import { resolveSessionSecret } from './session.js';
 import { warmUp } from './warm-up.js';
 import { createMasterKeyLimiter } from '../keys/master-key-guard.js';
 
@@ -35,8 +36,13 @@ export async function startServer(
   const masterKeyLimiter = createMasterKeyLimiter(
     config.masterKeyAttemptsPerMinute,
     config.masterKeyAttemptsPerTokenPerMinute,
+    ctx.limits('master-key'),
   );
-  const unsealLimiter = createMasterKeyLimiter(config.masterKeyAttemptsPerMinute);
+  const unsealLimiter = createMasterKeyLimiter(
+    config.masterKeyAttemptsPerMinute,
+    config.masterKeyAttemptsPerMinute,
+    ctx.limits('unseal'),
+  );
   let url = '';
   const app = createApp({
     ctx,
@@ -45,6 +51,7 @@ export async function startServer(
     masterKeyLimiter,
     unsealLimiter,
     publicUrl: () => config.publicUrl ?? url,
+    sessionSecret: await resolveSessionSecret(config, ctx.database),
   });
 
   let server: import('node:http').Server;

@@ -1,11 +1,12 @@
-import fs from 'node:fs';
-import SqliteDatabase from 'better-sqlite3';
+import type pg from 'pg';
 import session from 'express-session';
 import { sha256Hex } from '../crypto/hash.js';
+import { postgresSessionRows, type SessionRows, sqliteSessionRows } from './session-rows.js';
 
 export interface SessionStoreOptions {
-  /** The SQLite file (DATA_DIR/sessions.db). */
-  readonly file: string;
+  /** Where the rows live: the SQLite file DATA_DIR/sessions.db, or PostgreSQL's admin_sessions table. */
+  readonly file?: string;
+  readonly pool?: pg.Pool;
   /** Absolute lifetime from sign-in (SESSION_TTL), in milliseconds. */
   readonly ttlMs: number;
   /** Lifetime without a request (SESSION_IDLE_TIMEOUT), in milliseconds. */
@@ -26,65 +27,33 @@ type Callback<T = void> = (error?: unknown, result?: T | null) => void;
 export const sessionKey = (sid: string): string => sha256Hex(sid);
 
 /**
- * express-session's store over better-sqlite3 (one SQLite driver in the project, no native
- * `sqlite3`). Rows are keyed by `sessionKey(sid)`, never the sid; each expires at the earlier of
- * sign-in + TTL and last request + idle timeout, and is gone (with `onEnd`) once it has.
+ * express-session's store, over sessions.db (better-sqlite3: one SQLite driver in the project, no
+ * native `sqlite3`) or PostgreSQL (so any instance serves any signed-in admin). Rows are keyed by
+ * `sessionKey(sid)`, never the sid; each expires at the earlier of sign-in + TTL and last request
+ * + idle timeout, and is gone (with `onEnd`) once it has. connect-pg-simple, the maintained
+ * PostgreSQL store, keeps the raw sid (a copy of the table would be a set of live admin cookies)
+ * and revives a session that a racing save writes after sign-out; both rules hold here on both
+ * engines with the same five statements (session-rows.ts).
  */
 export class HashedSessionStore extends session.Store {
-  readonly #db: SqliteDatabase.Database;
+  readonly #rows: SessionRows;
   readonly #options: SessionStoreOptions;
-  readonly #statements;
 
   constructor(options: SessionStoreOptions) {
     super();
     this.#options = options;
-    fs.closeSync(fs.openSync(options.file, 'a', 0o600));
-    this.#db = new SqliteDatabase(options.file);
-    this.#db.pragma('journal_mode = WAL');
-    this.#db.pragma('busy_timeout = 5000');
-    // Deleted rows are overwritten, not left in free pages for a copy of the file to recover.
-    this.#db.pragma('secure_delete = ON');
-    // connect-sqlite3's table held raw session ids: usable cookies for anyone with the file.
-    this.#db.exec('DROP TABLE IF EXISTS sessions');
-    this.#db.exec(`CREATE TABLE IF NOT EXISTS admin_sessions (
-      key TEXT PRIMARY KEY, data TEXT NOT NULL, signed_in_at INTEGER NOT NULL, expires_at INTEGER NOT NULL)`);
-    this.#db.exec('CREATE INDEX IF NOT EXISTS admin_sessions_expires ON admin_sessions (expires_at)');
-    this.#statements = {
-      // A row whose data is '' is a tombstone: the session ended (sign-out, expiry) and may not come back.
-      get: this.#db.prepare<[string], { data: string; expires_at: number }>(
-        "SELECT data, expires_at FROM admin_sessions WHERE key = ? AND data <> ''",
-      ),
-      // The absolute deadline counts from sign-in, stamped into the session's data when its row is
-      // first written. A request that loaded the session before it ended and saves it afterwards
-      // finds the tombstone and writes nothing, so it cannot give the session a new lifetime.
-      set: this.#db.prepare<{ key: string; data: string; signedInAt: number; now: number; ttl: number; idle: number }>(
-        `INSERT INTO admin_sessions (key, data, signed_in_at, expires_at)
-         VALUES (:key, :data, :signedInAt, MIN(:signedInAt + :ttl, :now + :idle))
-         ON CONFLICT (key) DO UPDATE SET data = excluded.data, expires_at = MIN(signed_in_at + :ttl, :now + :idle)
-         WHERE expires_at > :now AND data <> ''`,
-      ),
-      touch: this.#db.prepare<{ key: string; now: number; ttl: number; idle: number }>(
-        "UPDATE admin_sessions SET expires_at = MIN(signed_in_at + :ttl, :now + :idle) WHERE key = :key AND expires_at > :now AND data <> ''",
-      ),
-      // Kept as a tombstone until the session's absolute deadline, after which nothing can revive it.
-      end: this.#db.prepare<{ key: string; ttl: number }>(
-        "UPDATE admin_sessions SET data = '', expires_at = signed_in_at + :ttl WHERE key = :key AND data <> ''",
-      ),
-      expired: this.#db.prepare<{ now: number; ttl: number }>(
-        "UPDATE admin_sessions SET data = '', expires_at = signed_in_at + :ttl WHERE data <> '' AND expires_at <= :now RETURNING key",
-      ),
-      dropDead: this.#db.prepare<[number]>("DELETE FROM admin_sessions WHERE data = '' AND expires_at <= ?"),
-      count: this.#db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM admin_sessions WHERE data <> ''"),
-    };
+    if (options.pool) this.#rows = postgresSessionRows(options.pool);
+    else if (options.file) this.#rows = sqliteSessionRows(options.file);
+    else throw new Error('a session store needs a file or a PostgreSQL pool');
   }
 
   override get(sid: string, callback: Callback<session.SessionData>): void {
-    this.#answer(callback, () => {
+    this.#answer(callback, async () => {
       const key = sessionKey(sid);
-      const row = this.#statements.get.get(key);
+      const row = await this.#rows.get(key);
       if (!row) return null;
       if (row.expires_at <= this.#options.now()) {
-        this.#end(key);
+        await this.#end(key);
         return null;
       }
       return JSON.parse(row.data) as session.SessionData;
@@ -92,45 +61,46 @@ export class HashedSessionStore extends session.Store {
   }
 
   override set(sid: string, data: session.SessionData, callback?: Callback): void {
-    this.#answer(callback, () => {
+    this.#answer(callback, async () => {
       const clock = this.#clock();
       const signedInAt = data.signedInAt ?? clock.now;
       if (signedInAt + clock.ttl <= clock.now) return;
       const stored = JSON.stringify({ ...data, signedInAt });
-      this.#statements.set.run({ key: sessionKey(sid), data: stored, signedInAt, ...clock });
+      await this.#rows.set({ key: sessionKey(sid), data: stored, signedInAt, ...clock });
     });
   }
 
   override touch(sid: string, _data: session.SessionData, callback?: Callback): void {
-    this.#answer(callback, () => {
-      this.#statements.touch.run({ key: sessionKey(sid), ...this.#clock() });
-    });
+    this.#answer(callback, () => this.#rows.touch({ key: sessionKey(sid), ...this.#clock() }));
   }
 
   override destroy(sid: string, callback?: Callback): void {
     this.#answer(callback, () => this.#end(sessionKey(sid)));
   }
 
-  /** Ends every expired session (its row becomes a tombstone, dropped past its absolute deadline); run every minute. */
-  purgeExpired(): number {
+  /**
+   * Ends every expired session (its row becomes a tombstone, dropped past its absolute deadline);
+   * run every minute, by every instance on PostgreSQL: a second run finds nothing left to end.
+   */
+  async purgeExpired(): Promise<number> {
     const { now, ttl } = this.#clock();
-    const gone = this.#statements.expired.all({ now, ttl }) as { key: string }[];
-    this.#statements.dropDead.run(now);
-    for (const { key } of gone) this.#options.onEnd(key);
+    const gone = await this.#rows.expired({ now, ttl });
+    await this.#rows.dropDead(now);
+    for (const key of gone) this.#options.onEnd(key);
     return gone.length;
   }
 
   /** Live sessions stored (tests: nothing may be stored before sign-in). */
-  size(): number {
-    return this.#statements.count.get()!.n;
+  size(): Promise<number> {
+    return this.#rows.count();
   }
 
   close(): void {
-    this.#db.close();
+    this.#rows.close();
   }
 
-  #end(key: string): void {
-    this.#statements.end.run({ key, ttl: this.#options.ttlMs });
+  async #end(key: string): Promise<void> {
+    await this.#rows.end({ key, ttl: this.#options.ttlMs });
     this.#options.onEnd(key);
   }
 
@@ -139,14 +109,16 @@ export class HashedSessionStore extends session.Store {
   }
 
   /** Store methods answer through callbacks, after the current tick, as express-session expects. */
-  #answer<T>(callback: Callback<T> | undefined, work: () => T | null | void): void {
-    let result: T | null | void = null;
-    let failure: unknown;
+  #answer<T>(callback: Callback<T> | undefined, work: () => Promise<T | null | void> | T | null | void): void {
+    let done: Promise<T | null | void>;
     try {
-      result = work();
+      done = Promise.resolve(work());
     } catch (error) {
-      failure = error;
+      done = Promise.reject(error);
     }
-    if (callback) queueMicrotask(() => (failure ? callback(failure) : callback(null, result ?? null)));
+    done.then(
+      (result) => callback?.(null, result ?? null),
+      (failure: unknown) => callback?.(failure),
+    );
   }
 }

@@ -3,7 +3,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import session from 'express-session';
 import type { RequestHandler } from 'express';
+import { sql } from 'kysely';
 import type { Config } from '../config.js';
+import type { DatabaseHandle } from '../db/open.js';
 import { HashedSessionStore } from './session-store.js';
 
 declare module 'express-session' {
@@ -37,6 +39,24 @@ export function sessionSecret(config: Config): string {
   }
 }
 
+/**
+ * The cookie signing secret: SESSION_SECRET, else the generated one. On PostgreSQL it is generated
+ * once into server_settings, by whichever instance starts first, so that every instance accepts the
+ * cookies of every other. (Like the DATA_DIR file on SQLite, it is beside the data it protects: the
+ * store keeps only hashes of session ids, so the secret alone opens no session.)
+ */
+export async function resolveSessionSecret(config: Config, database: DatabaseHandle): Promise<string> {
+  if (config.sessionSecret) return config.sessionSecret;
+  if (database.engine === 'sqlite') return sessionSecret(config);
+  const generated = randomBytes(32).toString('hex');
+  await sql`insert into server_settings (name, value) values ('session_secret', ${generated})
+            on conflict (name) do nothing`.execute(database.db);
+  const row = await sql<{
+    value: string;
+  }>`select value from server_settings where name = 'session_secret'`.execute(database.db);
+  return row.rows[0]!.value;
+}
+
 /** Expired rows go at least this often, whether or not their owner comes back. */
 const PURGE_EVERY_MS = 60_000;
 
@@ -45,10 +65,14 @@ export interface SessionOptions {
   readonly now: () => number;
   /** A session ended (sign-out, absolute or idle expiry): drop what it held, e.g. its unseals (by sessionKey). */
   readonly onEnd: (holder: string) => void;
+  /** The cookie signing secret (resolveSessionSecret). */
+  readonly secret: string;
+  /** PostgreSQL's pool: sessions live there, for every instance; else DATA_DIR/sessions.db. */
+  readonly pool?: import('pg').Pool | undefined;
 }
 
 /**
- * Admin sessions in DATA_DIR/sessions.db: HttpOnly, SameSite=Strict, Secure behind HTTPS; stored
+ * Admin sessions in DATA_DIR/sessions.db, or PostgreSQL for every instance: HttpOnly, SameSite=Strict, Secure behind HTTPS; stored
  * under a hash of their id only; at most SESSION_TTL from sign-in and SESSION_IDLE_TIMEOUT between
  * requests. Nothing is stored before sign-in (saveUninitialized false, and the anonymous forms'
  * CSRF check needs no session).
@@ -58,17 +82,19 @@ export function createSessionMiddleware(
   options: SessionOptions,
 ): { middleware: RequestHandler; store: HashedSessionStore; close(): void } {
   const store = new HashedSessionStore({
-    file: path.join(config.dataDir, 'sessions.db'),
+    ...(options.pool ? { pool: options.pool } : { file: path.join(config.dataDir, 'sessions.db') }),
     ttlMs: config.sessionTtlSeconds * 1000,
     idleMs: config.sessionIdleTimeoutSeconds * 1000,
     now: options.now,
     onEnd: options.onEnd,
   });
-  store.purgeExpired();
-  const purge = setInterval(() => store.purgeExpired(), PURGE_EVERY_MS).unref();
+  // A purge that fails (the database briefly away) is simply the next minute's work.
+  const purge = () => void store.purgeExpired().catch(() => undefined);
+  purge();
+  const purging = setInterval(purge, PURGE_EVERY_MS).unref();
   const middleware = session({
     name: 'sf.sid',
-    secret: sessionSecret(config),
+    secret: options.secret,
     store,
     resave: false,
     saveUninitialized: false,
@@ -87,7 +113,7 @@ export function createSessionMiddleware(
     middleware,
     store,
     close: () => {
-      clearInterval(purge);
+      clearInterval(purging);
       store.close();
     },
   };

@@ -16,7 +16,6 @@ import { createAnonymousCsrf, isCrossSite, isSafeMethod, oncePerMinute } from '.
 import { noStore } from '../ui/ui-kit.js';
 import { authRoutes } from '../users/auth.routes.js';
 import type { SetupGate } from '../users/setup.js';
-import { sessionSecret } from './session.js';
 
 const CSRF_REFUSED = 'This form has expired or did not come from this site. Reload the page and try again.';
 
@@ -33,6 +32,8 @@ export function mountUi(
     sessions: RequestHandler;
     /** Wrong master keys on unseal, per admin and root; its owner shuts it down. */
     unsealLimiter: MasterKeyLimiter;
+    /** The cookie signing secret, which also signs the anonymous forms' CSRF tokens. */
+    secret: string;
   },
 ): void {
   const { ctx, config, setup } = deps;
@@ -63,7 +64,7 @@ export function mountUi(
   const { csrfSynchronisedProtection, generateToken } = csrfSync({
     getTokenFromRequest: (req) => (req.body as Record<string, string> | undefined)?._csrf,
   });
-  const anonymousCsrf = createAnonymousCsrf(sessionSecret(config));
+  const anonymousCsrf = createAnonymousCsrf(deps.secret);
   const auditOnce = oncePerMinute(() => ctx.now().getTime());
   /** Refuses a forged or stale form, and records it (once a minute per source and user: strangers can send many). */
   const refuse = async (req: Request): Promise<Forbidden> => {
@@ -107,7 +108,7 @@ export function mountUi(
   });
   // Each route module gets the services it uses, and nothing else.
   const { users, audit, projects, environments, secrets, keys, tokens } = ctx;
-  ui.use(authRoutes({ ctx: { users, audit }, config, setup, recordOnce: auditOnce }));
+  ui.use(authRoutes({ ctx: { users, audit, limits: ctx.limits }, config, setup, recordOnce: auditOnce }));
   ui.use((_req, res, next) => (res.locals.user ? next() : res.redirect(303, '/login')));
   ui.use(
     projectRoutes({

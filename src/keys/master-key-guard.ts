@@ -1,4 +1,4 @@
-import { ipKeyGenerator, MemoryStore, type Options } from 'express-rate-limit';
+import { ipKeyGenerator, MemoryStore, type Options, type Store } from 'express-rate-limit';
 import type { Actor } from '../audit/audit.service.js';
 import { InvalidMasterKey, RateLimited } from '../errors.js';
 import type { ProjectRow } from '../projects/project.table.js';
@@ -14,9 +14,10 @@ import { readPresentedMasterKey } from './master-key.js';
  * many addresses can try (and the derivations it costs). A slot is taken before every derivation
  * and given back when the key was right, so concurrent guesses cannot overshoot either limit.
  */
-export function createMasterKeyLimiter(perSource: number, perHolder = perSource) {
-  const store = new MemoryStore();
-  store.init({ windowMs: 60_000 } as Options);
+export function createMasterKeyLimiter(perSource: number, perHolder = perSource, shared?: Store) {
+  // Shared by every instance on PostgreSQL (http/rate-limit-store.ts): N instances, one count.
+  const store: Store = shared ?? new MemoryStore();
+  void store.init?.({ windowMs: 60_000 } as Options);
   return {
     guard(holder: string, source = ''): DerivationGuard {
       // Built on every API request, used only when a key must be derived: nothing is computed until then.
@@ -48,7 +49,7 @@ export function createMasterKeyLimiter(perSource: number, perHolder = perSource)
         },
       };
     },
-    shutdown: () => store.shutdown(),
+    shutdown: () => void store.shutdown?.(),
   };
 }
 

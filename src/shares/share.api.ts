@@ -1,6 +1,7 @@
 import { type Request, Router } from 'express';
 import type { Actor } from '../audit/audit.service.js';
 import type { Config } from '../config.js';
+import type { LimitStores } from '../http/rate-limit-store.js';
 import { Forbidden, InvalidRequest, InvalidToken } from '../errors.js';
 import { limiter } from '../http/middleware/rate-limit.js';
 import type { TokenService } from '../tokens/token.service.js';
@@ -21,8 +22,9 @@ export function shareApiRouter(deps: {
   tokens: Pick<TokenService, 'authenticate'>;
   users: Pick<UserService, 'byId'>;
   config: Config;
+  limits: LimitStores;
 }): Router {
-  const { shares, notifier, tokens, users, config } = deps;
+  const { shares, notifier, tokens, users, config, limits } = deps;
   const router = Router();
   async function creator(req: Request): Promise<Actor> {
     const [scheme, token] = (req.get('authorization') ?? '').split(' ');
@@ -85,9 +87,15 @@ export function shareApiRouter(deps: {
     res.status(204).end();
   });
 
-  router.post('/:id/reveal', limiter({ windowSeconds: 60, limit: config.shareRevealsPerMinute }), async (req, res) => {
-    res.set('Cache-Control', 'no-store').json(await shares.reveal(String(req.params.id), requester(req, 'recipient')));
-  });
+  router.post(
+    '/:id/reveal',
+    limiter({ windowSeconds: 60, limit: config.shareRevealsPerMinute, store: limits('share-reveal') }),
+    async (req, res) => {
+      res
+        .set('Cache-Control', 'no-store')
+        .json(await shares.reveal(String(req.params.id), requester(req, 'recipient')));
+    },
+  );
 
   return router;
 }

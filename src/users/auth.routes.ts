@@ -7,11 +7,13 @@ import type { Config } from '../config.js';
 import type { AppContext } from '../main.js';
 import { currentUser, field, formOnError, noStore } from '../ui/ui-kit.js';
 import type { SetupGate } from './setup.js';
+import type { LimitStores } from '../http/rate-limit-store.js';
 
 export interface AuthRoutesDeps {
   readonly ctx: {
     readonly users: Pick<AppContext['users'], 'signIn'>;
     readonly audit: Pick<AuditService, 'recordAlone'>;
+    readonly limits: LimitStores;
   };
   readonly config: Pick<Config, 'loginAttemptsPer15Minutes' | 'loginFailuresPerMinute'>;
   readonly setup: Pick<SetupGate, 'isOpen' | 'accepts' | 'complete'>;
@@ -28,7 +30,12 @@ export function authRoutes({ ctx, config, setup, recordOnce }: AuthRoutesDeps): 
     res.status(status).render('pages/login', { title: 'Sign in', error, username, bare: true });
 
   const tooMany = 'Too many sign-in attempts. Wait a minute and try again.';
-  const perIp = limiter({ windowSeconds: 15 * 60, limit: config.loginAttemptsPer15Minutes, message: tooMany });
+  const perIp = limiter({
+    windowSeconds: 15 * 60,
+    limit: config.loginAttemptsPer15Minutes,
+    message: tooMany,
+    store: ctx.limits('login-ip'),
+  });
   // Failed attempts only, per username and address: guesses from elsewhere cannot lock the owner
   // out of their own account (the per-IP limit above still bounds each source).
   const perUsername = limiter({
@@ -38,6 +45,7 @@ export function authRoutes({ ctx, config, setup, recordOnce }: AuthRoutesDeps): 
     failuresOnly: true,
     headers: false,
     message: tooMany,
+    store: ctx.limits('login-user'),
   });
 
   router.get('/login', async (req, res) => {

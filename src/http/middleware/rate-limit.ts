@@ -1,5 +1,5 @@
 import type { Request, RequestHandler } from 'express';
-import { rateLimit } from 'express-rate-limit';
+import { rateLimit, type Store } from 'express-rate-limit';
 import { RateLimited } from '../../errors.js';
 
 export interface LimitOptions {
@@ -13,6 +13,8 @@ export interface LimitOptions {
   /** Send the RateLimit headers (off for a second limiter on the same route, which would overwrite them). */
   readonly headers?: boolean;
   readonly message?: string;
+  /** Where the counts live: shared by every instance on PostgreSQL (rate-limit-store.ts); memory when absent. */
+  readonly store?: Store | undefined;
 }
 
 /**
@@ -28,6 +30,7 @@ export function limiter(options: LimitOptions): RequestHandler {
     skipSuccessfulRequests: options.failuresOnly ?? false,
     standardHeaders: (options.headers ?? true) ? 'draft-8' : false,
     legacyHeaders: false,
+    ...(options.store && { store: options.store }),
     handler: (req, _res, next) => {
       const { resetTime } = (req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit ?? {};
       next(RateLimited.until(resetTime, options.message));

@@ -1,0 +1,82 @@
+import type { ClientRateLimitInfo, Options, Store } from 'express-rate-limit';
+import type pg from 'pg';
+
+/**
+ * express-rate-limit's Store over our own PostgreSQL table (rate_limits), so that every instance
+ * counts into the same window: three instances allow what one allows, not three times as much.
+ * Each count is one upsert that starts a new window when the old one has ended, so concurrent
+ * increments from any number of instances are exact. (A maintained PostgreSQL store exists, but
+ * it brings its own schema and migrations outside ours; this is four statements on our pool.)
+ * On SQLite there is one process, and express-rate-limit's MemoryStore stays (stores() below).
+ */
+export class DatabaseRateStore implements Store {
+  readonly prefix: string;
+  readonly localKeys = false;
+  #windowMs = 60_000;
+  readonly #pool: pg.Pool;
+
+  constructor(pool: pg.Pool, prefix: string) {
+    this.#pool = pool;
+    this.prefix = prefix;
+  }
+
+  init(options: Options): void {
+    this.#windowMs = options.windowMs;
+  }
+
+  async get(key: string): Promise<ClientRateLimitInfo | undefined> {
+    const { rows } = await this.#pool.query<{ hits: number; reset_at: number }>({
+      name: 'secretsfly_limit_get',
+      text: 'select hits, reset_at from rate_limits where key = $1 and reset_at > $2',
+      values: [this.#key(key), Date.now()],
+    });
+    return rows[0] && { totalHits: rows[0].hits, resetTime: new Date(Number(rows[0].reset_at)) };
+  }
+
+  async increment(key: string): Promise<ClientRateLimitInfo> {
+    const now = Date.now();
+    const { rows } = await this.#pool.query<{ hits: number; reset_at: number }>({
+      name: 'secretsfly_limit_increment',
+      text: `insert into rate_limits (key, hits, reset_at) values ($1, 1, $2)
+             on conflict (key) do update set
+               hits = case when rate_limits.reset_at <= $3 then 1 else rate_limits.hits + 1 end,
+               reset_at = case when rate_limits.reset_at <= $3 then excluded.reset_at else rate_limits.reset_at end
+             returning hits, reset_at`,
+      values: [this.#key(key), now + this.#windowMs, now],
+    });
+    const row = rows[0]!;
+    return { totalHits: row.hits, resetTime: new Date(Number(row.reset_at)) };
+  }
+
+  async decrement(key: string): Promise<void> {
+    await this.#pool.query({
+      name: 'secretsfly_limit_decrement',
+      text: 'update rate_limits set hits = greatest(hits - 1, 0) where key = $1 and reset_at > $2',
+      values: [this.#key(key), Date.now()],
+    });
+  }
+
+  async resetKey(key: string): Promise<void> {
+    await this.#pool.query('delete from rate_limits where key = $1', [this.#key(key)]);
+  }
+
+  #key(key: string): string {
+    return `${this.prefix}:${key}`.slice(0, 400);
+  }
+}
+
+/** Ended windows, from every limiter: any instance may run it, running it twice removes nothing more. */
+export async function dropEndedWindows(pool: pg.Pool): Promise<number> {
+  const { rowCount } = await pool.query('delete from rate_limits where reset_at <= $1', [Date.now()]);
+  return rowCount ?? 0;
+}
+
+/**
+ * The store for one named limiter: shared through PostgreSQL, or undefined for express-rate-limit's
+ * in-memory default on SQLite (one process).
+ */
+export type LimitStores = (name: string) => Store | undefined;
+
+export function limitStores(pool: pg.Pool | undefined): LimitStores {
+  return (name) => (pool ? new DatabaseRateStore(pool, name) : undefined);
+}
