@@ -58,7 +58,8 @@ export async function startServer(
   // While this runs, `restore` refuses to replace the database under it.
   let releaseDataDir = () => {};
   try {
-    releaseDataDir = markInUse(config.dataDir);
+    // On PostgreSQL no DATA_DIR holds data: restore works through the database (cli/commands/admin.ts).
+    if (ctx.database.engine === 'sqlite') releaseDataDir = markInUse(config.dataDir);
     server = await new Promise<import('node:http').Server>((resolve, reject) => {
       const listening = app.listen(config.port, config.host, (error?: Error) =>
         error ? reject(error) : resolve(listening),
@@ -80,7 +81,7 @@ export async function startServer(
     const { complete } = await warmUp(ctx, startServer);
     logger.debug('pull path warmed up', { ms: Math.round(performance.now() - started), complete });
   }
-  logger.info('secretsfly listening', { url, data_dir: config.dataDir });
+  logger.info('secretsfly listening', { url, database: ctx.database.location });
 
   if (await setup.isOpen()) {
     announce(
