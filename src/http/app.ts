@@ -15,6 +15,7 @@ import { slackRouter } from '../integrations/slack.js';
 import { errorHandler, notFound, requestLogger } from './middleware/error-handler.js';
 import { limiter } from './middleware/rate-limit.js';
 import { htmlErrorAnswer } from '../ui/ui-kit.js';
+import type { Instances } from './instances.js';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -29,6 +30,8 @@ export interface AppDeps {
   readonly publicUrl: () => string;
   /** The cookie signing secret, the same on every instance (session.ts: resolveSessionSecret). */
   readonly sessionSecret: string;
+  /** Several instances on PostgreSQL: admin pages follow the unseal (instances.ts). */
+  readonly instances?: Instances | undefined;
 }
 
 /** The Express application, without listening (tests and `serve` both start it on a port). */
@@ -40,6 +43,7 @@ export function createApp({
   unsealLimiter,
   publicUrl,
   sessionSecret,
+  instances,
 }: AppDeps): Express & { closeUi(): void } {
   const { config } = ctx;
   const app = express();
@@ -133,7 +137,15 @@ export function createApp({
   }
 
   if (sessions)
-    mountUi(app, { ctx, config, setup, unsealLimiter, sessions: sessions.middleware, secret: sessionSecret });
+    mountUi(app, {
+      ctx,
+      config,
+      setup,
+      unsealLimiter,
+      sessions: sessions.middleware,
+      secret: sessionSecret,
+      instances,
+    });
 
   app.use(notFound);
   app.use(errorHandler(logger, sessions && htmlErrorAnswer(logger)));

@@ -7,6 +7,7 @@ import { type AppContext, type ContextOverrides, createContext } from '../main.j
 import { createSetupGate } from '../users/setup.js';
 import { createApp } from './app.js';
 import { resolveSessionSecret } from './session.js';
+import { startInstances } from './instances.js';
 import { warmUp } from './warm-up.js';
 import { createMasterKeyLimiter } from '../keys/master-key-guard.js';
 
@@ -43,6 +44,10 @@ export async function startServer(
     config.masterKeyAttemptsPerMinute,
     ctx.limits('unseal'),
   );
+  const instances =
+    ctx.database.engine === 'postgres' && config.uiEnabled
+      ? await startInstances({ database: ctx.database, config, logger, now: ctx.now })
+      : undefined;
   let url = '';
   const app = createApp({
     ctx,
@@ -52,6 +57,7 @@ export async function startServer(
     unsealLimiter,
     publicUrl: () => config.publicUrl ?? url,
     sessionSecret: await resolveSessionSecret(config, ctx.database),
+    instances,
   });
 
   let server: import('node:http').Server;
@@ -70,6 +76,7 @@ export async function startServer(
     masterKeyLimiter.shutdown();
     unsealLimiter.shutdown();
     app.closeUi();
+    await instances?.close();
     await ctx.close();
     throw listenError(error, config);
   }
@@ -109,6 +116,7 @@ export async function startServer(
       masterKeyLimiter.shutdown();
       unsealLimiter.shutdown();
       app.closeUi();
+      await instances?.close();
       await ctx.close();
       releaseDataDir();
       logger.info('secretsfly stopped: every project sealed, database closed');

@@ -15,6 +15,7 @@ import { viewHelpers } from '../ui/view-helpers.js';
 import { createAnonymousCsrf, isCrossSite, isSafeMethod, oncePerMinute } from '../ui/csrf.js';
 import { noStore } from '../ui/ui-kit.js';
 import { authRoutes } from '../users/auth.routes.js';
+import type { Instances } from './instances.js';
 import type { SetupGate } from '../users/setup.js';
 
 const CSRF_REFUSED = 'This form has expired or did not come from this site. Reload the page and try again.';
@@ -34,6 +35,8 @@ export function mountUi(
     unsealLimiter: MasterKeyLimiter;
     /** The cookie signing secret, which also signs the anonymous forms' CSRF tokens. */
     secret: string;
+    /** Several instances (PostgreSQL): where this one is, and how pages follow an unseal. */
+    instances?: Instances | undefined;
   },
 ): void {
   const { ctx, config, setup } = deps;
@@ -82,6 +85,8 @@ export function mountUi(
 
   const ui = Router();
   ui.use(deps.sessions);
+  // Before the body is read: a request handed to the instance holding the unseal keeps its body.
+  if (deps.instances) ui.use(deps.instances.follow);
   ui.use(express.urlencoded({ extended: false, limit: '256kb' }));
   // Signed-in forms carry the session's synchronizer token; the sign-in and setup forms, shown
   // before there is a session to keep one in, a signed double-submit cookie (ui/csrf.ts).
@@ -104,6 +109,7 @@ export function mountUi(
     });
     res.locals.user = req.session.userId ? await ctx.users.byId(req.session.userId) : undefined;
     res.locals.environments = (await ctx.environments.list()).map((env) => env.name);
+    if (deps.instances) res.locals.instance = deps.instances.self.name;
     next();
   });
   // Each route module gets the services it uses, and nothing else.
@@ -114,6 +120,7 @@ export function mountUi(
     projectRoutes({
       ctx: { projects, environments, keys },
       unseal: createUnsealGuard({ keys, limiter: deps.unsealLimiter }),
+      instance: deps.instances?.self,
     }),
     secretRoutes({ ctx: { projects, environments, secrets }, config }),
     tokenRoutes({ ctx: { projects, environments, tokens } }),

@@ -37,9 +37,11 @@ export interface ProjectRoutesDeps {
   };
   /** Unsealing goes through the wrong-key limiter, never straight to the key service. */
   readonly unseal: UnsealGuard;
+  /** This instance, when there are several (PostgreSQL): the session's pages follow its unseal here. */
+  readonly instance?: { readonly id: string; readonly name: string } | undefined;
 }
 
-export function projectRoutes({ ctx, unseal }: ProjectRoutesDeps): Router {
+export function projectRoutes({ ctx, unseal, instance }: ProjectRoutesDeps): Router {
   const router = Router();
   const firstEnvironment = async () => (await ctx.environments.list())[0]?.name ?? 'prod';
 
@@ -106,6 +108,8 @@ export function projectRoutes({ ctx, unseal }: ProjectRoutesDeps): Router {
       uiActor(req, res),
       sessionHolder(req),
     );
+    // The key is in this instance's memory only: the admin's next pages come here (http/instances.ts).
+    if (instance) req.session.unsealedOn = { id: instance.id, name: instance.name };
     const minutes = Math.round((expiresAt.getTime() - Date.now()) / 60_000);
     flash(
       req,

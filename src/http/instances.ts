@@ -1,0 +1,122 @@
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import type { RequestHandler } from 'express';
+import httpProxy from 'http-proxy';
+import { sql } from 'kysely';
+import type { Config } from '../config.js';
+import type { PostgresHandle } from '../db/open.js';
+import type { Logger } from '../logger.js';
+
+/**
+ * Several instances on one PostgreSQL, and the one thing they cannot share: an admin's unseal. The
+ * data key lives only in the memory of the instance where the admin unsealed (never in the
+ * database, never sent between instances). So the admin's pages follow the unseal instead: the
+ * session records which instance holds it, and any other instance hands the request over to that
+ * one. On Fly.io, Fly's proxy replays the request there (`fly-replay`); elsewhere this instance
+ * forwards it to the holder's INSTANCE_URL; without either, the balancer must keep the admin on one
+ * instance (sticky sessions, README "Docker Compose"). API pulls never need this: they need no unseal.
+ */
+
+/** Instances say they are alive this often; one not seen for DEAD_AFTER_MS is gone. */
+const HEARTBEAT_MS = 10_000;
+const DEAD_AFTER_MS = 35_000;
+/** Set on a request handed over by another instance: it is never handed over again. */
+export const FORWARDED_HEADER = 'x-secretsfly-forwarded-by';
+
+declare module 'express-session' {
+  interface SessionData {
+    /** The instance holding this session's unseals (PostgreSQL only): its id and the name the UI shows. */
+    unsealedOn?: { id: string; name: string };
+  }
+}
+
+export interface InstanceRow {
+  id: string;
+  name: string;
+  url: string | null;
+  fly_machine_id: string | null;
+  seen_at: string;
+}
+
+export interface Instances {
+  readonly self: { readonly id: string; readonly name: string };
+  /** Hands a signed-in admin's request to the instance holding their unseal, when that is not this one. */
+  readonly follow: RequestHandler;
+  close(): Promise<void>;
+}
+
+export async function startInstances(deps: {
+  database: PostgresHandle;
+  config: Pick<Config, 'instanceName' | 'instanceUrl' | 'flyMachineId'>;
+  logger: Pick<Logger, 'warn'>;
+  now: () => Date;
+}): Promise<Instances> {
+  const { database, config, logger, now } = deps;
+  const { db } = database;
+  const self = { id: randomUUID(), name: config.instanceName ?? os.hostname() };
+
+  const beat = async () => {
+    const at = now().toISOString();
+    await sql`insert into instances (id, name, url, fly_machine_id, started_at, seen_at)
+              values (${self.id}, ${self.name}, ${config.instanceUrl ?? null}, ${config.flyMachineId ?? null}, ${at}, ${at})
+              on conflict (id) do update set seen_at = excluded.seen_at`.execute(db);
+    // Any instance may sweep the dead: sweeping twice removes nothing more.
+    const deadBefore = new Date(now().getTime() - 10 * DEAD_AFTER_MS).toISOString();
+    await sql`delete from instances where seen_at < ${deadBefore}`.execute(db);
+  };
+  await beat();
+  const heartbeat = setInterval(() => {
+    beat().catch(() => logger.warn('instance heartbeat not written: the database is unreachable'));
+  }, HEARTBEAT_MS).unref();
+
+  const alive = async (id: string): Promise<InstanceRow | undefined> => {
+    const row = (
+      await sql<InstanceRow>`select id, name, url, fly_machine_id, seen_at from instances where id = ${id}`.execute(db)
+    ).rows[0];
+    return row && now().getTime() - Date.parse(row.seen_at) < DEAD_AFTER_MS ? row : undefined;
+  };
+
+  // No X-Forwarded-* added: the holder sees the client's address as the balancer stated it.
+  const proxy = httpProxy.createProxyServer({ xfwd: false, proxyTimeout: 30_000 });
+
+  const follow: RequestHandler = (req, res, next) => {
+    const holder = req.session?.unsealedOn;
+    if (!holder || holder.id === self.id || req.get(FORWARDED_HEADER)) return next();
+    alive(holder.id).then((target) => {
+      if (target?.fly_machine_id) {
+        // Fly's proxy replays the whole request on that machine; this answer's body is discarded.
+        res.set('fly-replay', `instance=${target.fly_machine_id}`).status(409).end();
+        return;
+      }
+      if (target?.url) {
+        req.headers[FORWARDED_HEADER] = self.id;
+        proxy.web(req, res, { target: target.url }, (error) => {
+          logger.warn('admin request not handed over to the unsealed instance', {
+            instance: target.name,
+            error: (error as NodeJS.ErrnoException).code ?? error.name,
+          });
+          if (!res.headersSent) {
+            res
+              .status(502)
+              .type('text/plain')
+              .send(`Instance ${target.name}, which holds your unseal, did not answer. Reload to try again.`);
+          }
+        });
+        return;
+      }
+      // Gone, or unreachable from here: the admin carries on on this instance, sealed.
+      if (!target) delete req.session.unsealedOn;
+      next();
+    }, next);
+  };
+
+  return {
+    self,
+    follow,
+    async close() {
+      clearInterval(heartbeat);
+      proxy.close();
+      await sql`delete from instances where id = ${self.id}`.execute(db).catch(() => undefined);
+    },
+  };
+}
