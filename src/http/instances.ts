@@ -91,10 +91,15 @@ export async function startInstances(deps: {
       if (target?.url) {
         req.headers[FORWARDED_HEADER] = self.id;
         proxy.web(req, res, { target: target.url }, (error) => {
-          logger.warn('admin request not handed over to the unsealed instance', {
-            instance: target.name,
-            error: (error as NodeJS.ErrnoException).code ?? error.name,
-          });
+          const code = (error as NodeJS.ErrnoException).code ?? error.name;
+          logger.warn('admin request not handed over to the unsealed instance', { instance: target.name, error: code });
+          // The holder is gone (a crash, a deploy) and took the key with it: a page, which has no
+          // body the attempt could have consumed, is served here, sealed.
+          if (code === 'ECONNREFUSED' && (req.method === 'GET' || req.method === 'HEAD') && !res.headersSent) {
+            delete req.session.unsealedOn;
+            next();
+            return;
+          }
           if (!res.headersSent) {
             res
               .status(502)

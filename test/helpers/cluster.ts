@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import type net from 'node:net';
 import httpProxy from 'http-proxy';
-import { databaseUrlFor, type RunningPostgres, SERVER_URL_VARIABLE, startPostgres } from './postgres.js';
+import { databaseUrlFor, freePort, type RunningPostgres, SERVER_URL_VARIABLE, startPostgres } from './postgres.js';
 import { CLI_FAST_KDF_ENV, type CliResult, runCli, tempDir } from './test-context.js';
 import { spawnServe } from './test-server.js';
 
@@ -53,7 +53,16 @@ function exited(child: ChildProcess, ms: number): Promise<boolean> {
  * empty database, THREE `secretsfly serve` child processes started at the same moment over it (each
  * with its own DATA_DIR), and a round-robin HTTP proxy in this process in front of them.
  */
-export async function startCluster(env: Record<string, string> = {}, count = 3): Promise<Cluster> {
+export async function startCluster(
+  env: Record<string, string> = {},
+  count = 3,
+  options: {
+    /** Ports chosen up front, so each instance can be told the INSTANCE_URL the others reach it at. */
+    instanceUrls?: boolean;
+    /** Per instance: extra settings (e.g. FLY_MACHINE_ID). */
+    perInstance?: (index: number) => Record<string, string>;
+  } = {},
+): Promise<Cluster> {
   const cleanups: (() => Promise<void> | void)[] = [];
   const cleanup = async () => {
     for (const step of cleanups.reverse()) await step();
@@ -82,10 +91,13 @@ export async function startCluster(env: Record<string, string> = {}, count = 3):
     const started = await Promise.allSettled(
       Array.from({ length: count }, async (_, i) => {
         const dataDir = tempDir(`secretsfly-i${i + 1}-`);
+        const port = options.instanceUrls ? await freePort() : 0;
         const spawned = spawnServe(dataDir, {
           DATABASE_URL: databaseUrl,
           HOST: '127.0.0.1',
-          PORT: '0',
+          PORT: String(port),
+          ...(port !== 0 && { INSTANCE_URL: `http://127.0.0.1:${port}` }),
+          ...options.perInstance?.(i),
           AVAILABLE_ENVIRONMENTS: 'prod,staging',
           SESSION_SECRET: CLUSTER_SESSION_SECRET,
           INSTANCE_NAME: `i${i + 1}`,
