@@ -8,6 +8,7 @@ import { createSetupGate } from '../users/setup.js';
 import { createApp } from './app.js';
 import { resolveSessionSecret } from './session.js';
 import { startInstances } from './instances.js';
+import { dropEndedWindows } from './rate-limit-store.js';
 import { warmUp } from './warm-up.js';
 import { createMasterKeyLimiter } from '../keys/master-key-guard.js';
 
@@ -99,9 +100,16 @@ export async function startServer(
     );
   }
 
-  // Expired share ciphertexts are destroyed within a minute (every access checks expiry too).
+  // Expired share ciphertexts are destroyed within a minute (every access checks expiry too). With
+  // several instances each runs it: under the write lock, the second finds nothing left to expire.
+  const { database } = ctx;
   const cleanup = setInterval(() => {
     ctx.shares.expireDue().catch((error: Error) => logger.warn('share cleanup failed', { error: error.name }));
+    if (database.engine === 'postgres') {
+      dropEndedWindows(database.pool).catch((error: Error) =>
+        logger.warn('rate limit cleanup failed', { error: error.name }),
+      );
+    }
   }, 60_000).unref();
 
   let closing: Promise<void> | undefined;

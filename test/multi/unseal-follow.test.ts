@@ -19,7 +19,7 @@ describe('admin pages follow the unseal across instances', () => {
     cluster = await startCluster({}, 3, {
       instanceUrls: true,
       // The third says it is a Fly machine: the others answer with fly-replay for it.
-      perInstance: (i) => (i === 2 ? { FLY_MACHINE_ID: 'e784079b449483' } : {}),
+      perInstance: (i): Record<string, string> => (i === 2 ? { FLY_MACHINE_ID: 'e784079b449483' } : {}),
     });
     masterKey = succeeded(await cluster.cli(['project', 'create', 'acme']))
       .stdout.trim()
