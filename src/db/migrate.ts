@@ -7,7 +7,13 @@ export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
   const result: MigrationResultSet = await migrator.migrateToLatest();
   if (result.error) {
     const failed = result.results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-    throw new Error(`migration ${failed} failed: ${String((result.error as Error).message ?? result.error)}`);
+    // The driver's code stays readable (a refused connection is a setting to fix: postgres.ts).
+    throw Object.assign(
+      new Error(`migration ${failed} failed: ${String((result.error as Error).message ?? result.error)}`, {
+        cause: result.error,
+      }),
+      { code: (result.error as { code?: unknown }).code },
+    );
   }
   return (result.results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }

@@ -16,6 +16,7 @@ import { errorHandler, notFound, requestLogger } from './middleware/error-handle
 import { limiter } from './middleware/rate-limit.js';
 import { htmlErrorAnswer } from '../ui/ui-kit.js';
 import type { Instances } from './instances.js';
+import { claimOnce } from './rate-limit-store.js';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -133,7 +134,20 @@ export function createApp({
   app.use('/api/v1', notFound);
 
   if (config.slack) {
-    app.use('/integrations/slack', slackRouter({ slack: config.slack, publicUrl, shares: ctx.shares, logger }));
+    const { database } = ctx;
+    app.use(
+      '/integrations/slack',
+      slackRouter({
+        slack: config.slack,
+        publicUrl,
+        shares: ctx.shares,
+        logger,
+        claimSignature:
+          database.engine === 'postgres'
+            ? (signature, staleAfterMs) => claimOnce(database.pool, signature, staleAfterMs)
+            : undefined,
+      }),
+    );
   }
 
   if (sessions)

@@ -65,6 +65,20 @@ export class DatabaseRateStore implements Store {
   }
 }
 
+/**
+ * Claims `key` until `untilMs` for whichever instance asks first: true for that one, false for
+ * every other while the claim lasts (a Slack signature seen by any instance is a replay on all).
+ */
+export async function claimOnce(pool: pg.Pool, key: string, untilMs: number): Promise<boolean> {
+  const { rowCount } = await pool.query({
+    name: 'secretsfly_claim_once',
+    text: `insert into rate_limits (key, hits, reset_at) values ($1, 1, $2)
+           on conflict (key) do update set hits = 1, reset_at = excluded.reset_at where rate_limits.reset_at <= $3`,
+    values: [key.slice(0, 400), untilMs, Date.now()],
+  });
+  return rowCount === 1;
+}
+
 /** Ended windows, from every limiter: any instance may run it, running it twice removes nothing more. */
 export async function dropEndedWindows(pool: pg.Pool): Promise<number> {
   const { rowCount } = await pool.query('delete from rate_limits where reset_at <= $1', [Date.now()]);

@@ -103,6 +103,11 @@ export function slackRouter(deps: {
   shares: Pick<ShareService, 'create' | 'burnUndelivered'>;
   logger: Logger;
   now?: () => number;
+  /**
+   * Several instances (PostgreSQL): whether this signature is new to all of them (claimOnce in
+   * http/rate-limit-store.ts); a replay sent to another instance is refused there too.
+   */
+  claimSignature?: ((signature: string, staleAfterMs: number) => Promise<boolean>) | undefined;
 }): Router {
   const { slack, publicUrl, shares, logger } = deps;
   const now = deps.now ?? Date.now;
@@ -124,10 +129,16 @@ export function slackRouter(deps: {
   };
 
   // Signature first, on the raw bytes Slack signed, before anything else is parsed or done.
-  router.use(express.raw({ type: () => true, limit: '64kb' }), (req, _res, next) => {
+  router.use(express.raw({ type: () => true, limit: '64kb' }), async (req, _res, next) => {
     const nowSeconds = Math.floor(now() / 1000);
     verifySlackSignature(slack.signingSecret, req, Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), nowSeconds);
-    rememberOnce(req.get('x-slack-signature')!, Number(req.get('x-slack-request-timestamp')), nowSeconds);
+    const signature = req.get('x-slack-signature')!;
+    const timestamp = Number(req.get('x-slack-request-timestamp'));
+    rememberOnce(signature, timestamp, nowSeconds);
+    const staleAfterMs = (timestamp + REPLAY_WINDOW_SECONDS) * 1000;
+    if (deps.claimSignature && !(await deps.claimSignature(`slack:${signature}`, staleAfterMs))) {
+      throw new BadSignature('request already received (replay)');
+    }
     (req as Request & { form: URLSearchParams }).form = new URLSearchParams((req.body as Buffer).toString('utf8'));
     next();
   });
