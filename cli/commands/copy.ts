@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { sql } from 'kysely';
 import { loadConfig } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
 import { globals } from '../context.js';
@@ -31,10 +32,12 @@ export function registerCopyCommand(program: Command): void {
       try {
         await migrateToLatest(source.db);
         try {
-          await migrateToLatest(target.db);
+          // Connect first: migrateToLatest's error no longer carries the driver's code.
+          await sql`select 1`.execute(target.db);
         } catch (error) {
           throw forTo(unreachablePostgres(error, options.to), to);
         }
+        await migrateToLatest(target.db);
         const counts = await copyDatabase(source.db, target.db);
         // The chain is recomputed from what PostgreSQL returns: the copy holds together as a log.
         const audit = createAuditService({ db: target.db, now: () => new Date(), logger: { error: () => undefined } });

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { Kysely, SqliteDialect, sql } from 'kysely';
 import { migrations } from '../../migrations/index.js';
 import { DatabaseExists, DatabaseInUse, InvalidBackup, InvalidRequest } from '../errors.js';
 import { type CopyCounts, copyDatabase, TargetNotEmpty } from './copy.js';
@@ -134,10 +134,12 @@ export async function restorePostgres(url: string, source: string, force: boolea
   const { db: target } = openPostgres(url);
   try {
     try {
-      await migrateToLatest(target);
+      // Connect first: migrateToLatest's error no longer carries the driver's code.
+      await sql`select 1`.execute(target);
     } catch (error) {
       throw unreachablePostgres(error, url);
     }
+    await migrateToLatest(target);
     return await copyDatabase(staged.db, target, { replace: force });
   } catch (error) {
     if (error instanceof TargetNotEmpty) {
