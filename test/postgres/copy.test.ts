@@ -103,6 +103,10 @@ beforeAll(async () => {
     succeeded(await cli(['secret', 'set', ...args], source, key));
   }
   succeeded(await cli(['secret', 'delete', 'acme', 'prod', 'GONE'], source, key));
+  // More rows than one page of the copy (200), so that paging is exercised.
+  const many = path.join(tempDir(), 'many.env');
+  fs.writeFileSync(many, Array.from({ length: 450 }, (_, i) => `MANY_${i}=value ${i}\n`).join(''));
+  succeeded(await cli(['import', 'acme', 'staging', many], source, key));
   keyedToken = succeeded(await cli(['token', 'create', 'web', 'prod'], source, key)).stdout.trim();
   classicToken = succeeded(
     await cli(['token', 'create', 'acme', 'prod', '--classic', '--write'], source),
@@ -133,7 +137,13 @@ describe('secretsfly copy --to', () => {
     expect(copied.stdout).not.toContain('test-only');
     expect(report.to).toBe(`postgres://${new URL(url).host}${new URL(url).pathname}`);
     expect(report.audit).toMatchObject({ ok: true });
-    expect(report.tables).toMatchObject({ projects: 2, secrets: 4, secret_versions: 6, service_tokens: 2, users: 1 });
+    expect(report.tables).toMatchObject({
+      projects: 2,
+      secrets: 454,
+      secret_versions: 456,
+      service_tokens: 2,
+      users: 1,
+    });
     expect(report.tables.shares).toBe(1);
 
     // The same rows, the same bytes (Buffers compare by content).
@@ -210,7 +220,7 @@ describe('secretsfly copy --to', () => {
 });
 
 describe('backup and restore with DATABASE_URL', () => {
-  it('should back up to a private SQLite file and restore it into another PostgreSQL database', async () => {
+  it('should back up to a private SQLite file that restores into another PostgreSQL database, or into a DATA_DIR', async () => {
     const original = await newDatabase();
     succeeded(await cli(['copy', '--to', original], source));
     const file = path.join(tempDir(), 'pg.backup');
@@ -239,5 +249,10 @@ describe('backup and restore with DATABASE_URL', () => {
     expect(await rowsOf(restored)).toEqual(before);
     succeeded(await onPostgres(['restore', file, '--force'], restored));
     expect(await rowsOf(restored)).toEqual(backedUp);
+
+    // One format for both engines: the same file restores into a DATA_DIR.
+    const dataDir = tempDir();
+    succeeded(await cli(['restore', file], dataDir));
+    expect(succeeded(await cli(['secret', 'get', 'acme', 'prod', 'A'], dataDir, key)).stdout).toBe('second\n');
   });
 });
