@@ -217,8 +217,9 @@ function add(digest: TableDigest, row: Row, table: string): void {
 }
 
 /**
- * A row the target refused (a value longer than its column, which SQLite does not enforce, or a
- * byte PostgreSQL's text cannot hold): one line naming the table, never the row's data.
+ * A table that could not be copied, most often a row the target refused (a value longer than its
+ * column, which SQLite does not enforce, or a byte PostgreSQL's text cannot hold): one line naming
+ * the table, never the row's data.
  */
 function copyFailed(table: string, error: unknown): unknown {
   if (error instanceof InvalidRequest) return error;
@@ -226,6 +227,6 @@ function copyFailed(table: string, error: unknown): unknown {
   // errorSummary drops anything quoted: PostgreSQL quotes the value it could not take.
   const why = errorSummary(error).message;
   return new InvalidRequest(
-    `the target refused a row of table ${table}: ${why}${typeof code === 'string' ? ` (${code})` : ''}; nothing was copied`,
+    `copying table ${table} failed: ${why}${typeof code === 'string' ? ` (${code})` : ''}; nothing was copied`,
   );
 }
