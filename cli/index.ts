@@ -6,6 +6,7 @@ import { VERSION } from '../src/version.js';
 import { registerAdminCommands } from './commands/admin.js';
 import { registerBenchCommand } from './commands/bench.js';
 import { registerClientCommands } from './commands/client.js';
+import { registerCopyCommand } from './commands/copy.js';
 import { registerServerCommands } from './commands/server.js';
 import { registerShareCommands } from './commands/share.js';
 import { registerProjectCommands } from './commands/project.js';
@@ -30,6 +31,7 @@ function buildProgram(): Command {
   registerClientCommands(program);
   registerBenchCommand(program);
   registerShareCommands(program);
+  registerCopyCommand(program);
   acceptJsonEverywhere(program);
   return program;
 }

@@ -169,36 +169,44 @@ export function registerAdminCommands(program: Command): void {
       });
     });
 
+  /*
+   * Backups are SQLite files on both engines, one portable format: with DATABASE_URL, `backup`
+   * copies the PostgreSQL database into a new one and `restore` copies one into an empty PostgreSQL
+   * database, all or nothing (src/db/copy.ts; tested in test/postgres/copy.test.ts).
+   */
   program
     .command('backup <file>')
     .description('write a consistent copy of the database (safe while the server runs)')
     .action(async (file: string, _options, command: Command) => {
       await withContext(async (ctx) => {
-        if (ctx.database.engine === 'postgres') throw new CliError(PG_BACKUP);
-        const { backupDatabase } = await import('../../src/db/backup.js');
-        await backupDatabase(ctx.database.sqlite, file);
+        const { backupDatabase, backupPostgres } = await import('../../src/db/backup.js');
+        if (ctx.database.engine === 'postgres') await backupPostgres(ctx.database.db, file);
+        else await backupDatabase(ctx.database.sqlite, file);
         if (globals(command).json) printJson({ backup: file });
-        else say(`backed up ${ctx.database.file} to ${file}`);
+        else say(`backed up ${ctx.database.location} to ${file}`);
       });
     });
 
   program
     .command('restore <file>')
-    .description('restore a backup into DATA_DIR (refuses to overwrite a database without --force)')
+    .description('restore a backup into DATA_DIR, or DATABASE_URL (refuses to overwrite a database without --force)')
     .option('--force', 'replace an existing database')
     .action(async (file: string, options: { force?: boolean }, command: Command) => {
       const config = loadConfig();
-      if (config.databaseUrl !== undefined) throw new CliError(PG_BACKUP);
-      const { restoreDatabase } = await import('../../src/db/backup.js');
-      await restoreDatabase(config.dataDir, file, options.force === true);
-      if (globals(command).json) printJson({ restored: file, data_dir: config.dataDir });
-      else say(`restored ${file} into ${config.dataDir}`);
+      const { restoreDatabase, restorePostgres } = await import('../../src/db/backup.js');
+      if (config.databaseUrl === undefined) await restoreDatabase(config.dataDir, file, options.force === true);
+      else await restorePostgres(config.databaseUrl, file, options.force === true);
+      if (config.databaseUrl === undefined) {
+        if (globals(command).json) printJson({ restored: file, data_dir: config.dataDir });
+        else say(`restored ${file} into ${config.dataDir}`);
+        return;
+      }
+      const { describePostgres } = await import('../../src/db/postgres.js');
+      const database = describePostgres(config.databaseUrl);
+      if (globals(command).json) printJson({ restored: file, database });
+      else say(`restored ${file} into ${database}`);
     });
 }
-
-/** PostgreSQL has its own online backup: README "Backups" shows both commands, tested in test/postgres/. */
-const PG_BACKUP =
-  'with DATABASE_URL, back up with PostgreSQL\'s own tool: pg_dump --format=custom --file=<file> "$DATABASE_URL", and restore into an empty database with pg_restore --dbname="$DATABASE_URL" --single-transaction <file>';
 
 function readCheckpoint(file: string): AuditCheckpoint {
   const size = fs.statSync(file, { throwIfNoEntry: false })?.size;
