@@ -58,6 +58,33 @@ describe('config', () => {
     );
   });
 
+  it('should take a PostgreSQL DATABASE_URL, and refuse another scheme without echoing its password', () => {
+    const config = loadConfig({
+      DATABASE_URL: 'postgres://app:pw@db:5432/secretsfly',
+      INSTANCE_URL: 'http://app1:8080/',
+      INSTANCE_NAME: 'app1',
+    });
+    expect(config).toMatchObject({
+      databaseUrl: 'postgres://app:pw@db:5432/secretsfly',
+      instanceUrl: 'http://app1:8080',
+      instanceName: 'app1',
+    });
+    expect(loadConfig({ FLY_MACHINE_ID: '0e286039f42e86' })).toMatchObject({
+      databaseUrl: undefined,
+      instanceName: '0e286039f42e86',
+      flyMachineId: '0e286039f42e86',
+    });
+    let message = '';
+    try {
+      loadConfig({ DATABASE_URL: 'mysql://root:hunter2@db/app' });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain('DATABASE_URL must be a postgres:// or postgresql:// URL');
+    expect(message).not.toContain('hunter2');
+    expect(() => loadConfig({ INSTANCE_URL: 'http://app1:8080' })).toThrow(/INSTANCE_URL.*set DATABASE_URL/);
+  });
+
   it('should split and de-duplicate environments', () => {
     expect(loadConfig({ AVAILABLE_ENVIRONMENTS: 'prod, staging,dev,prod' }).availableEnvironments).toEqual([
       'prod',
