@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import httpProxy from 'http-proxy';
 import { sql } from 'kysely';
 import type { Config } from '../config.js';
@@ -22,6 +22,7 @@ const HEARTBEAT_MS = 10_000;
 const DEAD_AFTER_MS = 35_000;
 /** Set on a request handed over by another instance: it is never handed over again. */
 export const FORWARDED_HEADER = 'x-secretsfly-forwarded-by';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 declare module 'express-session' {
   interface SessionData {
@@ -79,40 +80,66 @@ export async function startInstances(deps: {
   // No X-Forwarded-* added: the holder sees the client's address as the balancer stated it.
   const proxy = httpProxy.createProxyServer({ xfwd: false, proxyTimeout: 30_000 });
 
+  /**
+   * Sends the request to instance `id` (fly-replay, or a proxy to its INSTANCE_URL) and returns
+   * true, or returns false when it cannot: that instance is gone, or has neither. `gone` runs when
+   * the instance is known to be gone (no heartbeat, or it refused a page request).
+   */
+  const handOver = async (id: string, why: string, req: Request, res: Response, gone: () => void) => {
+    const target = await alive(id);
+    if (!target) {
+      gone();
+      return false;
+    }
+    if (target.fly_machine_id) {
+      // Fly's proxy replays the whole request on that machine; this answer's body is discarded.
+      res.set('fly-replay', `instance=${target.fly_machine_id}`).status(409).end();
+      return true;
+    }
+    if (!target.url) return false;
+    req.headers[FORWARDED_HEADER] = self.id;
+    return new Promise<boolean>((resolve) => {
+      proxy.web(req, res, { target: target.url! }, (error) => {
+        const code = (error as NodeJS.ErrnoException).code ?? error.name;
+        logger.warn('request not handed over to another instance', { instance: target.name, why, error: code });
+        // The instance is gone (a crash, a deploy): a page, which has no body the attempt could
+        // have consumed, is served here instead.
+        if (code === 'ECONNREFUSED' && (req.method === 'GET' || req.method === 'HEAD') && !res.headersSent) {
+          gone();
+          resolve(false);
+          return;
+        }
+        if (!res.headersSent) {
+          res
+            .status(502)
+            .type('text/plain')
+            .send(`Instance ${target.name}, which ${why}, did not answer. Reload to try again.`);
+        }
+        resolve(true);
+      });
+      res.once('close', () => resolve(true));
+    });
+  };
+
   const follow: RequestHandler = (req, res, next) => {
+    if (req.get(FORWARDED_HEADER)) return next();
+    // The first-admin link names the instance that printed it: only that one knows its token.
+    const printedBy = req.path === '/setup' && typeof req.query.instance === 'string' ? req.query.instance : undefined;
+    if (printedBy !== undefined && printedBy !== self.id && UUID.test(printedBy)) {
+      handOver(printedBy, 'printed this setup link', req, res, () => undefined).then(
+        (handed) => (handed ? undefined : next()),
+        next,
+      );
+      return;
+    }
     const holder = req.session?.unsealedOn;
-    if (!holder || holder.id === self.id || req.get(FORWARDED_HEADER)) return next();
-    alive(holder.id).then((target) => {
-      if (target?.fly_machine_id) {
-        // Fly's proxy replays the whole request on that machine; this answer's body is discarded.
-        res.set('fly-replay', `instance=${target.fly_machine_id}`).status(409).end();
-        return;
-      }
-      if (target?.url) {
-        req.headers[FORWARDED_HEADER] = self.id;
-        proxy.web(req, res, { target: target.url }, (error) => {
-          const code = (error as NodeJS.ErrnoException).code ?? error.name;
-          logger.warn('admin request not handed over to the unsealed instance', { instance: target.name, error: code });
-          // The holder is gone (a crash, a deploy) and took the key with it: a page, which has no
-          // body the attempt could have consumed, is served here, sealed.
-          if (code === 'ECONNREFUSED' && (req.method === 'GET' || req.method === 'HEAD') && !res.headersSent) {
-            delete req.session.unsealedOn;
-            next();
-            return;
-          }
-          if (!res.headersSent) {
-            res
-              .status(502)
-              .type('text/plain')
-              .send(`Instance ${target.name}, which holds your unseal, did not answer. Reload to try again.`);
-          }
-        });
-        return;
-      }
-      // Gone, or unreachable from here: the admin carries on on this instance, sealed.
-      if (!target) delete req.session.unsealedOn;
-      next();
-    }, next);
+    if (!holder || holder.id === self.id) return next();
+    // Gone: the admin carries on on this instance, sealed. Unreachable from here: the same, and
+    // the balancer should be sticky (README).
+    handOver(holder.id, 'holds your unseal', req, res, () => delete req.session.unsealedOn).then(
+      (handed) => (handed ? undefined : next()),
+      next,
+    );
   };
 
   return {

@@ -95,6 +95,8 @@ export async function startServer(
     announce(
       config.uiEnabled
         ? `No admin yet. Create the first one (this link works once): ${config.publicUrl ?? url}/setup?token=${setup.token}` +
+            // Several instances: only this one knows the token; the others hand the link over here.
+            (instances ? `&instance=${instances.self.id}` : '') +
             (config.publicUrl ? '' : ' (set PUBLIC_URL to the address users reach, and this link will use it)')
         : 'No admin yet. The UI is off (UI_ENABLED=false): create one with `secretsfly user create <username>`.',
     );

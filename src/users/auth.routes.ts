@@ -101,7 +101,13 @@ export function authRoutes({ ctx, config, setup, recordOnce }: AuthRoutesDeps): 
       await setupFailed(req);
       throw new NoSuchRoute('This setup link is wrong. Use the whole link the server printed when it started.');
     }
-    noStore(res).render('pages/setup', { title: 'Welcome to secretsfly', token: String(req.query.token), bare: true });
+    noStore(res).render('pages/setup', {
+      title: 'Welcome to secretsfly',
+      token: String(req.query.token),
+      // The instance that printed the link (several instances): the form goes back to it.
+      instance: typeof req.query.instance === 'string' ? req.query.instance.slice(0, 36) : undefined,
+      bare: true,
+    });
   });
 
   const setupForm = (req: Request, res: Response) => {
