@@ -9,7 +9,7 @@ export interface AuditQueueOptions {
   readonly retryMs?: number;
   readonly maxRetryMs?: number;
   /** A write failed; its events are kept for the next attempt. */
-  readonly onWriteFailed?: (error: unknown, events: number) => void;
+  readonly onWriteFailed?: (error: unknown, events: number, failures: number) => void;
   /** The first event that had to be left out since the last successful write. */
   readonly onDropping?: (held: number) => void;
   readonly now?: () => Date;
@@ -92,7 +92,7 @@ export function createAuditQueue(write: (events: AuditEvent[]) => Promise<void>,
       retry = lost > 0 ? batch.slice(0, -1) : batch;
       dropped += lost;
       failures += 1;
-      options.onWriteFailed?.(error, batch.length);
+      options.onWriteFailed?.(error, batch.length, failures);
       if (timer) clearTimeout(timer);
       timer = undefined;
       schedule(Math.min(retryMs * 2 ** (failures - 1), maxRetryMs));

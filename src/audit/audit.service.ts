@@ -31,6 +31,12 @@ const WALK_PAGE = 1000;
 const QUEUE_LOCK_WAIT_MS = 100;
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/** SQLite's busy write lock, or PostgreSQL's lock_timeout on the write lock (55P03). */
+const isLockWait = (error: unknown): boolean => {
+  const code = (error as { code?: unknown }).code;
+  return code === 'SQLITE_BUSY' || code === '55P03';
+};
+
 const toVerification = (check: ChainCheck): AuditVerification =>
   check.ok ? { ok: true, events: check.last.seq } : { ok: false, events: check.last.seq, problem: check.problem };
 
@@ -41,7 +47,7 @@ export function createAuditService({
 }: {
   db: Kysely<Database>;
   now: () => Date;
-  logger: Pick<Logger, 'error'>;
+  logger: Pick<Logger, 'error' | 'warn'>;
 }) {
   /** Appends inside the caller's transaction, so the events commit or roll back with the change. */
   async function record(trx: Kysely<Database>, ...events: AuditEvent[]): Promise<void> {
@@ -67,8 +73,13 @@ export function createAuditService({
 
   const queue = createAuditQueue(writeQueued, {
     now,
-    onWriteFailed: (error, events) =>
-      logger.error('audit events not written yet: kept for a retry', { events, ...errorSummary(error) }),
+    // Another writer holding the lock past the short wait is ordinary (several instances, a CLI
+    // write): a warning. Anything else, or a wait that keeps failing, is an error.
+    onWriteFailed: (error, events, failures) =>
+      logger[isLockWait(error) && failures < 5 ? 'warn' : 'error']('audit events not written yet: kept for a retry', {
+        events,
+        ...errorSummary(error),
+      }),
     onDropping: (held) =>
       logger.error('audit queue full: further events are counted in an audit_dropped event, not kept', { held }),
   });

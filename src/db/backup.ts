@@ -140,6 +140,9 @@ export async function restorePostgres(url: string, source: string, force: boolea
       throw unreachablePostgres(error, url);
     }
     await migrateToLatest(target);
+    // As on SQLite, never under running servers: they would keep serving what they hold unsealed.
+    const live = await liveInstances(target);
+    if (live.length > 0) throw new DatabaseInUse(`${describePostgres(url)} (instances ${live.join(', ')})`);
     return await copyDatabase(staged.db, target, { replace: force });
   } catch (error) {
     if (error instanceof TargetNotEmpty) {
@@ -150,6 +153,13 @@ export async function restorePostgres(url: string, source: string, force: boolea
     await target.destroy();
     await staged.close();
   }
+}
+
+/** Instances that said they were alive lately (http/instances.ts beats every 10 s). */
+async function liveInstances(db: Kysely<Database>): Promise<string[]> {
+  const since = new Date(Date.now() - 35_000).toISOString();
+  const rows = await sql<{ name: string }>`select name from instances where seen_at > ${since}`.execute(db);
+  return rows.rows.map((row) => row.name);
 }
 
 /** The backup read as it is when it is at the latest migration, else a migrated private copy of it. */

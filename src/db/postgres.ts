@@ -84,25 +84,34 @@ export async function takeWriteLock(trx: Kysely<Database>, lockWaitMs?: number):
 /**
  * PostgreSQL's twin of SQLite's `data_version`: a counter that the tables' triggers move in the
  * same transaction as any change a cache could have read (the migration lists them). There is no
- * push that arrives before the next request, so the stamp is read, in one round trip, once per
- * request at most: a read is reused only while no request has arrived and no write has been made
- * since it started, so every request is answered with a stamp read after it arrived. A write made
- * through another instance before this request arrived is therefore always seen. Outside a server
- * (the CLI) nothing counts arrivals, and every call reads afresh.
+ * push that arrives before the next request, so every request is answered with a stamp read that
+ * started after it arrived: a write made through another instance before this request arrived is
+ * always seen. To keep that to about one round trip per event-loop turn rather than per request,
+ * a read starts at the end of the turn (setImmediate) and answers every caller of that turn; a
+ * finished read is reused only while no request has arrived and no write has been made here since
+ * it started. Outside a server (the CLI) nothing counts arrivals, and every call waits for a read
+ * that starts after it.
  */
 export function trackPostgresChanges(read: () => Promise<string>): Changes & { arrived(): void } {
   let epoch = 0;
   let countingArrivals = false;
   let last: { epoch: number; value: Promise<string> } | undefined;
+  let next: Promise<string> | undefined;
+  const start = (): Promise<string> => {
+    next = undefined;
+    // Tagged with the epoch it starts in: it is fresh for every arrival and write before this moment.
+    const current = { epoch, value: read() };
+    current.value.catch(() => {
+      if (last === current) last = undefined;
+    });
+    last = current;
+    return current.value;
+  };
   return {
     stamp() {
       if (countingArrivals && last && last.epoch === epoch) return last.value;
-      const current = { epoch, value: read() };
-      current.value.catch(() => {
-        if (last === current) last = undefined;
-      });
-      last = current;
-      return current.value;
+      next ??= new Promise<string>((resolve, reject) => setImmediate(() => start().then(resolve, reject)));
+      return next;
     },
     inTransaction: () => false,
     writing() {

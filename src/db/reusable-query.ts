@@ -10,8 +10,12 @@ export function reusableQuery<Row, Params extends unknown[]>(
   build: (db: Kysely<Database>, ...params: Params) => Compilable<Row>,
 ) {
   let compiledSql: string | undefined;
+  // The SQL is the dialect's (`?` or `$1`): a process that opens both engines (bench) compiles again.
+  let compiledFor: unknown;
   return async (db: Kysely<Database>, ...params: Params): Promise<Row[]> => {
-    if (compiledSql === undefined) {
+    const { adapter } = db.getExecutor();
+    if (compiledSql === undefined || compiledFor !== adapter.constructor) {
+      compiledFor = adapter.constructor;
       const compiled = build(db, ...params).compile();
       if (compiled.parameters.length !== params.length)
         throw new Error('a reusable query must bind exactly its parameters');

@@ -113,6 +113,7 @@ export function createApp({
         now: () => ctx.now().getTime(),
         // An unseal lives no longer than the session that made it.
         onEnd: (holder) => ctx.keystore.dropHolder(holder),
+        holders: ctx.keystore.holders,
         secret: sessionSecret,
         pool: ctx.database.engine === 'postgres' ? ctx.database.pool : undefined,
       })

@@ -91,6 +91,12 @@ export async function startInstances(deps: {
       gone();
       return false;
     }
+    // This very machine under an older process (a crash, then Fly's restart): that process's key died
+    // with it. And a request Fly already replayed is never sent back: no loop either way.
+    if (target.fly_machine_id && (target.fly_machine_id === config.flyMachineId || req.get('fly-replay-src'))) {
+      gone();
+      return false;
+    }
     if (target.fly_machine_id) {
       // Fly's proxy replays the whole request on that machine; this answer's body is discarded.
       res.set('fly-replay', `instance=${target.fly_machine_id}`).status(409).end();

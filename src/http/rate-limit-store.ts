@@ -9,6 +9,9 @@ import type pg from 'pg';
  * it brings its own schema and migrations outside ours; this is four statements on our pool.)
  * On SQLite there is one process, and express-rate-limit's MemoryStore stays (stores() below).
  */
+/** Epoch milliseconds by the database's clock: windows agree across instances whatever their clocks. */
+const DB_NOW = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
+
 export class DatabaseRateStore implements Store {
   readonly prefix: string;
   readonly localKeys = false;
@@ -27,22 +30,21 @@ export class DatabaseRateStore implements Store {
   async get(key: string): Promise<ClientRateLimitInfo | undefined> {
     const { rows } = await this.#pool.query<{ hits: number; reset_at: number }>({
       name: 'secretsfly_limit_get',
-      text: 'select hits, reset_at from rate_limits where key = $1 and reset_at > $2',
-      values: [this.#key(key), Date.now()],
+      text: `select hits, reset_at from rate_limits where key = $1 and reset_at > ${DB_NOW}`,
+      values: [this.#key(key)],
     });
     return rows[0] && { totalHits: rows[0].hits, resetTime: new Date(Number(rows[0].reset_at)) };
   }
 
   async increment(key: string): Promise<ClientRateLimitInfo> {
-    const now = Date.now();
     const { rows } = await this.#pool.query<{ hits: number; reset_at: number }>({
       name: 'secretsfly_limit_increment',
-      text: `insert into rate_limits (key, hits, reset_at) values ($1, 1, $2)
+      text: `insert into rate_limits (key, hits, reset_at) values ($1, 1, ${DB_NOW} + $2::bigint)
              on conflict (key) do update set
-               hits = case when rate_limits.reset_at <= $3 then 1 else rate_limits.hits + 1 end,
-               reset_at = case when rate_limits.reset_at <= $3 then excluded.reset_at else rate_limits.reset_at end
+               hits = case when rate_limits.reset_at <= ${DB_NOW} then 1 else rate_limits.hits + 1 end,
+               reset_at = case when rate_limits.reset_at <= ${DB_NOW} then excluded.reset_at else rate_limits.reset_at end
              returning hits, reset_at`,
-      values: [this.#key(key), now + this.#windowMs, now],
+      values: [this.#key(key), this.#windowMs],
     });
     const row = rows[0]!;
     return { totalHits: row.hits, resetTime: new Date(Number(row.reset_at)) };
@@ -51,8 +53,8 @@ export class DatabaseRateStore implements Store {
   async decrement(key: string): Promise<void> {
     await this.#pool.query({
       name: 'secretsfly_limit_decrement',
-      text: 'update rate_limits set hits = greatest(hits - 1, 0) where key = $1 and reset_at > $2',
-      values: [this.#key(key), Date.now()],
+      text: `update rate_limits set hits = greatest(hits - 1, 0) where key = $1 and reset_at > ${DB_NOW}`,
+      values: [this.#key(key)],
     });
   }
 
@@ -73,15 +75,15 @@ export async function claimOnce(pool: pg.Pool, key: string, untilMs: number): Pr
   const { rowCount } = await pool.query({
     name: 'secretsfly_claim_once',
     text: `insert into rate_limits (key, hits, reset_at) values ($1, 1, $2)
-           on conflict (key) do update set hits = 1, reset_at = excluded.reset_at where rate_limits.reset_at <= $3`,
-    values: [key.slice(0, 400), untilMs, Date.now()],
+           on conflict (key) do update set hits = 1, reset_at = excluded.reset_at where rate_limits.reset_at <= ${DB_NOW}`,
+    values: [key.slice(0, 400), untilMs],
   });
   return rowCount === 1;
 }
 
 /** Ended windows, from every limiter: any instance may run it, running it twice removes nothing more. */
 export async function dropEndedWindows(pool: pg.Pool): Promise<number> {
-  const { rowCount } = await pool.query('delete from rate_limits where reset_at <= $1', [Date.now()]);
+  const { rowCount } = await pool.query(`delete from rate_limits where reset_at <= ${DB_NOW}`);
   return rowCount ?? 0;
 }
 

@@ -46,7 +46,7 @@ export async function startServer(
     ctx.limits('unseal'),
   );
   const instances =
-    ctx.database.engine === 'postgres' && config.uiEnabled
+    ctx.database.engine === 'postgres'
       ? await startInstances({ database: ctx.database, config, logger, now: ctx.now })
       : undefined;
   let url = '';

@@ -19,6 +19,8 @@ export interface SessionRows {
   expired(at: { now: number; ttl: number }): Promise<string[]>;
   dropDead(now: number): Promise<void>;
   count(): Promise<number>;
+  /** Which of `keys` are live sessions (not ended, not expired at `now`). */
+  live(keys: readonly string[], now: number): Promise<Set<string>>;
   close(): void;
 }
 
@@ -63,6 +65,13 @@ export function sqliteSessionRows(file: string): SessionRows {
     expired: async (at) => (expired.all(at) as { key: string }[]).map((row) => row.key),
     dropDead: async (now) => void dropDead.run(now),
     count: async () => count.get()!.n,
+    live: async (keys, now) =>
+      new Set(
+        keys.filter((key) => {
+          const row = get.get(key);
+          return row !== undefined && row.expires_at > now;
+        }),
+      ),
     close: () => db.close(),
   };
 }
@@ -116,6 +125,14 @@ export function postgresSessionRows(pool: pg.Pool): SessionRows {
     async count() {
       const [row] = await run('count', "select count(*) as n from admin_sessions where data <> ''", []);
       return Number(row.n);
+    },
+    async live(keys, now) {
+      const rows = await run(
+        'live',
+        "select key from admin_sessions where key = any($1::text[]) and data <> '' and expires_at > $2::bigint",
+        [keys, now],
+      );
+      return new Set(rows.map((row) => row.key as string));
     },
     // The pool belongs to the database handle, which closes it.
     close: () => undefined,

@@ -90,6 +90,16 @@ export class HashedSessionStore extends session.Store {
     return gone.length;
   }
 
+  /**
+   * Ends, here, the sessions among `holders` that ended anywhere: with several instances, another
+   * one may have signed a session out or purged it, and only this one holds its unseals.
+   */
+  async dropEnded(holders: readonly string[]): Promise<void> {
+    if (holders.length === 0) return;
+    const live = await this.#rows.live(holders, this.#options.now());
+    for (const key of holders) if (!live.has(key)) this.#options.onEnd(key);
+  }
+
   /** Live sessions stored (tests: nothing may be stored before sign-in). */
   size(): Promise<number> {
     return this.#rows.count();

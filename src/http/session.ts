@@ -67,6 +67,8 @@ export interface SessionOptions {
   readonly onEnd: (holder: string) => void;
   /** The cookie signing secret (resolveSessionSecret). */
   readonly secret: string;
+  /** The sessions whose unseals this process holds: each minute, those whose session ended anywhere are ended here too. */
+  readonly holders: () => string[];
   /** PostgreSQL's pool: sessions live there, for every instance; else DATA_DIR/sessions.db. */
   readonly pool?: import('pg').Pool | undefined;
 }
@@ -89,7 +91,11 @@ export function createSessionMiddleware(
     onEnd: options.onEnd,
   });
   // A purge that fails (the database briefly away) is simply the next minute's work.
-  const purge = () => void store.purgeExpired().catch(() => undefined);
+  const purge = () =>
+    void store
+      .purgeExpired()
+      .then(() => store.dropEnded(options.holders()))
+      .catch(() => undefined);
   purge();
   const purging = setInterval(purge, PURGE_EVERY_MS).unref();
   const middleware = session({

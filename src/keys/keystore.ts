@@ -96,6 +96,8 @@ export class Keystore {
   dropHolder(holder: string): void {
     for (const rootId of [...this.#roots.keys()]) this.#dropAdmin(rootId, holder);
   }
+  /** The sessions holding an unseal here, for the minute check that each still lives (session.ts). */
+  holders = (): string[] => [...new Set([...this.#roots.values()].flatMap((slot) => [...slot.admins.keys()]))];
 
   /**
    * API cache: remembers that `masterKey` unwrapped `dek`, so the next request presenting the same

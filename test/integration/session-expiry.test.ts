@@ -93,6 +93,42 @@ describe('the session store', () => {
     }
   });
 
+  it('should end here the unseals of a session that another instance ended', async () => {
+    // Two stores on one table stand for two instances sharing it (PostgreSQL's admin_sessions).
+    const file = path.join(tempDir(), 'sessions.db');
+    const clock = new FakeClock();
+    const endedHere: string[] = [];
+    const here = new HashedSessionStore({
+      file,
+      ttlMs: 10 * MINUTE,
+      idleMs: 5 * MINUTE,
+      now: clock.now,
+      onEnd: (key) => endedHere.push(key),
+    });
+    const there = new HashedSessionStore({
+      file,
+      ttlMs: 10 * MINUTE,
+      idleMs: 5 * MINUTE,
+      now: clock.now,
+      onEnd: () => {},
+    });
+    try {
+      const data = { cookie: { originalMaxAge: null }, userId: 'u1' } as never;
+      here.set('signs-out-there', data);
+      here.set('goes-idle', data);
+      here.set('stays', data);
+      there.destroy('signs-out-there');
+      clock.advance(4 * MINUTE);
+      here.touch('stays', data);
+      clock.advance(2 * MINUTE);
+      await here.dropEnded(['signs-out-there', 'goes-idle', 'stays'].map(sessionKey));
+      expect(endedHere.sort()).toEqual([sessionKey('signs-out-there'), sessionKey('goes-idle')].sort());
+    } finally {
+      here.close();
+      there.close();
+    }
+  });
+
   it('should not let a request that loaded a session before it ended bring it back by saving it', () => {
     const clock = new FakeClock();
     const store = new HashedSessionStore({

@@ -247,6 +247,17 @@ describe('backup and restore with DATABASE_URL', () => {
     expect(refused.code).toBe(1);
     expect(oneLine(refused)).toContain('pass --force');
     expect(await rowsOf(restored)).toEqual(before);
+    // Not even with --force while a server runs on it: it would keep serving what it holds.
+    const server = await spawnServe(tempDir(), { ...ENV, DATABASE_URL: restored });
+    try {
+      const busy = await onPostgres(['restore', file, '--force'], restored);
+      expect(busy.code).toBe(1);
+      expect(oneLine(busy)).toContain('a secretsfly server is using');
+      expect(await rowsOf(restored)).toEqual(before);
+    } finally {
+      server.child.kill('SIGTERM');
+      await new Promise((resolve) => server.child.once('exit', resolve));
+    }
     succeeded(await onPostgres(['restore', file, '--force'], restored));
     expect(await rowsOf(restored)).toEqual(backedUp);
 
