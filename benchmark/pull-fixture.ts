@@ -1,3 +1,4 @@
+import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -5,6 +6,7 @@ import { loadConfig } from '../src/config.js';
 import { parseKeyedToken, tokenProof } from '../src/crypto/scoped-keys.js';
 import { createContext } from '../src/main.js';
 import { openSealedPull } from '../src/secrets/sealed-pull.js';
+import { DIST_BENCH } from './processes.js';
 
 const actor = { name: 'bench' };
 
@@ -18,6 +20,8 @@ export interface PullRequest {
 
 export interface PullFixture {
   readonly dataDir: string;
+  /** The PostgreSQL database it lives in, when seeded there (else SQLite in dataDir). */
+  readonly databaseUrl?: string;
   readonly requests: Readonly<Record<PullPath, PullRequest>>;
   /** The keyed token's id and wrapping key: what a client opens a sealed answer with. */
   readonly keyed: { readonly id: string; readonly wrappingKey: Uint8Array };
@@ -35,11 +39,15 @@ export const PULL_LABELS: Readonly<Record<PullPath, string>> = {
  * The data every pull scenario serves: 50 keys resolved through root → child → grandchild (40 in
  * acme, 15 in acme-api, 10 in acme-api-eu, overlapping), in prod, written through the services.
  * Then three credentials for acme-api-eu/prod: a classic read token (pulled with X-Master-Key), a
- * keyed read token (pulled alone), and that keyed token's proof (the sealed pull).
+ * keyed read token (pulled alone), and that keyed token's proof (the sealed pull). With
+ * `databaseUrl`, the same data goes into that (empty) PostgreSQL database instead of SQLite.
  */
-export async function seedPullFixture(prefix: string): Promise<PullFixture> {
+export async function seedPullFixture(prefix: string, options: { databaseUrl?: string } = {}): Promise<PullFixture> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  const ctx = await createContext(loadConfig({ DATA_DIR: dataDir }));
+  const { databaseUrl } = options;
+  const ctx = await createContext(
+    loadConfig({ DATA_DIR: dataDir, ...(databaseUrl !== undefined && { DATABASE_URL: databaseUrl }) }),
+  );
   let keyedToken: string;
   let classicToken: string;
   let masterKey: string;
@@ -77,6 +85,7 @@ export async function seedPullFixture(prefix: string): Promise<PullFixture> {
   parsed.authKey.fill(0);
   return {
     dataDir,
+    ...(databaseUrl !== undefined && { databaseUrl }),
     requests: {
       classic: {
         path: '/api/v1/secrets',
@@ -90,9 +99,37 @@ export async function seedPullFixture(prefix: string): Promise<PullFixture> {
   };
 }
 
-/** The environment of a `secretsfly serve` over the fixture: any port, info logs, no API rate limit. */
+/**
+ * seedPullFixture in a process of its own (dist/benchmark/seed-worker.js). A process keeps the SQL
+ * of its hot queries as first compiled (src/db/reusable-query.ts), for the first engine it used: a
+ * bench process that seeded SQLite would send `?` placeholders to PostgreSQL. Seeding there keeps
+ * this process on SQLite alone.
+ */
+export function seedPullFixtureApart(prefix: string, options: { databaseUrl?: string } = {}): Promise<PullFixture> {
+  return new Promise((resolve, reject) => {
+    const child = fork(path.join(DIST_BENCH, 'seed-worker.js'), [], {
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      // Keeps the wrapping key a Uint8Array on the way back.
+      serialization: 'advanced',
+    });
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once('message', (message) => {
+      const fixture = message as Omit<PullFixture, 'remove'>;
+      resolve({ ...fixture, remove: () => fs.rmSync(fixture.dataDir, { recursive: true, force: true }) });
+    });
+    child.once('exit', (code) => reject(new Error(`seeding exited (${code}): ${stderr.slice(-500)}`)));
+    child.send({ prefix, ...options });
+  });
+}
+
+/**
+ * The environment of a `secretsfly serve` over the fixture: any port, info logs, no API rate limit,
+ * and its PostgreSQL database when it has one.
+ */
 export const serveEnv = (fixture: PullFixture): NodeJS.ProcessEnv => ({
   DATA_DIR: fixture.dataDir,
+  ...(fixture.databaseUrl !== undefined && { DATABASE_URL: fixture.databaseUrl }),
   PORT: '0',
   LOG_LEVEL: 'info',
   API_RATE_LIMIT_PER_MINUTE: '0',

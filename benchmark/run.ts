@@ -5,6 +5,7 @@ import { VERSION } from '../src/version.js';
 import { apiPull } from './scenarios/api-pull.js';
 import { pullPathsMarkdown } from './pull-summary.js';
 import { apiPullKeyed, apiPullSealed } from './scenarios/api-pull-paths.js';
+import { apiPullPostgres } from './scenarios/api-pull-postgres.js';
 import { kdfIsolation } from './scenarios/kdf-isolation.js';
 import { cryptoFloor, reencrypt, resolveDepth, storage, unseal } from './scenarios/offline.js';
 import { pullColdStart } from './scenarios/pull-cold-start.js';
@@ -37,6 +38,7 @@ const SCENARIOS: Record<ScenarioName, (mode: Mode, log: (line: string) => void) 
   'api-pull': (mode: Mode, log: (line: string) => void) => apiPull(SIZES[mode], log),
   'api-pull-keyed': (mode: Mode, log: (line: string) => void) => apiPullKeyed(SIZES[mode], log),
   'api-pull-sealed': (mode: Mode, log: (line: string) => void) => apiPullSealed(SIZES[mode], log),
+  'api-pull-postgres': (mode: Mode, log: (line: string) => void) => apiPullPostgres(SIZES[mode], log),
   'pull-cold-start': (mode: Mode, log: (line: string) => void) => pullColdStart(SIZES[mode], log),
 };
 

@@ -12,6 +12,7 @@ export const SCENARIO_NAMES = [
   'api-pull',
   'api-pull-keyed',
   'api-pull-sealed',
+  'api-pull-postgres',
   'pull-cold-start',
 ] as const;
 

@@ -16,6 +16,7 @@ export const SIZES = {
     resolveRuns: 30,
     storageVersions: 10000,
     cryptoMs: 400,
+    stampChecks: 2000,
   },
   quick: {
     runs: 2,
@@ -31,6 +32,7 @@ export const SIZES = {
     resolveRuns: 6,
     storageVersions: 2000,
     cryptoMs: 150,
+    stampChecks: 1000,
   },
   tiny: {
     runs: 1,
@@ -49,6 +51,7 @@ export const SIZES = {
     resolveRuns: 1,
     storageVersions: 50,
     cryptoMs: 20,
+    stampChecks: 50,
   },
 } as const;
 
