@@ -8,7 +8,20 @@ import { decodeKey43, environmentKey, KEYED_TOKEN, parseKeyedToken, tokenProof }
 import { masterKeyBytes } from '../../src/keys/master-key.js';
 import { createContext } from '../../src/main.js';
 import { openSealedPull } from '../../src/secrets/sealed-pull.js';
-import { actor, FAST_KDF, readAllFiles, runCli, succeeded, tempDir } from '../helpers/test-context.js';
+import { onPostgres } from '../helpers/postgres.js';
+import {
+  actor,
+  DATABASE_DUMP,
+  engineEnv,
+  FAST_KDF,
+  readAllStored,
+  runCli,
+  succeeded,
+  tempDir,
+} from '../helpers/test-context.js';
+
+/** Where the rows are, among the haystacks: the SQLite file, or the PostgreSQL database's rows. */
+const STORE = onPostgres ? DATABASE_DUMP : 'secretsfly.db';
 import { call, spawnServe } from '../helpers/test-server.js';
 import { dekOf, encodings, kekOf, readStored } from '../helpers/stored-values.js';
 
@@ -95,7 +108,9 @@ describe('nothing of a keyed token, its keys or the values it moved, at rest or 
     try {
       // Keyed tokens made while the server runs, by another process on the same DATA_DIR, as
       // `secretsfly token create` does.
-      const ctx = await createContext(loadConfig({ DATA_DIR: dataDir, ...env }), { kdfParams: FAST_KDF });
+      const ctx = await createContext(loadConfig({ DATA_DIR: dataDir, ...(await engineEnv(dataDir)), ...env }), {
+        kdfParams: FAST_KDF,
+      });
       try {
         for (const [project, environment, access] of [
           ['acme-api', 'prod', 'read_write'],
@@ -166,41 +181,41 @@ describe('nothing of a keyed token, its keys or the values it moved, at rest or 
   });
 
   /** Everything that was written down: every file under DATA_DIR, and the server's stdout and stderr. */
-  const haystacks = () => [
-    ...readAllFiles(dataDir).map(({ file, content }) => ({ name: path.basename(file), content })),
+  const haystacks = async () => [
+    ...(await readAllStored(dataDir)).map(({ file, content }) => ({ name: path.basename(file), content })),
     { name: 'server output', content: Buffer.from(serverOutput) },
   ];
 
-  it('should have scanned real files and a debug log (positive controls)', () => {
-    const files = readAllFiles(dataDir).map(({ file }) => path.basename(file));
-    expect(files).toContain('secretsfly.db');
+  it('should have scanned real files and a debug log (positive controls)', async () => {
+    const files = (await readAllStored(dataDir)).map(({ file }) => path.basename(file));
+    expect(files).toContain(STORE);
     expect(serverOutput).toMatch(/ debug request .*path="\/api\/v1\/secrets"/);
     expect(serverOutput).toContain('status=401');
     expect(keyedTokens).toHaveLength(3);
-    const stored = readStored(dataDir);
+    const stored = await readStored(dataDir);
     for (const token of keyedTokens) {
       const { id, authKey } = parseKeyedToken(token)!;
       const row = stored.tokens.find((t) => t.id === id)!;
       // The one thing stored of a keyed token: the SHA-256 of its authentication key. The scan finds it.
       expect(Buffer.from(row.token_hash)).toEqual(Buffer.from(sha256(authKey)));
-      expect(findings(haystacks(), [encoded('its hash', sha256(authKey))])).toContain('its hash in secretsfly.db');
+      expect(findings(await haystacks(), [encoded('its hash', sha256(authKey))])).toContain(`its hash in ${STORE}`);
       expect(row.revoked_at).not.toBeNull();
       expect(row.wrapped_key).toBeNull();
     }
   });
 
-  it('should hold no master key, data key or key-encryption key', () => {
-    const root = readStored(dataDir).roots[0]!;
+  it('should hold no master key, data key or key-encryption key', async () => {
+    const root = (await readStored(dataDir)).roots[0]!;
     const needles = [
       text('the master key', masterKey),
       text('the master key without its prefix', masterKey.replace(/^sfmk_/, '')),
       encoded('the KEK', kekOf(masterKey, root)),
       encoded('the data key', dekOf(masterKey, root)),
     ];
-    expect(findings(haystacks(), needles)).toEqual([]);
+    expect(findings(await haystacks(), needles)).toEqual([]);
   });
 
-  it("should hold no keyed token, no token's secret part, wrapping key or authentication key", () => {
+  it("should hold no keyed token, no token's secret part, wrapping key or authentication key", async () => {
     const needles: Needle[] = [];
     keyedTokens.forEach((token, i) => {
       const [, id, secretPart] = KEYED_TOKEN.exec(token)!;
@@ -214,11 +229,11 @@ describe('nothing of a keyed token, its keys or the values it moved, at rest or 
         text(`the proof of keyed token ${i}`, tokenProof(id!, authKey)),
       );
     });
-    expect(findings(haystacks(), needles)).toEqual([]);
+    expect(findings(await haystacks(), needles)).toEqual([]);
   });
 
-  it('should hold no environment key, of any environment', () => {
-    const stored = readStored(dataDir);
+  it('should hold no environment key, of any environment', async () => {
+    const stored = await readStored(dataDir);
     const root = stored.roots[0]!;
     expect(root.value_keys).toBe('environment');
     const dek = dekOf(masterKey, root);
@@ -226,12 +241,12 @@ describe('nothing of a keyed token, its keys or the values it moved, at rest or 
       encoded(`the environment key of ${e.name}`, environmentKey(dek, root.project_id, e.id)),
     );
     expect(needles).toHaveLength(2);
-    expect(findings(haystacks(), needles)).toEqual([]);
+    expect(findings(await haystacks(), needles)).toEqual([]);
   });
 
-  it('should hold no plaintext value, written by the CLI or by a keyed token', () => {
+  it('should hold no plaintext value, written by the CLI or by a keyed token', async () => {
     const needles = Object.entries(plaintexts).map(([name, value]) => text(`the plaintext "${name}"`, value));
-    expect(findings(haystacks(), needles)).toEqual([]);
+    expect(findings(await haystacks(), needles)).toEqual([]);
   });
 });
 
@@ -241,7 +256,9 @@ describe('a keyed token a client put in the URL path by mistake', () => {
     const env = { AVAILABLE_ENVIRONMENTS: 'prod,staging' };
     try {
       const masterKey = succeeded(await runCli(['project', 'create', 'acme'], { dataDir, env })).stdout.trim();
-      const ctx = await createContext(loadConfig({ DATA_DIR: dataDir, ...env }), { kdfParams: FAST_KDF });
+      const ctx = await createContext(loadConfig({ DATA_DIR: dataDir, ...(await engineEnv(dataDir)), ...env }), {
+        kdfParams: FAST_KDF,
+      });
       const { token } = await ctx.tokens.create(
         { project: 'acme', environment: 'prod', access: 'read', keyed: { masterKey: masterKeyBytes(masterKey) } },
         actor,

@@ -3,9 +3,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unwrapDataKey } from '../../src/crypto/envelope.js';
+import { onPostgres } from '../helpers/postgres.js';
 import {
-  readAllFiles,
+  DATABASE_DUMP,
+  readAllStored,
+  failCiphertextUpdates,
   rawSql,
+  removeFault,
   runCli,
   snapshotDatabase,
   tempDir,
@@ -15,8 +19,8 @@ import {
 type RootKeyRow = StoredRootKey;
 
 /** Derives KEK and DEK as the product does, from outside, to know which bytes must never be on disk. */
-function keyMaterial(dataDir: string, masterKey: string): Buffer[] {
-  const row = (snapshotDatabase(dataDir).root_keys as RootKeyRow[])[0]!;
+async function keyMaterial(dataDir: string, masterKey: string): Promise<Buffer[]> {
+  const row = ((await snapshotDatabase(dataDir)).root_keys as RootKeyRow[])[0]!;
   const { N, r, p } = JSON.parse(row.kdf) as { N: number; r: number; p: number };
   const kek = scryptSync(masterKey, row.salt, 32, { N, r, p, maxmem: 512 * 1024 * 1024 });
   const dek = unwrapDataKey(kek, row.wrapped_dek, { rootId: row.project_id, keyVersion: row.key_version });
@@ -57,7 +61,7 @@ describe('nothing readable at rest after a full CLI session', () => {
   beforeAll(async () => {
     const created = await cli(['project', 'create', 'acme']);
     masterKeys.push(created.stdout.trim());
-    keyBytes.push(...keyMaterial(dataDir, masterKeys[0]!));
+    keyBytes.push(...(await keyMaterial(dataDir, masterKeys[0]!)));
     const first = keyFile(masterKeys[0]!);
     await cli(['project', 'create', 'acme-api', '--parent', 'acme']);
     await cli(['secret', 'set', 'acme', 'prod', 'DB_PASSWORD', plaintexts[0]!, '--master-key-file', first]);
@@ -73,7 +77,7 @@ describe('nothing readable at rest after a full CLI session', () => {
     const rotated = await cli(['rotate', 'acme', '--master-key-file', first]);
     expect(rotated.code, rotated.stderr).toBe(0);
     masterKeys.push(rotated.stdout.trim());
-    keyBytes.push(...keyMaterial(dataDir, masterKeys[1]!));
+    keyBytes.push(...(await keyMaterial(dataDir, masterKeys[1]!)));
 
     masterKeys.push(`chosen-master-key-${'z'.repeat(20)}`);
     const third = keyFile(masterKeys[2]!);
@@ -87,7 +91,7 @@ describe('nothing readable at rest after a full CLI session', () => {
       third,
     ]);
     expect(reencrypted.code, reencrypted.stderr).toBe(0);
-    keyBytes.push(...keyMaterial(dataDir, masterKeys[2]!));
+    keyBytes.push(...(await keyMaterial(dataDir, masterKeys[2]!)));
 
     // Everything still reads back with the newest key.
     expect((await cli(['secret', 'get', 'acme-api', 'staging', 'MULTI', '--master-key-file', third])).stdout).toBe(
@@ -96,16 +100,16 @@ describe('nothing readable at rest after a full CLI session', () => {
   }, 120_000);
   afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
 
-  it('should have written every file it uses, WAL and SHM included', () => {
-    const files = readAllFiles(dataDir);
-    expect(files.map(({ file }) => path.basename(file))).toContain('secretsfly.db');
+  it('should have written every file it uses, WAL and SHM included', async () => {
+    const files = await readAllStored(dataDir);
+    expect(files.map(({ file }) => path.basename(file))).toContain(onPostgres ? DATABASE_DUMP : 'secretsfly.db');
     // Positive control: the scan does see what is stored in clear (names are metadata).
     expect(files.some(({ content }) => content.includes(Buffer.from('acme-api')))).toBe(true);
     expect(files.some(({ content }) => content.includes(Buffer.from('DB_PASSWORD')))).toBe(true);
   });
 
-  it('should hold no master key, old or new, in any encoding', () => {
-    for (const { file, content } of readAllFiles(dataDir)) {
+  it('should hold no master key, old or new, in any encoding', async () => {
+    for (const { file, content } of await readAllStored(dataDir)) {
       for (const key of masterKeys) {
         for (const needle of [...encodings(Buffer.from(key)), Buffer.from(key.replace(/^sfmk_/, ''))]) {
           expect(content.includes(needle), `${path.basename(file)} contains a master key`).toBe(false);
@@ -114,9 +118,9 @@ describe('nothing readable at rest after a full CLI session', () => {
     }
   });
 
-  it('should hold no KEK or DEK bytes', () => {
+  it('should hold no KEK or DEK bytes', async () => {
     expect(keyBytes).toHaveLength(6);
-    for (const { file, content } of readAllFiles(dataDir)) {
+    for (const { file, content } of await readAllStored(dataDir)) {
       for (const key of keyBytes) {
         for (const needle of encodings(key)) {
           expect(content.includes(needle), `${path.basename(file)} contains key material`).toBe(false);
@@ -125,8 +129,8 @@ describe('nothing readable at rest after a full CLI session', () => {
     }
   });
 
-  it('should hold no plaintext value', () => {
-    for (const { file, content } of readAllFiles(dataDir)) {
+  it('should hold no plaintext value', async () => {
+    for (const { file, content } of await readAllStored(dataDir)) {
       for (const value of plaintexts) {
         for (const needle of [Buffer.from(value), Buffer.from(value, 'utf16le'), Buffer.from(value.slice(0, 14))]) {
           expect(content.includes(needle), `${path.basename(file)} contains a plaintext value`).toBe(false);
@@ -145,21 +149,14 @@ describe('rotate --reencrypt interrupted by a fault in a real child process', ()
     fs.writeFileSync(keyFile, (await cli(['project', 'create', 'acme'])).stdout);
     for (const value of ['v1', 'v2', 'v3'])
       await cli(['secret', 'set', 'acme', 'prod', 'K', value, '--master-key-file', keyFile]);
-    rawSql(
-      dataDir,
-      `create table fault (n integer); insert into fault values (0);
-       create trigger fail_midway before update of ciphertext on secret_versions begin
-         update fault set n = n + 1;
-         select raise(abort, 'injected fault') where (select n from fault) >= 2;
-       end;`,
-    );
-    const before = snapshotDatabase(dataDir);
+    await failCiphertextUpdates(dataDir, 2);
+    const before = await snapshotDatabase(dataDir);
     const result = await cli(['rotate', 'acme', '--reencrypt', '--master-key-file', keyFile]);
     expect(result.code).toBe(1);
     expect(result.stdout).toBe('');
-    expect(snapshotDatabase(dataDir)).toEqual(before);
+    expect(await snapshotDatabase(dataDir)).toEqual(before);
 
-    rawSql(dataDir, 'drop trigger fail_midway; drop table fault;');
+    await removeFault(dataDir);
     for (const version of ['1', '2', '3']) {
       expect((await cli(['secret', 'rollback', 'acme', 'prod', 'K', version, '--master-key-file', keyFile])).code).toBe(
         0,

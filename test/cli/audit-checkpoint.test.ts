@@ -1,34 +1,53 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import SqliteDatabase from 'better-sqlite3';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { AuditEventRow } from '../../src/audit/audit.table.js';
 import { GENESIS_HASH, hashEvent } from '../../src/audit/audit-chain.js';
 import { masterKeyBytes } from '../../src/keys/master-key.js';
-import { actor, createTestContext, runCli, snapshotDatabase, tempDir } from '../helpers/test-context.js';
+import {
+  actor,
+  createTestContext,
+  rawSql,
+  runCli,
+  selectRows,
+  snapshotDatabase,
+  tempDir,
+  writeSql,
+} from '../helpers/test-context.js';
 
 // Runs `dist/` through bin/secretsfly.js: `npm run build` first.
 
+const COLUMNS = [
+  'seq',
+  'at',
+  'actor',
+  'action',
+  'project_id',
+  'environment',
+  'key',
+  'ip',
+  'user_agent',
+  'details',
+  'prev_hash',
+  'hash',
+] as const;
+
 /** What an attacker with write access to the database does: edit the rows, then re-chain them all. */
-function rewriteChain(dataDir: string, edit: (rows: AuditEventRow[]) => AuditEventRow[]): void {
-  const sqlite = new SqliteDatabase(path.join(dataDir, 'secretsfly.db'));
-  try {
-    const rows = sqlite.prepare('select * from audit_events order by seq').all() as AuditEventRow[];
-    let prev = GENESIS_HASH;
-    const rechained = edit(rows).map((row, i) => {
-      const linked = { ...row, seq: i + 1, prev_hash: prev };
-      prev = hashEvent(linked);
-      return { ...linked, hash: prev };
-    });
-    const insert = sqlite.prepare(
-      'insert into audit_events (seq, at, actor, action, project_id, environment, key, ip, user_agent, details, prev_hash, hash) values (@seq, @at, @actor, @action, @project_id, @environment, @key, @ip, @user_agent, @details, @prev_hash, @hash)',
+async function rewriteChain(dataDir: string, edit: (rows: AuditEventRow[]) => AuditEventRow[]): Promise<void> {
+  const rows = await selectRows<AuditEventRow>(dataDir, 'select * from audit_events order by seq');
+  let prev = GENESIS_HASH;
+  const rechained = edit(rows).map((row, i) => {
+    const linked = { ...row, seq: i + 1, prev_hash: prev };
+    prev = hashEvent(linked);
+    return { ...linked, hash: prev };
+  });
+  await rawSql(dataDir, 'delete from audit_events');
+  for (const row of rechained) {
+    await writeSql(
+      dataDir,
+      `insert into audit_events (${COLUMNS.join(', ')}) values (${COLUMNS.map(() => '?').join(', ')})`,
+      COLUMNS.map((column) => row[column]),
     );
-    sqlite.transaction(() => {
-      sqlite.exec('delete from audit_events');
-      for (const row of rechained) insert.run(row);
-    })();
-  } finally {
-    sqlite.close();
   }
 }
 
@@ -59,7 +78,7 @@ describe('secretsfly audit checkpoint', () => {
   }, 30_000);
 
   it('should detect the last events deleted, which the chain alone accepts', async () => {
-    rewriteChain(dataDir, (rows) => rows.slice(0, -2));
+    await rewriteChain(dataDir, (rows) => rows.slice(0, -2));
     expect((await verify(dataDir)).code).toBe(0);
     const result = await verify(dataDir, checkpoint);
     expect(result.code).toBe(1);
@@ -69,7 +88,7 @@ describe('secretsfly audit checkpoint', () => {
   });
 
   it('should detect every failure event deleted and the chain recomputed, even padded to the same length', async () => {
-    rewriteChain(dataDir, (rows) => {
+    await rewriteChain(dataDir, (rows) => {
       const kept = rows.filter((row) => !row.action.endsWith('_failed'));
       const filler = kept.find((row) => row.action === 'secret_written')!;
       return [...kept, ...Array.from({ length: rows.length - kept.length }, () => filler)];
@@ -81,7 +100,7 @@ describe('secretsfly audit checkpoint', () => {
   });
 
   it('should detect every actor renamed and the chain recomputed', async () => {
-    rewriteChain(dataDir, (rows) => rows.map((row) => ({ ...row, actor: 'system' })));
+    await rewriteChain(dataDir, (rows) => rows.map((row) => ({ ...row, actor: 'system' })));
     expect((await verify(dataDir)).code).toBe(0);
     const result = await verify(dataDir, checkpoint);
     expect(result.code).toBe(1);
@@ -98,7 +117,7 @@ describe('secretsfly audit checkpoint', () => {
   });
 
   it('should refuse a file that is no checkpoint with one clear line, changing nothing', async () => {
-    const before = snapshotDatabase(dataDir);
+    const before = await snapshotDatabase(dataDir);
     const bad = path.join(tempDir(), 'bad.json');
     fs.writeFileSync(bad, JSON.stringify({ format: 'secretsfly-audit-checkpoint/1', seq: 6, hash: 'abc' }));
     const result = await verify(dataDir, bad);
@@ -106,14 +125,12 @@ describe('secretsfly audit checkpoint', () => {
       1,
       `secretsfly: ${bad}: not a secretsfly audit checkpoint: "hash" must be 64 hex digits`,
     ]);
-    expect(snapshotDatabase(dataDir)).toEqual(before);
+    expect(await snapshotDatabase(dataDir)).toEqual(before);
   });
 
   it('should take no checkpoint of a log that is already altered, nor overwrite an older one', async () => {
-    rewriteChain(dataDir, (rows) => rows);
-    const sqlite = new SqliteDatabase(path.join(dataDir, 'secretsfly.db'));
-    sqlite.exec("update audit_events set actor = 'x' where seq = 2");
-    sqlite.close();
+    await rewriteChain(dataDir, (rows) => rows);
+    await rawSql(dataDir, "update audit_events set actor = 'x' where seq = 2");
     const refused = await runCli(['audit', 'checkpoint'], { dataDir });
     expect([refused.code, refused.stdout]).toEqual([1, '']);
     expect(refused.stderr).toMatch(/audit log altered, no checkpoint taken: event 2 was altered/);

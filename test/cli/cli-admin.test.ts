@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { onPostgres } from '../helpers/postgres.js';
+import { copyDataDir } from '../helpers/stored-values.js';
 import { type CliResult, rawSql, runCli, tempDir, succeeded } from '../helpers/test-context.js';
 
 describe('secretsfly CLI: audit, backup and restore', () => {
@@ -26,13 +28,9 @@ describe('secretsfly CLI: audit, backup and restore', () => {
       }[];
       expect(events.map((e) => e.action)).toContain('secret_written');
       expect(ok(await cli(['audit', '--verify'])).stdout).toMatch(/^audit log intact: \d+ events\n$/);
-      const copy = tempDir();
-      fs.copyFileSync(path.join(dataDir, 'secretsfly.db'), path.join(copy, 'secretsfly.db'));
-      for (const suffix of ['-wal', '-shm']) {
-        const file = path.join(dataDir, `secretsfly.db${suffix}`);
-        if (fs.existsSync(file)) fs.copyFileSync(file, path.join(copy, `secretsfly.db${suffix}`));
-      }
-      rawSql(copy, "update audit_events set action = 'secret_deleted' where seq = 3");
+      // A copy of the database (its file, WAL and SHM on SQLite), edited by hand.
+      const copy = await copyDataDir(dataDir);
+      await rawSql(copy, "update audit_events set action = 'secret_deleted' where seq = 3");
       const result = await runCli(['audit', '--verify'], { dataDir: copy });
       expect(result.code).toBe(1);
       expect(result.stderr).toContain('audit log altered: event 3 was altered');
@@ -41,6 +39,16 @@ describe('secretsfly CLI: audit, backup and restore', () => {
 
   describe('backup and restore', () => {
     it('should restore a backup that reads back with the master key, and refuse to overwrite without --force', async () => {
+      if (onPostgres) {
+        // PostgreSQL has its own backup tool: both commands refuse, naming it, and change nothing.
+        const backup = path.join(tempDir(), 'backup.db');
+        for (const result of [await cli(['backup', backup]), await cli(['restore', backup, '--force'])]) {
+          expect([result.code, result.stdout]).toEqual([1, '']);
+          expect(result.stderr).toContain('pg_dump');
+        }
+        expect(fs.existsSync(backup)).toBe(false);
+        return;
+      }
       const backup = path.join(tempDir(), 'backup.db');
       ok(await cli(['backup', backup]));
       const restored = tempDir();

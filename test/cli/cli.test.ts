@@ -35,7 +35,7 @@ describe('secretsfly CLI', () => {
     const createRoot = async (env: Record<string, string | undefined>) => {
       const dir = tempDir();
       const created = ok(await runCli(['project', 'create', 'acme'], { dataDir: dir, env }));
-      const { root_keys } = snapshotDatabase(dir) as { root_keys: { kdf: string }[] };
+      const { root_keys } = (await snapshotDatabase(dir)) as { root_keys: { kdf: string }[] };
       return { dir, masterKey: created.stdout.trim(), kdf: JSON.parse(root_keys[0]!.kdf) };
     };
     const [plain, variableAlone, nodeEnvAlone, both] = await Promise.all([
@@ -273,13 +273,13 @@ describe('secretsfly CLI', () => {
                 : arg,
         );
         if (extra?.file === 'wrong') resolved.push('--master-key-file', wrongKey);
-        const before = snapshotDatabase(dataDir);
+        const before = await snapshotDatabase(dataDir);
         const result = await cli(resolved, extra?.input === undefined ? {} : { input: extra.input });
         expect(result.code).toBe(code);
         expect(result.stderr).toMatch(message);
         expect(result.stderr.trim().split('\n').length <= 2, result.stderr).toBe(true);
         expect(result.stdout).toBe('');
-        expect(snapshotDatabase(dataDir)).toEqual(before);
+        expect(await snapshotDatabase(dataDir)).toEqual(before);
       });
     }
 

@@ -63,6 +63,6 @@ describe('a CLI command run where there is no database', () => {
       env: { SECRETSFLY_PASSWORD: 'correct horse 1' },
     });
     expect(user.code, user.stderr).toBe(0);
-    expect(snapshotDatabase(dataDir).users).toHaveLength(1);
+    expect((await snapshotDatabase(dataDir)).users).toHaveLength(1);
   }, 60_000);
 });

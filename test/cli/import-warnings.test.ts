@@ -35,7 +35,7 @@ describe('import of surprising dotenv files', () => {
   for (const [what, content, line, key, says] of cases) {
     it(`should refuse the whole file when it has ${what}, naming the line and no value`, async () => {
       const file = envFile('surprising', content);
-      const before = snapshotDatabase(dataDir);
+      const before = await snapshotDatabase(dataDir);
       const result = await withKey(['import', 'acme', 'prod', file]);
       expect(result.code).toBe(1);
       expect(result.stderr).toContain(`${file}: line ${line}${key ? ` (${key})` : ''}: `);
@@ -43,7 +43,7 @@ describe('import of surprising dotenv files', () => {
       expect(result.stderr).toMatch(/nothing was imported: 1 surprising line\(s\).*--allow-warnings/);
       expect(result.stderr).not.toContain('s3cret');
       expect(result.stderr).not.toContain('equals sign');
-      expect(snapshotDatabase(dataDir)).toEqual(before);
+      expect(await snapshotDatabase(dataDir)).toEqual(before);
     });
   }
 

@@ -68,7 +68,7 @@ describe('odd values through the CLI', () => {
     fs.writeFileSync(file, 'before\0after');
     // The earlier tests' pulls are audited in a batch that may land at any moment: write it first.
     await server.ctx.audit.flush();
-    const before = snapshotDatabase(server.dataDir);
+    const before = await snapshotDatabase(server.dataDir);
     for (const result of [
       await admin(['secret', 'set', 'app', 'prod', 'NUL_VALUE', '--from-file', file]),
       await admin(['secret', 'set', 'app', 'prod', 'NUL_VALUE'], 'before\0after\n'),
@@ -78,7 +78,7 @@ describe('odd values through the CLI', () => {
       expect(result.stderr).toContain('NUL');
       expect(result.stderr).not.toContain('before');
     }
-    expect(snapshotDatabase(server.dataDir)).toEqual(before);
+    expect(await snapshotDatabase(server.dataDir)).toEqual(before);
   });
 
   it('should name the key when a server hands run a value with a NUL character, and run nothing', async () => {

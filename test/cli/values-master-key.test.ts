@@ -30,18 +30,18 @@ describe('chosen master keys', () => {
 
   for (const [what, key, reason] of refused) {
     it(`should refuse a new root whose chosen key holds ${what}, saying why and creating nothing`, async () => {
-      const before = snapshotDatabase(dataDir);
+      const before = await snapshotDatabase(dataDir);
       const result = await cli(['project', 'create', 'other', '--master-key-file', keyFile('bad', key)]);
       expect(result.code).toBe(1);
       expect(result.stderr).toMatch(/printable ASCII/);
       expect(result.stderr).toMatch(reason);
       expect(result.stderr).not.toContain(key);
-      expect(snapshotDatabase(dataDir)).toEqual(before);
+      expect(await snapshotDatabase(dataDir)).toEqual(before);
     });
   }
 
   it('should refuse rotating to a non-ASCII key, leaving the old key in place', async () => {
-    const before = snapshotDatabase(dataDir);
+    const before = await snapshotDatabase(dataDir);
     const result = await cli([
       'rotate',
       'acme',
@@ -52,7 +52,7 @@ describe('chosen master keys', () => {
     ]);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/outside printable ASCII/);
-    expect(snapshotDatabase(dataDir)).toEqual(before);
+    expect(await snapshotDatabase(dataDir)).toEqual(before);
     const set = await cli(['secret', 'set', 'acme', 'prod', 'K', 'v', '--master-key-file', path.join(work, 'good')]);
     expect(set.code, set.stderr).toBe(0);
   });

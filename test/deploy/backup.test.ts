@@ -83,14 +83,14 @@ describe('restore while a server uses DATA_DIR', () => {
     const server = await spawnServe(dataDir);
     const exited = new Promise((resolve) => server.child.once('exit', resolve));
     try {
-      const before = snapshotDatabase(dataDir);
+      const before = await snapshotDatabase(dataDir);
       const refused = await runCli(['restore', backupFile, '--force'], { dataDir });
       expect(refused.code).toBe(1);
       expect(refused.stdout).toBe('');
       const lines = refused.stderr.trimEnd().split('\n');
       expect(lines).toHaveLength(1);
       expect(lines[0]).toContain(`a secretsfly server is using ${dataDir}: stop it first`);
-      expect(snapshotDatabase(dataDir)).toEqual(before);
+      expect(await snapshotDatabase(dataDir)).toEqual(before);
       expect((await call(server, '/api/v1/status')).status).toBe(200);
     } finally {
       server.child.kill('SIGTERM');
@@ -99,7 +99,7 @@ describe('restore while a server uses DATA_DIR', () => {
 
     const restored = await runCli(['restore', backupFile, '--force'], { dataDir });
     expect(restored.code, restored.stderr).toBe(0);
-    const keys = (snapshotDatabase(dataDir).secrets as { key: string }[]).map((row) => row.key);
+    const keys = ((await snapshotDatabase(dataDir)).secrets as { key: string }[]).map((row) => row.key);
     expect(keys).toEqual(['OLD']);
   }, 60_000);
 });

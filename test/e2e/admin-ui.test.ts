@@ -5,7 +5,7 @@ import { loadConfig } from '../../src/config.js';
 import { startServer } from '../../src/http/server.js';
 import { createLogger } from '../../src/logger.js';
 import { useBrowser } from '../helpers/browser.js';
-import { FAST_KDF, ROOT } from '../helpers/test-context.js';
+import { engineEnv, FAST_KDF, ROOT } from '../helpers/test-context.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 const XSS = '<script>alert(1)</script>';
@@ -191,6 +191,7 @@ describe('admin UI in Chromium', () => {
     const quick = await startServer(
       loadConfig({
         DATA_DIR: server.dataDir,
+        ...(await engineEnv(server.dataDir)),
         PORT: '0',
         ADMIN_MASTER_KEY_EXPIRATION: '2',
         AVAILABLE_ENVIRONMENTS: 'prod,staging',

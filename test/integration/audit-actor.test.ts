@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FormClient } from '../helpers/form-client.js';
-import { actor, readAllFiles } from '../helpers/test-context.js';
+import { actor, readAllStored } from '../helpers/test-context.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 describe('audit actor of a failed sign-in', () => {
@@ -20,7 +20,7 @@ describe('audit actor of a failed sign-in', () => {
     expect(answer.status).toBe(401);
     await server.close();
 
-    const leaked = readAllFiles(server.dataDir).filter(({ content }) => content.includes(masterKey));
+    const leaked = (await readAllStored(server.dataDir)).filter(({ content }) => content.includes(masterKey));
     expect(leaked.map(({ file }) => file)).toEqual([]);
     expect(server.logLines.join('')).not.toContain(masterKey);
   });

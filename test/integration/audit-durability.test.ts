@@ -1,7 +1,5 @@
-import path from 'node:path';
-import SqliteDatabase from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { runCli, tempDir } from '../helpers/test-context.js';
+import { runCli, selectRows, tempDir } from '../helpers/test-context.js';
 import { call, spawnServe } from '../helpers/test-server.js';
 
 // Runs `dist/` through bin/secretsfly.js: `npm run build` first.
@@ -40,12 +38,10 @@ describe('audit events of acknowledged API writes', () => {
     await exited;
     await Promise.all(workers);
 
-    const sqlite = new SqliteDatabase(path.join(dataDir, 'secretsfly.db'), { readonly: true });
-    const events = sqlite.prepare("select key, details from audit_events where action = 'api_write'").all() as {
-      key: string;
-      details: string;
-    }[];
-    sqlite.close();
+    const events = await selectRows<{ key: string; details: string }>(
+      dataDir,
+      "select key, details from audit_events where action = 'api_write'",
+    );
     const audited = new Set(events.map((e) => `${e.key}@${JSON.parse(e.details).version}`));
     const missing = acknowledged.filter((w) => !audited.has(`${w.key}@${w.version}`));
     expect(acknowledged.length).toBeGreaterThanOrEqual(60);

@@ -40,7 +40,7 @@ describe('audit of refused tokens and repeated share reveals', () => {
     const revoked = await newToken();
     await server.ctx.tokens.revoke(revoked.view.id, actor);
     const expired = await newToken();
-    rawSql(
+    await rawSql(
       server.dataDir,
       `update service_tokens set expires_at = '2000-01-01T00:00:00.000Z' where id = '${expired.view.id}'`,
     );

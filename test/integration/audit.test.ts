@@ -59,24 +59,24 @@ describe('audit log', () => {
   });
 
   it('should detect an edited event', async () => {
-    rawSql(ctx.dataDir, "update audit_events set actor = 'someone-else' where seq = 4");
+    await rawSql(ctx.dataDir, "update audit_events set actor = 'someone-else' where seq = 4");
     expect(await ctx.audit.verify()).toMatchObject({ ok: false, problem: 'event 4 was altered' });
   });
 
   it('should detect a deleted event', async () => {
-    rawSql(ctx.dataDir, 'delete from audit_events where seq = 5');
+    await rawSql(ctx.dataDir, 'delete from audit_events where seq = 5');
     expect(await ctx.audit.verify()).toMatchObject({ ok: false, problem: 'event 5 is missing (next is 6)' });
   });
 
   it('should detect a broken link between two events', async () => {
-    rawSql(ctx.dataDir, "update audit_events set prev_hash = '" + 'f'.repeat(64) + "' where seq = 3");
+    await rawSql(ctx.dataDir, "update audit_events set prev_hash = '" + 'f'.repeat(64) + "' where seq = 3");
     expect(await ctx.audit.verify()).toMatchObject({ ok: false, problem: 'event 3 does not follow event 2' });
   });
 
   it('should check only the events written since the last incremental check', async () => {
     expect(await ctx.audit.verifyIncrementally()).toEqual({ ok: true, events: 11 });
     // Already verified: the page no longer sees an edit here, the full walk still does.
-    rawSql(ctx.dataDir, "update audit_events set actor = 'someone-else' where seq = 4");
+    await rawSql(ctx.dataDir, "update audit_events set actor = 'someone-else' where seq = 4");
     await ctx.projects.create({ name: 'other' }, actor);
     expect(await ctx.audit.verifyIncrementally()).toEqual({ ok: true, events: 12 });
     expect(await ctx.audit.verify()).toMatchObject({ ok: false, events: 3, problem: 'event 4 was altered' });
@@ -88,9 +88,9 @@ describe('audit log', () => {
     expect(await ctx.audit.verifyIncrementally()).toEqual({ ok: true, events: 11 });
     await ctx.projects.create({ name: 'other' }, actor);
     await ctx.projects.create({ name: 'third' }, actor);
-    rawSql(ctx.dataDir, "update audit_events set actor = 'someone-else' where seq = 13");
+    await rawSql(ctx.dataDir, "update audit_events set actor = 'someone-else' where seq = 13");
     expect(await ctx.audit.verifyIncrementally()).toEqual({ ok: false, events: 12, problem: 'event 13 was altered' });
-    rawSql(ctx.dataDir, 'delete from audit_events where seq >= 12');
+    await rawSql(ctx.dataDir, 'delete from audit_events where seq >= 12');
     expect(await ctx.audit.verifyIncrementally()).toMatchObject({
       ok: false,
       problem: 'event 12 was deleted after it had been verified',

@@ -50,7 +50,7 @@ describe('credentials in the query string, in any spelling', () => {
 
   it('should refuse a write and a share creation that carry one, and change nothing', async () => {
     await server.ctx.audit.flush();
-    const before = snapshotDatabase(server.dataDir);
+    const before = await snapshotDatabase(server.dataDir);
     for (const query of spellings(token)) {
       const put = await call(server, `/api/v1/secrets/LEAKED?${query}`, {
         method: 'PUT',
@@ -67,7 +67,7 @@ describe('credentials in the query string, in any spelling', () => {
       expect(share.status, query).toBe(400);
       expect(share.json.error.code, query).toBe('invalid_request');
     }
-    expect(snapshotDatabase(server.dataDir)).toEqual(before);
+    expect(await snapshotDatabase(server.dataDir)).toEqual(before);
   });
 
   it('should still serve a URL whose parameters only look alike', async () => {

@@ -1,12 +1,10 @@
-import path from 'node:path';
-import SqliteDatabase from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { DEFAULT_KDF_PARAMS } from '../../src/crypto/kdf.js';
 import { InvalidMasterKey, InvalidToken } from '../../src/errors.js';
 import { createContext } from '../../src/main.js';
 import { masterKeyBytes, presentedMasterKey } from '../../src/keys/master-key.js';
-import { actor, createTestContext, tempDir } from '../helpers/test-context.js';
+import { actor, createTestContext, engineEnv, selectRows, tempDir, writeSql } from '../helpers/test-context.js';
 
 type Ctx = Awaited<ReturnType<typeof createTestContext>>;
 
@@ -25,12 +23,12 @@ describe('we do not repeat the original secretsfly', () => {
 
   it('used unauthenticated AES-CBC: a flipped byte of a stored ciphertext is an error, never garbage', async () => {
     await ctx.secrets.set({ project: 'p0', environment: 'prod', key: 'K', value: 'value' }, access, actor);
-    const sqlite = new SqliteDatabase(path.join(ctx.dataDir, 'secretsfly.db'));
-    const blob = (sqlite.prepare('select ciphertext from secret_versions').get() as { ciphertext: Buffer }).ciphertext;
+    const [{ ciphertext: blob }] = (await selectRows(ctx.dataDir, 'select ciphertext from secret_versions')) as [
+      { ciphertext: Buffer },
+    ];
     const last = blob.length - 1;
     blob[last]! ^= 0x80;
-    sqlite.prepare('update secret_versions set ciphertext = ?').run(blob);
-    sqlite.close();
+    await writeSql(ctx.dataDir, 'update secret_versions set ciphertext = ?', [blob]);
     await expect(ctx.secrets.get({ project: 'p0', environment: 'prod', key: 'K' }, access)).rejects.toThrow(
       /the stored value of K \(version 1\) failed its integrity check/,
     );
@@ -40,7 +38,7 @@ describe('we do not repeat the original secretsfly', () => {
     expect(DEFAULT_KDF_PARAMS).toMatchObject({ alg: 'scrypt', r: 8, p: 1 });
     expect(DEFAULT_KDF_PARAMS.N).toBeGreaterThanOrEqual(2 ** 17);
     const dataDir = tempDir();
-    const real = await createContext(loadConfig({ DATA_DIR: dataDir }));
+    const real = await createContext(loadConfig({ DATA_DIR: dataDir, ...(await engineEnv(dataDir)) }));
     try {
       const chosen = 'aaaaaaaaaaaaaaaa';
       await real.projects.create({ name: 'padded', masterKey: chosen }, actor);

@@ -1,7 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InvalidMasterKey, InvalidRequest } from '../../src/errors.js';
 import { masterKeyBytes } from '../../src/keys/master-key.js';
-import { actor, createTestContext, rawSql, snapshotDatabase } from '../helpers/test-context.js';
+import {
+  actor,
+  createTestContext,
+  failCiphertextUpdates,
+  rawSql,
+  removeFault,
+  snapshotDatabase,
+} from '../helpers/test-context.js';
 
 type Ctx = Awaited<ReturnType<typeof createTestContext>>;
 
@@ -52,25 +59,18 @@ describe('master key rotation', () => {
 
   it('should leave the old key and every value intact when re-encryption fails part-way', async () => {
     // A real fault in the middle of the transaction: the fourth ciphertext update aborts.
-    rawSql(
-      ctx.dataDir,
-      `create table fault (n integer); insert into fault values (0);
-       create trigger fail_midway before update of ciphertext on secret_versions begin
-         update fault set n = n + 1;
-         select raise(abort, 'injected fault') where (select n from fault) >= 4;
-       end;`,
-    );
-    const before = snapshotDatabase(ctx.dataDir);
+    await failCiphertextUpdates(ctx.dataDir, 4);
+    const before = await snapshotDatabase(ctx.dataDir);
     await expect(
       ctx.rotation.rotate({ project: 'acme', oldMasterKey: masterKeyBytes(oldKey), reencrypt: true }, actor),
     ).rejects.toThrow(/injected fault/);
-    expect(snapshotDatabase(ctx.dataDir)).toEqual(before);
-    rawSql(ctx.dataDir, 'drop trigger fail_midway; drop table fault;');
+    expect(await snapshotDatabase(ctx.dataDir)).toEqual(before);
+    await removeFault(ctx.dataDir);
     expect(await history(oldKey)).toEqual(['web-1', 'web-2', 'web-3']);
   });
 
   it('should refuse a child project, a wrong old key, and an unchanged key', async () => {
-    const before = snapshotDatabase(ctx.dataDir);
+    const before = await snapshotDatabase(ctx.dataDir);
     await expect(
       ctx.rotation.rotate({ project: 'acme-web', oldMasterKey: masterKeyBytes(oldKey), reencrypt: false }, actor),
     ).rejects.toThrow(InvalidRequest);
@@ -86,7 +86,7 @@ describe('master key rotation', () => {
         actor,
       ),
     ).rejects.toThrow(/same as the old one/);
-    expect(snapshotDatabase(ctx.dataDir)).toEqual(before);
+    expect(await snapshotDatabase(ctx.dataDir)).toEqual(before);
   });
 
   it('should refuse a write made with a data key that a rotation replaced meanwhile', async () => {

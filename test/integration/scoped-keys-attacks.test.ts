@@ -25,7 +25,8 @@ import {
   WEB_PROD,
   WEB_STAGING,
 } from '../helpers/scoped-tree.js';
-import { actor, rawSql, readAllFiles, runCli, snapshotDatabase, tempDir } from '../helpers/test-context.js';
+import { copyDataDir } from '../helpers/stored-values.js';
+import { actor, blobSql, rawSql, readAllStored, runCli, snapshotDatabase } from '../helpers/test-context.js';
 import { call } from '../helpers/test-server.js';
 
 interface ProjectRow {
@@ -62,8 +63,8 @@ interface RootKeyRow {
 }
 
 /** What an attacker holding a copy of DATA_DIR reads from it. */
-function readCopy(dataDir: string) {
-  const rows = snapshotDatabase(dataDir);
+async function readCopy(dataDir: string) {
+  const rows = await snapshotDatabase(dataDir);
   return {
     projects: rows.projects as ProjectRow[],
     tokens: rows.service_tokens as TokenRow[],
@@ -75,7 +76,7 @@ function readCopy(dataDir: string) {
 }
 
 /** A token row's binding, as the server computes it: its project's chain from the root down. */
-function bindingOf(copy: ReturnType<typeof readCopy>, row: TokenRow): TokenKeyBinding {
+function bindingOf(copy: Awaited<ReturnType<typeof readCopy>>, row: TokenRow): TokenKeyBinding {
   const byId = new Map(copy.projects.map((p) => [p.id, p]));
   const chain: { id: string; name: string }[] = [];
   for (let p = byId.get(row.project_id); p; p = p.parent_id === null ? undefined : byId.get(p.parent_id)) {
@@ -111,8 +112,8 @@ function encodings(secret: Uint8Array): Buffer[] {
   ];
 }
 
-function expectInNoFile(dir: string, secrets: Uint8Array[], what: string): void {
-  const files = readAllFiles(dir);
+async function expectInNoFile(dir: string, secrets: Uint8Array[], what: string): Promise<void> {
+  const files = await readAllStored(dir);
   expect(files.length).toBeGreaterThan(0);
   for (const { file, content } of files) {
     for (const secret of secrets) {
@@ -124,18 +125,12 @@ function expectInNoFile(dir: string, secrets: Uint8Array[], what: string): void 
 }
 
 /** The tree's data key and environment keys, derived from the master key as the product does. */
-function treeKeys(copy: ReturnType<typeof readCopy>, rootId: string, masterKey: string) {
+function treeKeys(copy: Awaited<ReturnType<typeof readCopy>>, rootId: string, masterKey: string) {
   const row = copy.rootKeys.find((r) => r.project_id === rootId)!;
   const { N, r, p } = JSON.parse(row.kdf) as { N: number; r: number; p: number };
   const kek = scryptSync(masterKey, row.salt, 32, { N, r, p, maxmem: 512 * 1024 * 1024 });
   const dek = unwrapDataKey(kek, row.wrapped_dek, { rootId, keyVersion: row.key_version });
   return { kek: new Uint8Array(kek), dek, env: (environmentId: string) => environmentKey(dek, rootId, environmentId) };
-}
-
-function copyDataDir(dataDir: string): string {
-  const copy = tempDir('secretsfly-copy-');
-  fs.cpSync(dataDir, copy, { recursive: true });
-  return copy;
 }
 
 /** Expects `fn` to refuse with SealedPullRefused, its message matching `reason`. */
@@ -169,9 +164,9 @@ describe('scoped keys under attack', () => {
         actor,
       );
       await t.server.close();
-      const copyDir = copyDataDir(t.server.dataDir);
+      const copyDir = await copyDataDir(t.server.dataDir);
       t = undefined;
-      const copy = readCopy(copyDir);
+      const copy = await readCopy(copyDir);
 
       // The attacker's own key, the way the token's holder gets it.
       const stolen = parseKeyedToken(tokens.keyedStaging)!;
@@ -247,7 +242,7 @@ describe('scoped keys under attack', () => {
       const keys = treeKeys(copy, ids.acme, masterKey);
       expect(Buffer.from(stagingKey).equals(Buffer.from(keys.env(ids.staging)))).toBe(true);
       expect(Buffer.from(stagingKey).equals(Buffer.from(keys.env(ids.prod)))).toBe(false);
-      expectInNoFile(copyDir, [keys.dek, keys.kek, keys.env(ids.prod), keys.env(ids.staging)], 'a tree key');
+      await expectInNoFile(copyDir, [keys.dek, keys.kek, keys.env(ids.prod), keys.env(ids.staging)], 'a tree key');
       fs.rmSync(copyDir, { recursive: true, force: true });
     });
 
@@ -258,16 +253,16 @@ describe('scoped keys under attack', () => {
       // Used first, so its row and key have been read, cached, and written through the WAL.
       expect((await t.get('/secrets', victim)).json.secrets).toEqual(WEB_STAGING);
       expect((await t.get('/secrets?format=sealed', proof)).status).toBe(200);
-      const wrapped = readCopy(t.server.dataDir).tokens.find((row) => row.id === id)!.wrapped_key!;
+      const wrapped = (await readCopy(t.server.dataDir)).tokens.find((row) => row.id === id)!.wrapped_key!;
       expect(wrapped.length).toBeGreaterThan(40);
       // Parts of it as well: the nonce, and the sealed key with its tag.
       const pieces = [wrapped, wrapped.subarray(1, 25), wrapped.subarray(25)];
 
       await t.ctx.tokens.revoke(id, actor);
       // A copy of the live files, as a backup job or a stolen volume snapshot would take it.
-      const liveCopy = copyDataDir(t.server.dataDir);
-      expectInNoFile(liveCopy, pieces, 'the revoked wrapped key (live copy)');
-      const row = readCopy(liveCopy).tokens.find((r) => r.id === id)!;
+      const liveCopy = await copyDataDir(t.server.dataDir);
+      await expectInNoFile(liveCopy, pieces, 'the revoked wrapped key (live copy)');
+      const row = (await readCopy(liveCopy)).tokens.find((r) => r.id === id)!;
       expect(row.wrapped_key).toBeNull();
       expect(row.revoked_at).not.toBeNull();
 
@@ -292,7 +287,7 @@ describe('scoped keys under attack', () => {
       await t.server.close();
       const dataDir = t.server.dataDir;
       t = undefined;
-      expectInNoFile(dataDir, pieces, 'the revoked wrapped key (after shutdown)');
+      await expectInNoFile(dataDir, pieces, 'the revoked wrapped key (after shutdown)');
       fs.rmSync(liveCopy, { recursive: true, force: true });
     });
 
@@ -301,24 +296,28 @@ describe('scoped keys under attack', () => {
       const victim = t.tokens.keyedProd;
       expect((await t.get('/secrets', victim)).json.secrets).toEqual(WEB_PROD);
       const id = idOf(victim);
-      const wrapped = readCopy(t.server.dataDir).tokens.find((row) => row.id === id)!.wrapped_key!;
+      const wrapped = (await readCopy(t.server.dataDir)).tokens.find((row) => row.id === id)!.wrapped_key!;
       const revoked = await runCli(['token', 'revoke', id], { dataDir: t.server.dataDir });
       expect(revoked.code, revoked.stderr).toBe(0);
       expect((await t.get('/secrets', victim)).status).toBe(401);
-      const liveCopy = copyDataDir(t.server.dataDir);
-      expectInNoFile(liveCopy, [wrapped, wrapped.subarray(1, 25), wrapped.subarray(25)], 'the revoked wrapped key');
-      expect(readCopy(liveCopy).tokens.find((r) => r.id === id)!.wrapped_key).toBeNull();
+      const liveCopy = await copyDataDir(t.server.dataDir);
+      await expectInNoFile(
+        liveCopy,
+        [wrapped, wrapped.subarray(1, 25), wrapped.subarray(25)],
+        'the revoked wrapped key',
+      );
+      expect((await readCopy(liveCopy)).tokens.find((r) => r.id === id)!.wrapped_key).toBeNull();
       fs.rmSync(liveCopy, { recursive: true, force: true });
     });
   });
 
   describe('a database altered by hand', () => {
-    const hex = (b: Buffer) => `x'${b.toString('hex')}'`;
+    const hex = blobSql;
 
     it("should answer 401 invalid_token, never a value, to a keyed token carrying another token's wrapped key", async () => {
       t = await startScopedTree();
       const { tokens } = t;
-      const copy = readCopy(t.server.dataDir);
+      const copy = await readCopy(t.server.dataDir);
       const wrappedOf = (token: string) => copy.tokens.find((row) => row.id === idOf(token))!.wrapped_key!;
       // Victim ← donor: same project, other environment; same environment and project; another
       // project of the tree; another tree.
@@ -329,7 +328,7 @@ describe('scoped keys under attack', () => {
         [tokens.keyedRootProd, tokens.keyedOther],
       ] as const;
       for (const [victim, donor] of swaps) {
-        rawSql(
+        await rawSql(
           t.server.dataDir,
           `update service_tokens set wrapped_key = ${hex(wrappedOf(donor))} where id = '${idOf(victim)}'`,
         );
@@ -354,7 +353,7 @@ describe('scoped keys under attack', () => {
     it('should refuse a keyed token whose row was moved to another environment or project (401)', async () => {
       t = await startScopedTree();
       const { tokens, ids } = t;
-      rawSql(
+      await rawSql(
         t.server.dataDir,
         `update service_tokens set environment_id = '${ids.prod}' where id = '${idOf(tokens.keyedStaging)}';
          update service_tokens set project_id = '${ids.acme}' where id = '${idOf(tokens.keyedStagingWrite)}';`,
@@ -381,7 +380,7 @@ describe('scoped keys under attack', () => {
       expect((await t.get('/secrets', tokens.keyedStaging)).json.secrets).toEqual(WEB_STAGING);
       expect((await t.get('/secrets', tokens.keyedProd)).json.secrets).toEqual(WEB_PROD);
       // Someone who can write the database, but holds no key, re-points the staging token at prod.
-      rawSql(
+      await rawSql(
         t.server.dataDir,
         `update service_tokens set environment_id = '${ids.prod}' where id = '${idOf(tokens.keyedStaging)}'`,
       );
@@ -401,7 +400,7 @@ describe('scoped keys under attack', () => {
            where s.project_id = '${project}' and s.environment_id = '${environment}' and s.key = '${key}')`;
       const target = (project: string, environment: string, key: string) =>
         `secret_id = (select id from secrets where project_id = '${project}' and environment_id = '${environment}' and key = '${key}')`;
-      rawSql(
+      await rawSql(
         server.dataDir,
         // prod → staging, same project and key
         `update secret_versions set ciphertext = ${versionOf(ids.web, ids.prod, 'API_KEY')}
@@ -441,7 +440,7 @@ describe('scoped keys under attack', () => {
     it('should refuse a whole secret row re-pointed to another environment', async () => {
       t = await startScopedTree();
       const { tokens, ids } = t;
-      rawSql(
+      await rawSql(
         t.server.dataDir,
         `delete from secret_versions where secret_id = (select id from secrets
            where project_id = '${ids.web}' and environment_id = '${ids.staging}' and key = 'API_KEY');
@@ -470,7 +469,7 @@ describe('scoped keys under attack', () => {
       const second = openValues((await t.get('/secrets?format=sealed', proof)).text, tokens.keyedProd, first.memory);
       expect(second.values.API_KEY).toBe('pl41n-prod-web-api-key-v2');
       // Roll the row back to version 1 by hand: a valid ciphertext, an old value.
-      rawSql(
+      await rawSql(
         t.server.dataDir,
         `update secrets set current_version = 1 where key = 'API_KEY' and project_id = '${t.ids.web}'
            and environment_id = '${t.ids.prod}';
@@ -563,7 +562,7 @@ describe('scoped keys under attack', () => {
       for (const encoded of [...encodings(wrappingKey), ...encodings(authKey), ...encodings(secretPart)]) {
         expect(log.includes(encoded)).toBe(false);
       }
-      expectInNoFile(dataDir, [wrappingKey, authKey, secretPart], 'a part of the keyed token');
+      await expectInNoFile(dataDir, [wrappingKey, authKey, secretPart], 'a part of the keyed token');
     });
   });
 

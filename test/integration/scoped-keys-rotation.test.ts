@@ -192,7 +192,7 @@ describe('rotation with keyed tokens', () => {
     it('should revoke every keyed token of the tree, and only those, everywhere at once', async () => {
       // The server holds their environment keys (and decrypted values) from these pulls.
       await expectKeyedTokensWork();
-      const before = readStored(server.dataDir);
+      const before = await readStored(server.dataDir);
       const rotated = await runCli(['--json', 'rotate', 'acme', '--reencrypt', '--master-key-file', keyFile(acmeKey)], {
         dataDir: server.dataDir,
       });
@@ -231,14 +231,14 @@ describe('rotation with keyed tokens', () => {
       expect(revokedAt[ids.revokedEarlier]).toBe(earlier.revoked_at);
 
       // Their wrapped keys are gone from the database; the other tree's is still there.
-      const after = readStored(server.dataDir);
+      const after = await readStored(server.dataDir);
       const wrapped = Object.fromEntries(after.tokens.map((t) => [t.id, t.wrapped_key ?? null]));
       expect(wrapped[ids.webProd]).toBeNull();
       expect(wrapped[ids.acmeStaging]).toBeNull();
       expect(wrapped[ids.other]).not.toBeNull();
 
       await server.ctx.audit.flush();
-      const events = snapshotDatabase(server.dataDir).audit_events as { action: string; details: string }[];
+      const events = (await snapshotDatabase(server.dataDir)).audit_events as { action: string; details: string }[];
       const revocations = events
         .filter((e) => e.action === 'token_revoked')
         .map((e) => JSON.parse(e.details) as { token_id: string; reason?: string });
@@ -287,8 +287,8 @@ describe('rotation with keyed tokens', () => {
       await expectKeyedTokensWork();
       // The attacker's haul before the re-encryption: a copy of DATA_DIR, the master key, the keyed
       // token, and what they give.
-      const oldCopy = copyDataDir(server.dataDir);
-      const old = readStored(oldCopy);
+      const oldCopy = await copyDataDir(server.dataDir);
+      const old = await readStored(oldCopy);
       const acmeRoot = rootNamed(old, 'acme');
       const oldKek = kekOf(acmeKey, acmeRoot);
       const oldDek = dekOf(acmeKey, acmeRoot);
@@ -355,8 +355,8 @@ describe('rotation with keyed tokens', () => {
         ).status,
       ).toBe(401);
 
-      const newCopy = copyDataDir(server.dataDir);
-      const now = readStored(newCopy);
+      const newCopy = await copyDataDir(server.dataDir);
+      const now = await readStored(newCopy);
       const newRoot = rootNamed(now, 'acme');
       const newDek = dekOf(newKey, newRoot);
       const writtenAfter = now.versions.filter(

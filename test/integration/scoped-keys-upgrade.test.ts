@@ -63,8 +63,8 @@ const rootOf = (stored: Stored, name: string) => {
  * or environment keys), and names each with its value (null: a deletion, or a version that did not
  * open, which the expectations then show).
  */
-function openAll(dataDir: string, masterKey: string): Record<string, string | null> {
-  const stored = readStored(dataDir);
+async function openAll(dataDir: string, masterKey: string): Promise<Record<string, string | null>> {
+  const stored = await readStored(dataDir);
   // A root this master key does not open (another root after a rotation) shows all its versions as null.
   const deks = new Map(stored.roots.map((root) => [root.project_id, tryOrUndefined(() => dekOf(masterKey, root))]));
   return Object.fromEntries(
@@ -118,28 +118,30 @@ describe('a database from release 0.1.0 under scoped keys', () => {
     expect(fs.readdirSync(path.dirname(fixtureDb))).toEqual(['secretsfly.db']);
   });
 
-  it('should hold what its README says, under the one data key of each root (the old release)', () => {
+  it('should hold what its README says, under the one data key of each root (the old release)', async () => {
     const dataDir = copyFixture();
     cleanup.push(() => fs.rmSync(dataDir, { recursive: true, force: true }));
-    expect(openAll(dataDir, fixture.masterKey)).toEqual(STORED);
-    expect(readStored(dataDir).roots.map((r) => r.value_keys)).toEqual([undefined, undefined]);
+    expect(await openAll(dataDir, fixture.masterKey)).toEqual(STORED);
+    expect((await readStored(dataDir)).roots.map((r) => r.value_keys)).toEqual([undefined, undefined]);
   });
 
   describe('migration', () => {
     it('should add the scoped-keys columns, keep every root on its root key, and change nothing else', async () => {
       const dataDir = copyFixture();
       cleanup.push(() => fs.rmSync(dataDir, { recursive: true, force: true }));
-      const before = snapshotDatabase(dataDir);
+      const before = await snapshotDatabase(dataDir);
       // Opening the database is what migrates it: the server, the CLI and this context all do.
       const ctx = await createContext(loadConfig({ DATA_DIR: dataDir, AVAILABLE_ENVIRONMENTS: 'prod,staging' }), {
         kdfParams: FAST_KDF,
       });
       await ctx.close();
-      const after = snapshotDatabase(dataDir);
+      const after = await snapshotDatabase(dataDir);
 
       expect((after.kysely_migration as { name: string }[]).map((m) => m.name)).toEqual([
         ...(before.kysely_migration as { name: string }[]).map((m) => m.name),
         '2026-11-25T0000-scoped-keys',
+        // Recorded on SQLite too, where it creates nothing (PostgreSQL's shared tables).
+        '2026-11-26T0000-instances',
       ]);
       expect(after.root_keys).toEqual(before.root_keys!.map((row) => ({ ...(row as object), value_keys: 'root' })));
       expect(after.service_tokens).toEqual(
@@ -151,7 +153,7 @@ describe('a database from release 0.1.0 under scoped keys', () => {
         expect(after[table], table).toEqual(before[table]);
       }
       // Still the values of the README, still under each root's data key.
-      expect(openAll(dataDir, fixture.masterKey)).toEqual(STORED);
+      expect(await openAll(dataDir, fixture.masterKey)).toEqual(STORED);
     });
   });
 
@@ -173,7 +175,7 @@ describe('a database from release 0.1.0 under scoped keys', () => {
         masterKey: fixture.masterKey,
       });
       expect(one.json).toMatchObject({ key: 'MULTI', value: PULLED.prod.MULTI, version: 1, project: 'acme' });
-      expect(readStored(server.dataDir).roots.map((r) => r.value_keys)).toEqual(['root', 'root']);
+      expect((await readStored(server.dataDir)).roots.map((r) => r.value_keys)).toEqual(['root', 'root']);
     });
 
     it('should read them with `secret get` from the CLI', async () => {
@@ -188,7 +190,7 @@ describe('a database from release 0.1.0 under scoped keys', () => {
       expect(await get('acme-web', 'staging', 'API_KEY')).toBe('staging-api-key\n');
       expect(await get('acme', 'prod', 'DATABASE_URL')).toBe('postgres://prod-db-2/acme\n');
       expect(await get('other', 'prod', 'OTHER_SECRET')).toBe('other-root-value\n');
-      expect(readStored(dataDir).roots.map((r) => r.value_keys)).toEqual(['root', 'root']);
+      expect((await readStored(dataDir)).roots.map((r) => r.value_keys)).toEqual(['root', 'root']);
     });
   });
 
@@ -200,7 +202,7 @@ describe('a database from release 0.1.0 under scoped keys', () => {
       for (const token of [fixture.tokenProd, fixture.tokenStaging]) {
         expect((await call(server, '/api/v1/secrets', { token, masterKey: fixture.masterKey })).status).toBe(200);
       }
-      const before = readStored(server.dataDir);
+      const before = await readStored(server.dataDir);
 
       const created = await ctx.tokens.create(
         { project: 'acme-web', environment: 'prod', access: 'read', keyed: masterKey() },
@@ -209,7 +211,7 @@ describe('a database from release 0.1.0 under scoped keys', () => {
       expect(created.token).toMatch(/^sfst_k1_[0-9a-f]{16}_/);
       expect(created.view.kind).toBe('keyed');
 
-      const after = readStored(server.dataDir);
+      const after = await readStored(server.dataDir);
       expect(rootOf(after, 'acme').value_keys).toBe('environment');
       expect(rootOf(after, 'other').value_keys).toBe('root');
       // Same data key, same key version: only how values are encrypted changed.
@@ -219,7 +221,7 @@ describe('a database from release 0.1.0 under scoped keys', () => {
 
       // Every version of acme, history and deletions included, opens to the same value under its
       // environment key, and none any more under the root's data key.
-      expect(openAll(server.dataDir, fixture.masterKey)).toEqual(STORED);
+      expect(await openAll(server.dataDir, fixture.masterKey)).toEqual(STORED);
       const dek = dekOf(fixture.masterKey, rootOf(after, 'acme'));
       for (const v of after.versions.filter((v) => v.project !== 'other' && v.ciphertext !== null)) {
         expect(tryDecrypt(dek, v), versionName(v)).toBeUndefined();
@@ -233,7 +235,7 @@ describe('a database from release 0.1.0 under scoped keys', () => {
       expect(after.versions.find((v) => versionName(v) === 'acme-web/prod/GONE@2')!.ciphertext).toBeNull();
 
       await ctx.audit.flush();
-      const events = snapshotDatabase(server.dataDir).audit_events as { action: string; details: string }[];
+      const events = (await snapshotDatabase(server.dataDir)).audit_events as { action: string; details: string }[];
       const converted = events.filter((e) => e.action === 'environment_keys');
       expect(converted).toHaveLength(1);
       expect(JSON.parse(converted[0]!.details)).toEqual({ versions: ACME_CIPHERTEXTS.length });
@@ -266,7 +268,7 @@ describe('a database from release 0.1.0 under scoped keys', () => {
         { project: 'acme', environment: 'staging', access: 'read', keyed: masterKey() },
         actor,
       );
-      expect(readStored(server.dataDir).versions).toEqual(after.versions);
+      expect((await readStored(server.dataDir)).versions).toEqual(after.versions);
       expect((await call(server, '/api/v1/secrets', { token: second.token })).json.secrets).toEqual({
         DATABASE_URL: 'postgres://staging-db/acme',
       });
@@ -299,7 +301,7 @@ describe('a database from release 0.1.0 under scoped keys', () => {
       const last = rows.at(-1)!;
       const corrupted = Buffer.from(last.ciphertext!);
       corrupted[corrupted.length - 1]! ^= 0x01;
-      rawSql(
+      await rawSql(
         ctx.dataDir,
         `update secret_versions set ciphertext = X'${corrupted.toString('hex')}'
          where secret_id = '${last.secret_id}' and version = ${last.version}`,
@@ -312,7 +314,7 @@ describe('a database from release 0.1.0 under scoped keys', () => {
       const corrupted = await corruptLastCiphertext(ctx);
       expect(corrupted.key).not.toBe('SHARED');
       await ctx.audit.flush();
-      const before = snapshotDatabase(ctx.dataDir);
+      const before = await snapshotDatabase(ctx.dataDir);
 
       const attempt = ctx.tokens.create(
         { project: 'acme-web', environment: 'prod', access: 'read', keyed: masterKey() },
@@ -320,16 +322,16 @@ describe('a database from release 0.1.0 under scoped keys', () => {
       );
       await expect(attempt).rejects.toThrow(IntegrityFailed);
       await ctx.audit.flush();
-      expect(snapshotDatabase(ctx.dataDir)).toEqual(before);
+      expect(await snapshotDatabase(ctx.dataDir)).toEqual(before);
       expect(await ctx.tokens.list()).toHaveLength(2);
-      expect(readStored(ctx.dataDir).roots.map((r) => r.value_keys)).toEqual(['root', 'root']);
+      expect((await readStored(ctx.dataDir)).roots.map((r) => r.value_keys)).toEqual(['root', 'root']);
       // Everything else still opens under the root key, and reads through the service.
       const corruptedName = versionName(
-        readStored(ctx.dataDir).versions.find(
+        (await readStored(ctx.dataDir)).versions.find(
           (v) => v.project_id === corrupted.project_id && v.key === corrupted.key && v.version === corrupted.version,
         )!,
       );
-      expect(openAll(ctx.dataDir, fixture.masterKey)).toEqual({ ...STORED, [corruptedName]: null });
+      expect(await openAll(ctx.dataDir, fixture.masterKey)).toEqual({ ...STORED, [corruptedName]: null });
       expect(
         (await ctx.secrets.get({ project: 'acme-web', environment: 'prod', key: 'SHARED' }, masterKey())).value,
       ).toBe('web-prod-override');
@@ -400,7 +402,7 @@ describe('a database from release 0.1.0 under scoped keys', () => {
         { project: 'acme', environment: 'prod', access: 'read', keyed: { unsealedBy: 'admin-session' } },
         actor,
       );
-      expect(readStored(ctx.dataDir).roots.map((r) => r.value_keys)).toEqual(['environment', 'root']);
+      expect((await readStored(ctx.dataDir)).roots.map((r) => r.value_keys)).toEqual(['environment', 'root']);
       gate.open();
       return { ctx, outcome: await running };
     }
@@ -411,10 +413,10 @@ describe('a database from release 0.1.0 under scoped keys', () => {
         c.secrets.set({ project: 'acme', environment: 'prod', key: 'WRITTEN_MEANWHILE', value }, masterKey(), actor),
       );
       // Refusing the write (the caller retries) is fine; writing it under a key the tree no longer uses is not.
-      const stored = openAll(ctx.dataDir, fixture.masterKey);
+      const stored = await openAll(ctx.dataDir, fixture.masterKey);
       if (outcome.ok) {
-        const written = readStored(ctx.dataDir).versions.find((v) => v.key === 'WRITTEN_MEANWHILE')!;
-        const dek = dekOf(fixture.masterKey, rootOf(readStored(ctx.dataDir), 'acme'));
+        const written = (await readStored(ctx.dataDir)).versions.find((v) => v.key === 'WRITTEN_MEANWHILE')!;
+        const dek = dekOf(fixture.masterKey, rootOf(await readStored(ctx.dataDir), 'acme'));
         expect(tryDecrypt(dek, written), 'the value is under the root data key, in a converted tree').toBeUndefined();
         expect(stored['acme/prod/WRITTEN_MEANWHILE@1']).toBe(value);
         expect(
@@ -453,7 +455,7 @@ describe('a database from release 0.1.0 under scoped keys', () => {
     it('should convert the tree with --reencrypt, under a new data key, and keep every version', async () => {
       const dataDir = copyFixture();
       cleanup.push(() => fs.rmSync(dataDir, { recursive: true, force: true }));
-      const before = readStored(dataDir);
+      const before = await readStored(dataDir);
       const rotated = succeeded(
         await runCli(['rotate', 'acme', '--reencrypt', '--master-key-file', fixture.masterKeyFile], { dataDir }),
       );
@@ -461,11 +463,11 @@ describe('a database from release 0.1.0 under scoped keys', () => {
       const newKey = rotated.stdout.trim();
       expect(newKey).toMatch(/^sfmk_/);
 
-      const after = readStored(dataDir);
+      const after = await readStored(dataDir);
       expect(rootOf(after, 'acme')).toMatchObject({ value_keys: 'environment', key_version: 2 });
       expect(rootOf(after, 'other')).toMatchObject({ value_keys: 'root', key_version: 1 });
       // acme now opens with the new master key only; other, untouched, with the fixture's.
-      const withNew = openAll(dataDir, newKey);
+      const withNew = await openAll(dataDir, newKey);
       for (const [name, value] of Object.entries(STORED).filter(([n]) => !n.startsWith('other/'))) {
         expect(withNew[name], name).toBe(value);
       }
@@ -474,7 +476,7 @@ describe('a database from release 0.1.0 under scoped keys', () => {
       for (const v of after.versions.filter((v) => v.project !== 'other' && v.ciphertext !== null)) {
         expect(tryDecrypt(oldDek, v), versionName(v)).toBeUndefined();
       }
-      expect(openAll(dataDir, fixture.masterKey)['other/prod/OTHER_SECRET@1']).toBe('other-root-value');
+      expect((await openAll(dataDir, fixture.masterKey))['other/prod/OTHER_SECRET@1']).toBe('other-root-value');
 
       const newKeyFile = keyFile('acme-new', newKey);
       const get = async (project: string, env: string, key: string, file: string) =>
@@ -498,9 +500,9 @@ describe('a database from release 0.1.0 under scoped keys', () => {
       const rotated = succeeded(
         await runCli(['rotate', 'acme', '--master-key-file', fixture.masterKeyFile], { dataDir }),
       );
-      const after = readStored(dataDir);
+      const after = await readStored(dataDir);
       expect(rootOf(after, 'acme')).toMatchObject({ value_keys: 'root', key_version: 2 });
-      expect(openAll(dataDir, rotated.stdout.trim())['acme-web/prod/GONE@1']).toBe('to-be-deleted');
+      expect((await openAll(dataDir, rotated.stdout.trim()))['acme-web/prod/GONE@1']).toBe('to-be-deleted');
     });
 
     it('should refuse --reencrypt on a tree with a version it cannot decrypt, change nothing, and say which', async () => {
@@ -508,22 +510,22 @@ describe('a database from release 0.1.0 under scoped keys', () => {
       cleanup.push(() => fs.rmSync(dataDir, { recursive: true, force: true }));
       // Migrate first, so the snapshot below compares like with like.
       succeeded(await runCli(['migrate'], { dataDir }));
-      const stored = readStored(dataDir);
+      const stored = await readStored(dataDir);
       const target = stored.versions.find((v) => versionName(v) === 'acme-web/prod/GONE@1')!;
       const corrupted = Buffer.from(target.ciphertext!);
       corrupted[corrupted.length - 1]! ^= 0x01;
-      rawSql(
+      await rawSql(
         dataDir,
         `update secret_versions set ciphertext = X'${corrupted.toString('hex')}'
          where version = 1 and secret_id = (select id from secrets where key = 'GONE')`,
       );
-      const before = snapshotDatabase(dataDir);
+      const before = await snapshotDatabase(dataDir);
       const result = await runCli(['rotate', 'acme', '--reencrypt', '--master-key-file', fixture.masterKeyFile], {
         dataDir,
       });
       expect(result.code).toBe(1);
       expect(result.stdout).toBe('');
-      expect(snapshotDatabase(dataDir)).toEqual(before);
+      expect(await snapshotDatabase(dataDir)).toEqual(before);
       // A clear error: the stored version at fault, not an "unexpected error" about a wrong key.
       expect(result.stderr).not.toContain('unexpected error');
       expect(result.stderr).toContain('GONE');

@@ -1,9 +1,15 @@
-import path from 'node:path';
-import SqliteDatabase from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InvalidMasterKey, NotFound, Sealed, TooLarge, VersionConflict } from '../../src/errors.js';
 import { masterKeyBytes } from '../../src/keys/master-key.js';
-import { actor, createTestContext, rawSql, snapshotDatabase } from '../helpers/test-context.js';
+import {
+  actor,
+  blobSql,
+  createTestContext,
+  rawSql,
+  selectRows,
+  snapshotDatabase,
+  writeSql,
+} from '../helpers/test-context.js';
 
 type Ctx = Awaited<ReturnType<typeof createTestContext>>;
 
@@ -104,7 +110,7 @@ describe('secrets', () => {
 
   it('should refuse an oversized value and a wrong master key, changing nothing', async () => {
     await set('acme', 'K', 'kept');
-    const before = snapshotDatabase(ctx.dataDir);
+    const before = await snapshotDatabase(ctx.dataDir);
     await expect(set('acme', 'BIG', 'x'.repeat(65537))).rejects.toThrow(TooLarge);
     await expect(
       ctx.secrets.set(
@@ -113,15 +119,15 @@ describe('secrets', () => {
         actor,
       ),
     ).rejects.toThrow(InvalidMasterKey);
-    expect(snapshotDatabase(ctx.dataDir)).toEqual(before);
+    expect(await snapshotDatabase(ctx.dataDir)).toEqual(before);
   });
 
   it('should import a dotenv file in one transaction, rejecting bad keys before writing', async () => {
-    const before = snapshotDatabase(ctx.dataDir);
+    const before = await snapshotDatabase(ctx.dataDir);
     await expect(
       ctx.secrets.importDotenv({ project: 'acme', environment: 'prod', content: 'GOOD=1\nbad-key=2\n' }, access, actor),
     ).rejects.toThrow(/invalid key \(character 4 is not allowed\)/);
-    expect(snapshotDatabase(ctx.dataDir)).toEqual(before);
+    expect(await snapshotDatabase(ctx.dataDir)).toEqual(before);
 
     const content = 'A=1\nMULTI="line one\\nline two"\nQUOTED=\'has # hash\'\n';
     const first = await ctx.secrets.importDotenv({ project: 'acme', environment: 'prod', content }, access, actor);
@@ -139,7 +145,7 @@ describe('secrets', () => {
     await set('acme', 'PUBLIC', 'harmless');
     await set('acme', 'PRIVATE', 'the crown jewels');
     await set('acme-web', 'PUBLIC', 'child');
-    rawSql(
+    await rawSql(
       ctx.dataDir,
       `update secret_versions set ciphertext = (select v.ciphertext from secret_versions v join secrets s on s.id = v.secret_id
          where s.key = 'PRIVATE') where secret_id = (select s.id from secrets s join projects p on p.id = s.project_id
@@ -150,17 +156,16 @@ describe('secrets', () => {
 
   it('should refuse to decrypt a flipped byte in the stored ciphertext', async () => {
     await set('acme', 'K', 'value');
-    const sqlite = new SqliteDatabase(path.join(ctx.dataDir, 'secretsfly.db'));
-    const row = sqlite.prepare('select secret_id, version, ciphertext from secret_versions').get() as {
-      secret_id: string;
-      version: number;
-      ciphertext: Buffer;
-    };
-    row.ciphertext[30]! ^= 0x01; // inside the encrypted bytes, past the format byte and the nonce
-    sqlite
-      .prepare('update secret_versions set ciphertext = ? where secret_id = ? and version = ?')
-      .run(row.ciphertext, row.secret_id, row.version);
-    sqlite.close();
+    const [row] = await selectRows<{ secret_id: string; version: number; ciphertext: Buffer }>(
+      ctx.dataDir,
+      'select secret_id, version, ciphertext from secret_versions',
+    );
+    row!.ciphertext[30]! ^= 0x01; // inside the encrypted bytes, past the format byte and the nonce
+    await writeSql(ctx.dataDir, 'update secret_versions set ciphertext = ? where secret_id = ? and version = ?', [
+      row!.ciphertext,
+      row!.secret_id,
+      row!.version,
+    ]);
     await expect(resolved('acme')).rejects.toThrow(/failed its integrity check/);
   });
 
@@ -201,9 +206,9 @@ describe('secrets', () => {
     await set('acme-web', 'B', 'b1');
     expect(await resolved('acme-web')).toEqual({ A: 'a1', B: 'b1' });
     // Break B's stored ciphertext behind the service's back: a resolve that decrypted B would fail.
-    rawSql(
+    await rawSql(
       ctx.dataDir,
-      `update secret_versions set ciphertext = zeroblob(60) where secret_id = (select id from secrets where key = 'B')`,
+      `update secret_versions set ciphertext = ${blobSql(Buffer.alloc(60))} where secret_id = (select id from secrets where key = 'B')`,
     );
     await set('acme', 'A', 'a2');
     expect(await resolved('acme-web')).toEqual({ A: 'a2', B: 'b1' });

@@ -2,11 +2,15 @@ import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FormClient } from '../helpers/form-client.js';
-import { actor } from '../helpers/test-context.js';
+import { onPostgres } from '../helpers/postgres.js';
+import { actor, selectRows } from '../helpers/test-context.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
-/** Rows in every table of sessions.db, whatever the store calls them. */
-function sessionRows(dataDir: string): number {
+/** Rows in every table of sessions.db, whatever the store calls them; on PostgreSQL, in admin_sessions. */
+async function sessionRows(dataDir: string): Promise<number> {
+  if (onPostgres) {
+    return (await selectRows<{ n: number }>(dataDir, 'select count(*)::int as n from admin_sessions'))[0]!.n;
+  }
   const db = new SqliteDatabase(path.join(dataDir, 'sessions.db'), { readonly: true });
   try {
     const tables = db.prepare("select name from sqlite_master where type = 'table'").all() as { name: string }[];
@@ -50,7 +54,7 @@ describe('what a stranger can do to the UI before signing in', () => {
         }),
       );
     }
-    expect(sessionRows(server.dataDir)).toBe(0);
+    expect(await sessionRows(server.dataDir)).toBe(0);
   });
 
   it('should refuse a cross-site sign-in form, record it, and still sign in from this site', async () => {

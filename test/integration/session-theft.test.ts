@@ -4,7 +4,9 @@ import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FormClient } from '../helpers/form-client.js';
-import { actor, snapshotDatabase, tempDir } from '../helpers/test-context.js';
+import { onPostgres } from '../helpers/postgres.js';
+import { copyDataDir } from '../helpers/stored-values.js';
+import { actor, readAllStored, selectRows, snapshotDatabase } from '../helpers/test-context.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 // express-session's own signer: a forged cookie is exactly what the middleware would accept.
@@ -12,8 +14,11 @@ const { sign } = createRequire(import.meta.url)('cookie-signature') as {
   sign(value: string, secret: string): string;
 };
 
-/** Every string a copy of sessions.db holds: column values, and every string inside JSON ones. */
-function storedStrings(file: string): Set<string> {
+/**
+ * Every string a copy of the session store holds (sessions.db on SQLite, the admin_sessions table
+ * of the copied database on PostgreSQL): column values, and every string inside JSON ones.
+ */
+async function storedStrings(copy: string): Promise<Set<string>> {
   const found = new Set<string>();
   const collect = (value: unknown): void => {
     if (typeof value === 'string') {
@@ -27,7 +32,11 @@ function storedStrings(file: string): Set<string> {
       Object.values(value).forEach(collect);
     }
   };
-  const db = new SqliteDatabase(file);
+  if (onPostgres) {
+    collect(await selectRows(copy, 'select * from admin_sessions'));
+    return found;
+  }
+  const db = new SqliteDatabase(path.join(copy, 'sessions.db'));
   try {
     const tables = db.prepare("select name from sqlite_master where type = 'table'").all() as { name: string }[];
     for (const { name } of tables) collect(db.prepare(`select * from "${name}"`).all());
@@ -60,17 +69,21 @@ describe('a copy of DATA_DIR taken while an admin is signed in', () => {
     expect((await admin.get('/projects/acme/envs/prod/reveal')).text).toContain('hunter2-in-prod');
 
     // What a thief gets: every file, the WAL and the session secret included, while the admin works on.
-    copy = tempDir('stolen-');
-    fs.cpSync(server.dataDir, copy, { recursive: true });
+    copy = await copyDataDir(server.dataDir);
   });
   afterAll(() => server.close());
 
   it('should give no forged cookie a signed-in session: not the stored ids, hashes or anything else', async () => {
-    const secret = fs.readFileSync(path.join(copy, 'session-secret'), 'utf8').trim();
-    const candidates = storedStrings(path.join(copy, 'sessions.db'));
+    // The generated session secret: a file beside sessions.db, or a row every instance reads.
+    const secret = onPostgres
+      ? (
+          await selectRows<{ value: string }>(copy, "select value from server_settings where name = 'session_secret'")
+        )[0]!.value
+      : fs.readFileSync(path.join(copy, 'session-secret'), 'utf8').trim();
+    const candidates = await storedStrings(copy);
     expect(candidates.size).toBeGreaterThan(0);
     const csrfTokens = [...candidates].filter((value) => value.length >= 16);
-    const before = snapshotDatabase(server.dataDir);
+    const before = await snapshotDatabase(server.dataDir);
 
     // The method is sound: the admin's real id, signed this way, is their session.
     const realSid = decodeURIComponent(admin.cookies.get('sf.sid')!).slice(2).split('.')[0]!;
@@ -95,18 +108,16 @@ describe('a copy of DATA_DIR taken while an admin is signed in', () => {
       }
     }
     expect(candidates.has(realSid)).toBe(false);
-    const after = snapshotDatabase(server.dataDir);
+    const after = await snapshotDatabase(server.dataDir);
     expect(after.service_tokens).toEqual(before.service_tokens);
     expect(after.secret_versions).toEqual(before.secret_versions);
   });
 
-  it('should keep no session id, master key or value in any file of the copy', () => {
+  it('should keep no session id, master key or value in any file of the copy', async () => {
     const realSid = decodeURIComponent(admin.cookies.get('sf.sid')!).slice(2).split('.')[0]!;
-    for (const entry of fs.readdirSync(copy, { recursive: true, withFileTypes: true })) {
-      if (!entry.isFile()) continue;
-      const content = fs.readFileSync(path.join(entry.parentPath, entry.name));
-      expect(content.includes(Buffer.from(realSid)), entry.name).toBe(false);
-      expect(content.includes(Buffer.from('hunter2-in-prod')), entry.name).toBe(false);
+    for (const { file, content } of await readAllStored(copy)) {
+      expect(content.includes(Buffer.from(realSid)), path.basename(file)).toBe(false);
+      expect(content.includes(Buffer.from('hunter2-in-prod')), path.basename(file)).toBe(false);
     }
   });
 });

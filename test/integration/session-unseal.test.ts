@@ -35,7 +35,7 @@ describe('an unseal belongs to the admin session that made it', () => {
 
   /** Everything a signed-in session could do with an unsealed root, tried by `other`: all refused as sealed. */
   async function expectSealedFor(other: FormClient) {
-    const before = snapshotDatabase(server.dataDir);
+    const before = await snapshotDatabase(server.dataDir);
     expect((await other.get('/')).text).not.toContain('Unsealed');
     const page = await other.get('/projects/acme/envs/prod');
     expect(page.text).toContain('badge-sealed');
@@ -48,7 +48,7 @@ describe('an unseal belongs to the admin session that made it', () => {
     expect((await other.get(write.location!)).text).toContain('sealed');
     await other.get('/projects/acme/envs/prod/secrets/DB_PASSWORD/history');
     await other.post('/projects/acme/envs/prod/secrets/DB_PASSWORD/rollback', { version: '1' });
-    expect(snapshotDatabase(server.dataDir).secret_versions).toEqual(before.secret_versions);
+    expect((await snapshotDatabase(server.dataDir)).secret_versions).toEqual(before.secret_versions);
   }
 
   it("should show another admin's session the root sealed, and refuse it the values", async () => {

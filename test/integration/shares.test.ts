@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { actor, createTestContext, readAllFiles, ROOT } from '../helpers/test-context.js';
+import { actor, createTestContext, readAllStored, ROOT } from '../helpers/test-context.js';
 import { FormClient } from '../helpers/form-client.js';
 import { call, startTestServer, type TestServer } from '../helpers/test-server.js';
 
@@ -154,7 +154,7 @@ describe('one-time shares over HTTP', () => {
     const marker = 'pl41ntext-share-marker';
     const { json, key } = await create(marker);
     await server.ctx.audit.flush();
-    for (const { file, content } of readAllFiles(server.dataDir)) {
+    for (const { file, content } of await readAllStored(server.dataDir)) {
       expect(content.includes(Buffer.from(marker)), file).toBe(false);
       expect(content.includes(Buffer.from(key)), file).toBe(false);
       expect(content.includes(Buffer.from((json.creator_key as string).slice(5))), file).toBe(false);

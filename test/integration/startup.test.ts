@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FormClient } from '../helpers/form-client.js';
-import { ROOT, runCli, tempDir } from '../helpers/test-context.js';
+import { engineEnv, ROOT, runCli, tempDir } from '../helpers/test-context.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 const setupToken = (server: TestServer) => /token=([A-Za-z0-9_-]+)/.exec(server.announced.join('\n'))![1]!;
@@ -76,9 +76,11 @@ describe('starting the server', () => {
 
   it('should stop the server and free its port when npm start gets SIGTERM', async () => {
     const port = await freePort();
+    const dataDir = tempDir();
+    const engine = await engineEnv(dataDir);
     const npm = spawn('npm', ['start', '--silent'], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: tempDir(), PORT: String(port) },
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: dataDir, PORT: String(port), ...engine },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';

@@ -1,9 +1,7 @@
-import SqliteDatabase from 'better-sqlite3';
-import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InvalidRequest, InvalidToken, NotFound } from '../../src/errors.js';
 import { parseDuration } from '../../src/tokens/token-duration.js';
-import { actor, createTestContext, readAllFiles } from '../helpers/test-context.js';
+import { actor, createTestContext, readAllStored, selectRows } from '../helpers/test-context.js';
 
 type Ctx = Awaited<ReturnType<typeof createTestContext>>;
 
@@ -39,7 +37,7 @@ describe('service tokens', () => {
     });
     await ctx.close();
     const secretPart = token.slice(22);
-    for (const { file, content } of readAllFiles(ctx.dataDir)) {
+    for (const { file, content } of await readAllStored(ctx.dataDir)) {
       expect(content.includes(secretPart), file).toBe(false);
     }
   });
@@ -105,10 +103,8 @@ describe('service tokens', () => {
 
   it('should keep only the hash in the database', async () => {
     const { token } = await ctx.tokens.create({ project: 'acme', environment: 'prod', access: 'read' }, actor);
-    const sqlite = new SqliteDatabase(path.join(ctx.dataDir, 'secretsfly.db'), { readonly: true });
-    const row = sqlite.prepare('select * from service_tokens').get() as Record<string, unknown>;
-    sqlite.close();
-    expect((row.token_hash as Buffer).length).toBe(32);
-    expect(JSON.stringify(row)).not.toContain(token.slice(22));
+    const [row] = await selectRows<Record<string, unknown>>(ctx.dataDir, 'select * from service_tokens');
+    expect((row!.token_hash as Buffer).length).toBe(32);
+    expect(JSON.stringify(row!)).not.toContain(token.slice(22));
   });
 });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { actor, readAllFiles } from '../helpers/test-context.js';
+import { onPostgres } from '../helpers/postgres.js';
+import { actor, readAllFiles, readAllStored, selectRows } from '../helpers/test-context.js';
 import { FormClient } from '../helpers/form-client.js';
 import { call, startTestServer, type TestServer } from '../helpers/test-server.js';
 
@@ -96,17 +97,25 @@ describe('admin web UI over HTTP', () => {
     expect(reveal.headers.get('cache-control')).toBe('no-store');
     expect(reveal.text).toContain('<meta http-equiv="refresh" content="180;url&#x3D;/projects/acme/envs/prod">');
 
-    const sessionFiles = readAllFiles(server.dataDir).filter(({ file }) => file.includes('sessions.db'));
-    expect(sessionFiles.length).toBeGreaterThan(0);
-    for (const { file, content } of readAllFiles(server.dataDir)) {
+    // Sessions are stored: in sessions.db beside SQLite's file, in admin_sessions on PostgreSQL.
+    if (!onPostgres) {
+      const sessionFiles = readAllFiles(server.dataDir).filter(({ file }) => file.includes('sessions.db'));
+      expect(sessionFiles.length).toBeGreaterThan(0);
+    }
+    for (const { file, content } of await readAllStored(server.dataDir)) {
       expect(content.includes(Buffer.from(masterKey)), file).toBe(false);
       expect(content.includes(Buffer.from('v4lue-never-in-a-session')), file).toBe(false);
     }
     // A session holds the user id, when it signed in, the CSRF token and flash messages, nothing else.
-    const { default: Sqlite } = await import('better-sqlite3');
-    const db = new Sqlite(`${server.dataDir}/sessions.db`, { readonly: true });
-    const rows = db.prepare("select data as sess from admin_sessions where data <> ''").all() as { sess: string }[];
-    db.close();
+    const sessionsQuery = "select data as sess from admin_sessions where data <> ''";
+    let rows: { sess: string }[];
+    if (onPostgres) rows = await selectRows(server.dataDir, sessionsQuery);
+    else {
+      const { default: Sqlite } = await import('better-sqlite3');
+      const db = new Sqlite(`${server.dataDir}/sessions.db`, { readonly: true });
+      rows = db.prepare(sessionsQuery).all() as { sess: string }[];
+      db.close();
+    }
     expect(rows.length).toBeGreaterThan(0);
     for (const row of rows) {
       expect(
@@ -154,7 +163,7 @@ describe('admin web UI over HTTP', () => {
       secrets: {},
     });
     expect((await admin.get('/projects/shown-once/tokens')).text).not.toContain(tokenValue);
-    for (const { file, content } of readAllFiles(server.dataDir)) {
+    for (const { file, content } of await readAllStored(server.dataDir)) {
       expect(content.includes(Buffer.from(key)), file).toBe(false);
       expect(content.includes(Buffer.from(tokenValue.slice(25))), file).toBe(false);
     }

@@ -14,7 +14,7 @@ describe('admin users', () => {
 
   it('should store a salted memory-hard hash and verify only the right password', async () => {
     await ctx.users.create('alice', 'correct horse battery', actor);
-    const { users } = snapshotDatabase(ctx.dataDir) as { users: { password_hash: string }[] };
+    const { users } = (await snapshotDatabase(ctx.dataDir)) as { users: { password_hash: string }[] };
     expect(users[0]!.password_hash).toMatch(/^scrypt\$1\$\d+\$8\$1\$/);
     expect(users[0]!.password_hash).not.toContain('correct horse');
     expect(await ctx.users.verify('alice', 'correct horse battery')).toMatchObject({ username: 'alice' });

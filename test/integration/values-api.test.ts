@@ -21,8 +21,8 @@ describe('odd values through the HTTP API', () => {
     call(server, `/api/v1/secrets/${key}`, { method: 'PUT', token, masterKey, body });
   const pull = (query = '') => call(server, `/api/v1/secrets${query}`, { token, masterKey });
   // What a refused write must leave alone (the token's last_used_at moves on any call, as it should).
-  const stored = () => {
-    const { secrets, secret_versions, root_keys } = snapshotDatabase(server.dataDir);
+  const stored = async () => {
+    const { secrets, secret_versions, root_keys } = await snapshotDatabase(server.dataDir);
     return { secrets, secret_versions, root_keys };
   };
 
@@ -57,27 +57,27 @@ describe('odd values through the HTTP API', () => {
   });
 
   it('should refuse a lone surrogate with 400 naming the key, and store nothing', async () => {
-    const before = stored();
+    const before = await stored();
     for (const rawBody of ['{"value":"abc\\ud800"}', '{"value":"\\udc00abc"}']) {
       const res = await call(server, '/api/v1/secrets/HALF_PAIR', { method: 'PUT', token, masterKey, rawBody });
       expect(res.status).toBe(400);
       expect(res.json.error.code).toBe('invalid_request');
       expect(res.json.error.message).toContain('HALF_PAIR');
     }
-    expect(stored()).toEqual(before);
+    expect(await stored()).toEqual(before);
     // A whole pair is fine and comes back as it went in.
     expect((await put('EMOJI', { value: '\ud83d\ude00' })).status).toBe(200);
     expect((await pull()).json.secrets.EMOJI).toBe('😀');
   });
 
   it('should refuse a NUL character with 400 naming the key, and store nothing', async () => {
-    const before = stored();
+    const before = await stored();
     const res = await put('WITH_NUL', { value: 'before\u0000after' });
     expect(res.status).toBe(400);
     expect(res.json.error.code).toBe('invalid_request');
     expect(res.json.error.message).toContain('WITH_NUL');
     expect(res.json.error.message).not.toContain('before');
-    expect(stored()).toEqual(before);
+    expect(await stored()).toEqual(before);
   });
 
   it('should keep a leading byte order mark in every format', async () => {

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { type RunningServer, startServer } from '../../src/http/server.js';
 import { createLogger } from '../../src/logger.js';
-import { actor, FAST_KDF, snapshotDatabase, tempDir } from '../helpers/test-context.js';
+import { actor, engineEnv, FAST_KDF, snapshotDatabase, tempDir } from '../helpers/test-context.js';
 import { call } from '../helpers/test-server.js';
 
 describe('the warm-up before a server listens', () => {
@@ -22,7 +22,13 @@ describe('the warm-up before a server listens', () => {
 
     const logLines: string[] = [];
     server = await startServer(
-      loadConfig({ DATA_DIR: dataDir, PORT: '0', AVAILABLE_ENVIRONMENTS: 'prod', API_RATE_LIMIT_PER_MINUTE: '2' }),
+      loadConfig({
+        DATA_DIR: dataDir,
+        PORT: '0',
+        AVAILABLE_ENVIRONMENTS: 'prod',
+        API_RATE_LIMIT_PER_MINUTE: '2',
+        ...(await engineEnv(dataDir)),
+      }),
       {
         logger: createLogger('debug', (line) => logLines.push(line)),
         announce: () => {},
@@ -34,7 +40,7 @@ describe('the warm-up before a server listens', () => {
     });
     expect(fs.readdirSync(scratch)).toEqual([]);
     await server.ctx.audit.flush();
-    const rows = snapshotDatabase(dataDir);
+    const rows = await snapshotDatabase(dataDir);
     expect(rows.projects).toEqual([]);
     expect(rows.service_tokens).toEqual([]);
     expect((rows.audit_events as { action: string }[]).map((e) => e.action)).not.toContain('token_rejected');
