@@ -12,7 +12,8 @@ const onPostgres = process.env.SECRETSFLY_TEST_ENGINE === 'postgres';
  * included, runs on both engines.
  */
 const SQLITE_ONLY = [
-  // backup and restore copy secretsfly.db; with DATABASE_URL `backup` refuses and names pg_dump.
+  // SQLite's online backup of secretsfly.db under a writing server, the DATA_DIR in-use lock
+  // (PostgreSQL's backup and restore: test/postgres/copy.test.ts and test/cli/cli-admin.test.ts).
   'test/deploy/backup.test.ts',
   // PRAGMA data_version between two SQLite connections; PostgreSQL's change stamp is another mechanism.
   'test/unit/changes.test.ts',
@@ -26,10 +27,13 @@ const SQLITE_ONLY = [
   'test/cli/datadir-unusable.test.ts',
 ];
 
+/** Whose subject is PostgreSQL itself (several instances, copying into it): the PostgreSQL pass only. */
+const POSTGRES_ONLY = ['test/multi/**', 'test/postgres/**'];
+
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    exclude: ['**/node_modules/**', ...(onPostgres ? SQLITE_ONLY : [])],
+    exclude: ['**/node_modules/**', ...(onPostgres ? SQLITE_ONLY : POSTGRES_ONLY)],
     globalSetup: ['test/setup/postgres.ts'],
     // CLI and integration tests run real scrypt derivations and child processes.
     testTimeout: 60_000,

@@ -4,7 +4,7 @@ import type { Config } from './config.js';
 import { createKdf, type Kdf, type KdfParams } from './crypto/kdf.js';
 import { migrateToLatest } from './db/migrate.js';
 import { type DatabaseHandle, type OpenOptions, openConfiguredDatabase, truncateWal } from './db/open.js';
-import { unreachablePostgres } from './db/postgres.js';
+import { assertSecretsflyDatabase, unreachablePostgres } from './db/postgres.js';
 import { limitStores } from './http/rate-limit-store.js';
 import { createEnvironmentService } from './environments/environment.service.js';
 import { createKeyService } from './keys/key.service.js';
@@ -35,6 +35,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
   const now = overrides.now ?? (() => new Date());
   const database: DatabaseHandle = openConfiguredDatabase(config, open);
   try {
+    if (database.engine === 'postgres' && open.create === false) await assertSecretsflyDatabase(database);
     await migrateToLatest(database.db);
   } catch (error) {
     await database.close();

@@ -40,7 +40,11 @@ export function registerCopyCommand(program: Command): void {
         await migrateToLatest(target.db);
         const counts = await copyDatabase(source.db, target.db);
         // The chain is recomputed from what PostgreSQL returns: the copy holds together as a log.
-        const audit = createAuditService({ db: target.db, now: () => new Date(), logger: { error: () => undefined, warn: () => undefined } });
+        const audit = createAuditService({
+          db: target.db,
+          now: () => new Date(),
+          logger: { error: () => undefined, warn: () => undefined },
+        });
         const verified = await audit.verify();
         if (globals(command).json) printJson({ from: source.file, to, tables: counts, audit: verified });
         else {

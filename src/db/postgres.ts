@@ -73,6 +73,20 @@ export function unreachablePostgres(error: unknown, url: string): unknown {
     : error;
 }
 
+/**
+ * For commands that must not create a database (all but a few, as with SQLite's missing file): an
+ * empty PostgreSQL database is refused, naming where it looked and what starts one.
+ */
+export async function assertSecretsflyDatabase(database: { db: Kysely<Database>; location: string }): Promise<void> {
+  const found = await sql<{ n: number }>`select count(*) as n from information_schema.tables
+    where table_schema = current_schema() and table_name = 'kysely_migration'`.execute(database.db);
+  if (Number(found.rows[0]?.n ?? 0) === 0) {
+    throw new ConfigError([
+      `no secretsfly database at ${database.location} (DATABASE_URL): start one with \`secretsfly migrate\`, or copy one in with \`secretsfly copy --to\``,
+    ]);
+  }
+}
+
 /** Takes the write lock in `trx`, waiting at most `lockWaitMs` for it when given. */
 export async function takeWriteLock(trx: Kysely<Database>, lockWaitMs?: number): Promise<void> {
   if (lockWaitMs !== undefined) {

@@ -18,7 +18,7 @@ import type { TokenAccess, TokenKind } from './token.table.js';
  */
 const TOKEN_FORMAT = /^sfst_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
 /** last_used_at is a hint, not a log: refreshing it at most once a minute keeps pulls free of writes. */
-const TOUCH_INTERVAL_MS = 60_000;
+export const TOUCH_INTERVAL_MS = 60_000;
 
 export interface AuthenticatedToken {
   readonly id: string;

@@ -7,6 +7,7 @@ import { tokenRepository } from './token.repository.js';
 const TOUCH_BATCH_MS = 100;
 /** A busy database (a long re-encryption elsewhere) is not waited for: the stamp is a hint. */
 const TOUCH_LOCK_WAIT_MS = 100;
+const MAX_REMEMBERED = 10_000;
 
 /**
  * `last_used_at` is a hint, not a record: stamps are written in one transaction 100 ms after the
@@ -14,8 +15,15 @@ const TOUCH_LOCK_WAIT_MS = 100;
  * busy database is dropped: the next use a minute on stamps again. `flush` writes what is pending
  * (at shutdown).
  */
-export function createTouchBatch(db: Kysely<Database>) {
+export function createTouchBatch(db: Kysely<Database>, intervalMs: number) {
   const pending = new Map<string, string>();
+  /**
+   * When this process last stamped each token. The token row a request sees may be cached from
+   * before that stamp (on PostgreSQL a stamp does not move the change stamp: migrations
+   * 2026-11-26), so this keeps "at most once a minute" without re-reading the row. Bounded: emptied
+   * whenever it passes MAX_REMEMBERED (then at most one extra stamp per token).
+   */
+  const stamped = new Map<string, number>();
   let timer: NodeJS.Timeout | undefined;
 
   async function flush(): Promise<void> {
@@ -34,6 +42,11 @@ export function createTouchBatch(db: Kysely<Database>) {
   }
 
   function touch(id: string, at: string): void {
+    const when = Date.parse(at);
+    const last = stamped.get(id);
+    if (last !== undefined && when - last <= intervalMs) return;
+    if (stamped.size >= MAX_REMEMBERED) stamped.clear();
+    stamped.set(id, when);
     pending.set(id, at);
     timer ??= setTimeout(() => void flush(), TOUCH_BATCH_MS).unref();
   }

@@ -12,7 +12,7 @@ import type { KeyAccess, KeyService } from '../keys/key.service.js';
 import type { Keystore } from '../keys/keystore.js';
 import type { ProjectService } from '../projects/project.service.js';
 import type { SecretService } from '../secrets/secret.service.js';
-import { createTokenAuthentication, hashToken } from './token-auth.js';
+import { createTokenAuthentication, hashToken, TOUCH_INTERVAL_MS } from './token-auth.js';
 import { createTouchBatch } from './token-touch.js';
 import { tokenRepository } from './token.repository.js';
 import type { TokenAccess, TokenKind } from './token.table.js';
@@ -46,7 +46,7 @@ export function createTokenService(deps: {
   scrub: () => boolean;
 }) {
   const { db, projects, environments, keys, secrets, keystore, audit, now, scrub } = deps;
-  const touches = createTouchBatch(db);
+  const touches = createTouchBatch(db, TOUCH_INTERVAL_MS);
   const { authenticate } = createTokenAuthentication({ ...deps, touch: touches.touch });
 
   /**

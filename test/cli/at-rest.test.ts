@@ -8,7 +8,6 @@ import {
   DATABASE_DUMP,
   readAllStored,
   failCiphertextUpdates,
-  rawSql,
   removeFault,
   runCli,
   snapshotDatabase,

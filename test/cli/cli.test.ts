@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliResult, runCli, snapshotDatabase, tempDir, succeeded } from '../helpers/test-context.js';
+import { runCli, snapshotDatabase, tempDir, succeeded } from '../helpers/test-context.js';
 
 describe('secretsfly CLI', () => {
   let dataDir: string;

@@ -5,7 +5,6 @@ import {
   actor,
   createTestContext,
   failCiphertextUpdates,
-  rawSql,
   removeFault,
   snapshotDatabase,
 } from '../helpers/test-context.js';

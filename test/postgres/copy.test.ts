@@ -147,7 +147,7 @@ describe('secretsfly copy --to', () => {
     expect(report.tables.shares).toBe(1);
 
     // The same rows, the same bytes (Buffers compare by content).
-    const before = snapshotDatabase(source);
+    const before = await snapshotDatabase(source);
     const after = await rowsOf(url);
     for (const table of TABLES) expect(sortRows(after[table]!), table).toEqual(sortRows(before[table]!));
 
