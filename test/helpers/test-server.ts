@@ -72,7 +72,8 @@ export async function call(server: { url: string }, path: string, options: ApiCa
 /** `secretsfly serve` as a child process on an ephemeral port; resolves once it prints its URL. */
 export async function spawnServe(
   dataDir: string,
-  env: Record<string, string> = {},
+  /** A variable set to undefined is left out (DATABASE_URL: undefined serves SQLite in either pass). */
+  env: Record<string, string | undefined> = {},
 ): Promise<{ child: ChildProcess; url: string; output: () => string }> {
   const engine = await engineEnv(dataDir);
   return new Promise((resolve, reject) => {

@@ -106,7 +106,8 @@ describe('admin web UI over HTTP', () => {
       expect(content.includes(Buffer.from(masterKey)), file).toBe(false);
       expect(content.includes(Buffer.from('v4lue-never-in-a-session')), file).toBe(false);
     }
-    // A session holds the user id, when it signed in, the CSRF token and flash messages, nothing else.
+    // A session holds the user id, when it signed in, the CSRF token, flash messages and (several
+    // instances) which instance holds its unseal: nothing else.
     const sessionsQuery = "select data as sess from admin_sessions where data <> ''";
     let rows: { sess: string }[];
     if (onPostgres) rows = await selectRows(server.dataDir, sessionsQuery);
@@ -120,7 +121,7 @@ describe('admin web UI over HTTP', () => {
     for (const row of rows) {
       expect(
         Object.keys(JSON.parse(row.sess)).every((name) =>
-          ['cookie', 'csrfToken', 'userId', 'signedInAt', 'flash'].includes(name),
+          ['cookie', 'csrfToken', 'userId', 'signedInAt', 'flash', 'unsealedOn'].includes(name),
         ),
       ).toBe(true);
     }

@@ -42,8 +42,9 @@ let shareLink: string;
 /** A fresh, empty PostgreSQL database. */
 const newDatabase = () => databaseUrlFor(tempDir(), serverUrl);
 
+/** The CLI on SQLite in `dataDir` (in either pass), unless `env` names a DATABASE_URL. */
 const cli = (args: string[], dataDir: string, env: Record<string, string> = {}) =>
-  runCli(args, { dataDir, env: { ...ENV, ...env } });
+  runCli(args, { dataDir, env: { ...ENV, DATABASE_URL: undefined, ...env } });
 /** The CLI on the PostgreSQL database at `url` (DATA_DIR is an empty folder it does not use). */
 const onPostgres = (args: string[], url: string, env: Record<string, string> = {}) =>
   cli(args, tempDir(), { DATABASE_URL: url, ...env });
@@ -112,7 +113,7 @@ beforeAll(async () => {
     await cli(['token', 'create', 'acme', 'prod', '--classic', '--write'], source),
   ).stdout.trim();
   succeeded(await cli(['user', 'create', 'admin'], source, { SECRETSFLY_PASSWORD: 'a long admin password' }));
-  const server = await spawnServe(source, ENV);
+  const server = await spawnServe(source, { ...ENV, DATABASE_URL: undefined });
   try {
     shareLink = succeeded(
       await cli(['share', 'create', 'shared once'], source, {
@@ -147,7 +148,7 @@ describe('secretsfly copy --to', () => {
     expect(report.tables.shares).toBe(1);
 
     // The same rows, the same bytes (Buffers compare by content).
-    const before = await snapshotDatabase(source);
+    const before = await snapshotDatabase(source, { engine: 'sqlite' });
     const after = await rowsOf(url);
     for (const table of TABLES) expect(sortRows(after[table]!), table).toEqual(sortRows(before[table]!));
 
@@ -197,9 +198,10 @@ describe('secretsfly copy --to', () => {
     // SQLite does not enforce varchar lengths, PostgreSQL does: the last table copied holds a row too long.
     const faulty = tempDir();
     fs.cpSync(source, faulty, { recursive: true });
-    rawSql(
+    await rawSql(
       faulty,
       `update audit_events set user_agent = '${'x'.repeat(600)}' where seq = (select max(seq) from audit_events)`,
+      { engine: 'sqlite' },
     );
     const url = await newDatabase();
     const failed = await cli(['copy', '--to', url], faulty);
