@@ -12,11 +12,21 @@ import type pg from 'pg';
 /** Epoch milliseconds by the database's clock: windows agree across instances whatever their clocks. */
 const DB_NOW = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
 
+/** Keys remembered as over their limit, at most (each until its window ends). */
+const MAX_BLOCKED = 10_000;
+
 export class DatabaseRateStore implements Store {
   readonly prefix: string;
   readonly localKeys = false;
   #windowMs = 60_000;
+  #limit: number | undefined;
   readonly #pool: pg.Pool;
+  /**
+   * Keys the database said are over their limit, until their window ends: a flood from one client
+   * is answered 429 here without a write per request. Only a refusal is remembered, never an
+   * allowance, so no instance lets more through than the shared count allows.
+   */
+  readonly #blocked = new Map<string, { hits: number; resetAt: number }>();
 
   constructor(pool: pg.Pool, prefix: string) {
     this.#pool = pool;
@@ -25,6 +35,7 @@ export class DatabaseRateStore implements Store {
 
   init(options: Options): void {
     this.#windowMs = options.windowMs;
+    this.#limit = typeof options.limit === 'number' ? options.limit : undefined;
   }
 
   async get(key: string): Promise<ClientRateLimitInfo | undefined> {
@@ -37,6 +48,12 @@ export class DatabaseRateStore implements Store {
   }
 
   async increment(key: string): Promise<ClientRateLimitInfo> {
+    const blocked = this.#blocked.get(key);
+    if (blocked && blocked.resetAt > Date.now()) {
+      blocked.hits += 1;
+      return { totalHits: blocked.hits, resetTime: new Date(blocked.resetAt) };
+    }
+    this.#blocked.delete(key);
     const { rows } = await this.#pool.query<{ hits: number; reset_at: number }>({
       name: 'secretsfly_limit_increment',
       text: `insert into rate_limits (key, hits, reset_at) values ($1, 1, ${DB_NOW} + $2::bigint)
@@ -47,7 +64,12 @@ export class DatabaseRateStore implements Store {
       values: [this.#key(key), this.#windowMs],
     });
     const row = rows[0]!;
-    return { totalHits: row.hits, resetTime: new Date(Number(row.reset_at)) };
+    const resetAt = Number(row.reset_at);
+    if (this.#limit !== undefined && row.hits > this.#limit) {
+      if (this.#blocked.size >= MAX_BLOCKED) this.#blocked.clear();
+      this.#blocked.set(key, { hits: row.hits, resetAt });
+    }
+    return { totalHits: row.hits, resetTime: new Date(resetAt) };
   }
 
   async decrement(key: string): Promise<void> {
@@ -59,6 +81,7 @@ export class DatabaseRateStore implements Store {
   }
 
   async resetKey(key: string): Promise<void> {
+    this.#blocked.delete(key);
     await this.#pool.query('delete from rate_limits where key = $1', [this.#key(key)]);
   }
 

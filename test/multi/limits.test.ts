@@ -2,6 +2,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Cluster, startCluster } from '../helpers/cluster.js';
+import { queryPostgres } from '../helpers/postgres.js';
 import { FormClient } from '../helpers/form-client.js';
 import { ROOT, succeeded } from '../helpers/test-context.js';
 import { call } from '../helpers/test-server.js';
@@ -122,5 +123,12 @@ describe('limits across several instances', () => {
       call({ url: cluster.url }, '/api/v1/secrets', { token: keyed, headers: from }),
     );
     expect(answers).toEqual([...times(API_LIMIT, 200), ...times(6, 429)]);
+    // A flood past the limit costs no write per request: each instance remembers the refusal.
+    await statuses(30, () => call({ url: cluster.url }, '/api/v1/secrets', { token: keyed, headers: from }));
+    const [counted] = await queryPostgres(
+      cluster.databaseUrl,
+      "select hits from rate_limits where key like 'api:%100.4'",
+    );
+    expect(counted.hits).toBeLessThanOrEqual(API_LIMIT + 3);
   });
 });
