@@ -7,6 +7,7 @@ import { registerAdminCommands } from './commands/admin.js';
 import { registerBenchCommand } from './commands/bench.js';
 import { registerClientCommands } from './commands/client.js';
 import { registerCopyCommand } from './commands/copy.js';
+import { registerLoginCommands } from './commands/login.js';
 import { registerServerCommands } from './commands/server.js';
 import { registerShareCommands } from './commands/share.js';
 import { registerProjectCommands } from './commands/project.js';
@@ -29,6 +30,7 @@ function buildProgram(): Command {
   registerTokenCommands(program);
   registerServerCommands(program);
   registerClientCommands(program);
+  registerLoginCommands(program);
   registerBenchCommand(program);
   registerShareCommands(program);
   registerCopyCommand(program);

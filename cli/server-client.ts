@@ -1,10 +1,29 @@
+import { clientCredentials } from './client-config.js';
 import { CliError } from './io.js';
 
-/** SECRETSFLY_URL, without a trailing slash. */
+/** The server a client command talks to, without a trailing slash: SECRETSFLY_URL, else the folder's login. */
 export function serverUrl(): string {
-  const url = process.env.SECRETSFLY_URL?.trim().replace(/\/+$/, '');
-  if (!url) throw new CliError('SECRETSFLY_URL is not set (e.g. https://secrets.example.com)');
-  return url;
+  return clientCredentials().url;
+}
+
+/** The token a client command presents: SECRETSFLY_TOKEN, else the folder's login. */
+export function clientToken(): string {
+  return clientCredentials().token;
+}
+
+/** What to do about a refusal, for the ones people meet most. */
+function nextStep(status: number, body: string): string {
+  const code = /"code":"([a-z_]+)"/.exec(body)?.[1];
+  if (code === 'invalid_token')
+    return ": the token is revoked, expired or mistyped: get a new one (secretsfly token create) and run 'secretsfly login' again";
+  if (code === 'invalid_master_key')
+    return ': check SECRETSFLY_MASTER_KEY or --master-key-file (the key of the root project, as printed when it was created or last rotated)';
+  if (code === 'forbidden' && /read[- ]only|read_write/i.test(body))
+    return ': the token is read-only: create one with --write';
+  if (code === 'rate_limited') return ': wait a minute, then try again';
+  if (code === 'too_large') return ': the value is larger than the server accepts (MAX_SECRET_BYTES)';
+  if (status >= 500) return ': the server failed; try again, and tell its operator if it persists';
+  return '';
 }
 
 /**
@@ -45,7 +64,7 @@ export async function callServer(url: string, init: RequestInit = {}): Promise<s
     } catch {
       // not our JSON: the status alone
     }
-    throw new CliError(`the server refused: ${message}`);
+    throw new CliError(`the server refused: ${message}${nextStep(response.status, body)}`);
   }
   return body;
 }

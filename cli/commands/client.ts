@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import { globals } from '../context.js';
 import { CliError, readMasterKeyText, UsageError } from '../io.js';
-import { callServer, serverUrl } from '../server-client.js';
+import { callServer, clientToken, serverUrl } from '../server-client.js';
 
 interface ClientOptions {
   masterKeyFile?: string;
@@ -12,11 +12,8 @@ type Format = 'json' | 'dotenv' | 'shell';
 
 const isKeyedToken = (token: string): boolean => token.startsWith('sfst_k1_');
 
-function tokenFromEnv(): string {
-  const token = process.env.SECRETSFLY_TOKEN;
-  if (!token) throw new CliError('SECRETSFLY_TOKEN is not set');
-  return token;
-}
+/** SECRETSFLY_TOKEN, else the token `secretsfly login` saved for this folder (client-config.ts). */
+const tokenFromEnv = clientToken;
 
 /** GET /api/v1/secrets with a classic SECRETSFLY_TOKEN and the master key; any failure is one line. */
 async function fetchClassic(token: string, options: ClientOptions, format: Format): Promise<string> {

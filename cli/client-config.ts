@@ -1,0 +1,156 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { CliError } from './io.js';
+
+/**
+ * What `secretsfly login` stored: a server URL and a token per directory tree, in the user's config
+ * ($XDG_CONFIG_HOME/secretsfly/logins.json, else ~/.config/secretsfly/), never in the repository.
+ * The way `doppler setup` scopes a token to a folder: a command run anywhere below a logged-in
+ * folder uses that folder's login; the nearest one wins.
+ *
+ * Which server and token a client command uses, first found wins, per setting:
+ *   1. SECRETSFLY_URL / SECRETSFLY_TOKEN in the environment,
+ *   2. the login of the nearest logged-in folder at or above the current directory.
+ * A saved token is only ever sent to the URL it was saved with: with SECRETSFLY_URL naming another
+ * server, and the token coming from the login, the command refuses rather than send it there.
+ */
+
+export interface Login {
+  readonly url: string;
+  readonly token: string;
+  readonly savedAt: string;
+}
+
+interface LoginsFile {
+  readonly version: 1;
+  readonly logins: Record<string, Login>;
+}
+
+const FILE = 'logins.json';
+
+export function configDir(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_CONFIG_HOME?.trim() || path.join(os.homedir(), '.config');
+  return path.join(base, 'secretsfly');
+}
+
+const loginsPath = () => path.join(configDir(), FILE);
+
+/** The file's logins; none when there is no file. Bad permissions or content: one line saying what to do. */
+export function readLogins(): Record<string, Login> {
+  const file = loginsPath();
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return {};
+    if (code === 'ELOOP') throw new CliError(`${file} is a symbolic link: replace it with the file itself`);
+    throw new CliError(`cannot read ${file} (${code}): fix its permissions or remove it`);
+  }
+  try {
+    const stat = fs.fstatSync(fd);
+    if (typeof process.getuid === 'function' && stat.uid !== process.getuid()) {
+      throw new CliError(`${file} belongs to another user: remove it, then run 'secretsfly login' again`);
+    }
+    if ((stat.mode & 0o077) !== 0) {
+      throw new CliError(
+        `${file} can be read by other users (mode ${(stat.mode & 0o777).toString(8)}), and it holds tokens: run 'chmod 600 ${file}', and consider revoking the tokens in it`,
+      );
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(fs.readFileSync(fd, 'utf8'));
+    } catch {
+      throw new CliError(`${file} is not valid JSON: fix it, or remove it and run 'secretsfly login' again`);
+    }
+    const logins = (parsed as Partial<LoginsFile> | null)?.logins;
+    if ((parsed as Partial<LoginsFile> | null)?.version !== 1 || typeof logins !== 'object' || logins === null) {
+      throw new CliError(`${file} is not a secretsfly login file: remove it and run 'secretsfly login' again`);
+    }
+    for (const [dir, login] of Object.entries(logins)) {
+      if (typeof login?.url !== 'string' || typeof login.token !== 'string' || !path.isAbsolute(dir)) {
+        throw new CliError(`${file} has a malformed login for ${dir}: run 'secretsfly logout' there, then login again`);
+      }
+    }
+    return logins;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Replaces the file, private from its first byte: a new file in a 0700 folder, then renamed over. */
+export function writeLogins(logins: Record<string, Login>): void {
+  const dir = configDir();
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = loginsPath();
+  const temporary = `${file}.${process.pid}.${Date.now()}.tmp`;
+  const content: LoginsFile = { version: 1, logins };
+  const fd = fs.openSync(temporary, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+  try {
+    fs.writeSync(fd, `${JSON.stringify(content, null, 2)}\n`);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(temporary, file);
+}
+
+/** The directory a command runs in, as the logins name it (symbolic links resolved). */
+export function currentDir(): string {
+  try {
+    return fs.realpathSync(process.cwd());
+  } catch {
+    return path.resolve(process.cwd());
+  }
+}
+
+/** The nearest logged-in folder at or above `dir`, with its login. */
+export function loginFor(dir: string, logins = readLogins()): { dir: string; login: Login } | undefined {
+  for (let at = dir; ; at = path.dirname(at)) {
+    const login = logins[at];
+    if (login) return { dir: at, login };
+    if (path.dirname(at) === at) return undefined;
+  }
+}
+
+/** A server URL as the user typed it: http(s) only, without a trailing slash, or one line saying what is wrong. */
+export function checkServerUrl(raw: string, what: string): string {
+  const text = raw.trim().replace(/\/+$/, '');
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || !url.host) {
+    throw new CliError(
+      `${what} must be the server's address with its scheme, e.g. https://${text.replace(/^[a-z]+:\/\//i, '') || 'secrets.example.com'}`,
+    );
+  }
+  if (url.username || url.password) throw new CliError(`${what} must not hold a user name or password`);
+  return text;
+}
+
+/** The server and token a client command uses (the order is in this file's header). */
+export function clientCredentials(): { url: string; token: string; from: string } {
+  const envUrl = process.env.SECRETSFLY_URL?.trim()
+    ? checkServerUrl(process.env.SECRETSFLY_URL, 'SECRETSFLY_URL')
+    : undefined;
+  const envToken = process.env.SECRETSFLY_TOKEN?.trim() || undefined;
+  const saved = envToken && envUrl ? undefined : loginFor(currentDir());
+  const url = envUrl ?? saved?.login.url;
+  const token = envToken ?? saved?.login.token;
+  if (!url || !token) {
+    const missing = !url && !token ? 'no server and no token' : !url ? 'no server' : 'no token';
+    throw new CliError(
+      `${missing} for this folder: run 'secretsfly login' here (or set SECRETSFLY_URL and SECRETSFLY_TOKEN)`,
+    );
+  }
+  if (!envToken && saved && url !== saved.login.url) {
+    throw new CliError(
+      `SECRETSFLY_URL (${url}) is not the server the login of ${saved.dir} is for (${saved.login.url}): its token goes to that server only. Unset SECRETSFLY_URL, or set SECRETSFLY_TOKEN too`,
+    );
+  }
+  return { url, token, from: envToken ? 'SECRETSFLY_TOKEN' : `the login of ${saved!.dir}` };
+}
