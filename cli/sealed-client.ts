@@ -4,8 +4,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseKeyedToken, tokenProof } from '../src/crypto/scoped-keys.js';
 import { openSealedPull, type OpenedSecret, type PullMemory, SealedPullRefused } from '../src/secrets/sealed-pull.js';
-import { CliError } from './io.js';
-import { callServer } from './server-client.js';
+import {
+  describeAge,
+  type FallbackCopy,
+  fallbackFile,
+  forgetFallback,
+  loadFallback,
+  saveFallback,
+} from './fallback.js';
+import { CliError, say } from './io.js';
+import { callServer, ServerRefused, ServerUnavailable } from './server-client.js';
 
 /**
  * The zero-knowledge pull from the client's side (docs/crypto.md): only the token's authentication
@@ -87,21 +95,60 @@ function writeMemory(file: string, memory: PullMemory): void {
   fs.renameSync(temporary, file);
 }
 
-/** GET /api/v1/secrets?format=sealed with the token's proof, verified and decrypted here. */
-export async function pullSealed(url: string, token: string): Promise<Map<string, OpenedSecret>> {
+/** `run`'s fallback on the last sealed answer (fallback.ts): how old it may be, and where it is kept. */
+export interface FallbackOptions {
+  readonly maxAgeSeconds: number;
+  readonly file?: string | undefined;
+}
+
+/**
+ * GET /api/v1/secrets?format=sealed with the token's proof, verified and decrypted here. Every
+ * verified answer is kept as the sealed copy; with `fallback`, an unreachable or failing server
+ * (never a refusal) makes it use that copy, verified the same way, and say so.
+ */
+export async function pullSealed(
+  url: string,
+  token: string,
+  fallback?: FallbackOptions,
+): Promise<Map<string, OpenedSecret>> {
   const keys = parseKeyedToken(token);
   if (!keys) throw new CliError('SECRETSFLY_TOKEN is not a valid keyed token (sfst_k1_…): copy it again');
+  const copyFile = fallbackFile(url, keys.id, fallback?.file);
   try {
-    const body = await callServer(`${url}/api/v1/secrets?format=sealed`, {
-      headers: { authorization: `Bearer ${tokenProof(keys.id, keys.authKey)}` },
-    });
+    let body: string;
+    let copy: FallbackCopy | undefined;
+    try {
+      body = await callServer(`${url}/api/v1/secrets?format=sealed`, {
+        headers: { authorization: `Bearer ${tokenProof(keys.id, keys.authKey)}` },
+      });
+    } catch (error) {
+      // A revoked or refused token must stop working, even if the server is down next time.
+      if (error instanceof ServerRefused && (error.status === 401 || error.status === 403)) forgetFallback(copyFile);
+      if (!fallback || !(error instanceof ServerUnavailable)) throw error;
+      try {
+        copy = loadFallback(copyFile, url, keys.id, fallback.maxAgeSeconds);
+      } catch (unusable) {
+        throw new CliError(`${error.message}, and ${(unusable as Error).message}`);
+      }
+      body = copy.body;
+    }
     const file = memoryFile(url, keys.id);
     try {
       // Nothing is created before the answer verified: a refused pull leaves the state folder as it was.
       const previous = privateFolders(file, { create: false }) ? readMemory(file) : undefined;
       const opened = openSealedPull(body, { id: keys.id, wrappingKey: keys.wrappingKey }, previous);
+      if (copy) {
+        const age = describeAge((Date.now() - copy.savedAt.getTime()) / 1000);
+        say(`warning: ${new URL(url).origin} is unreachable or failing: using the sealed copy of the pull ${age} ago`);
+        return opened.secrets;
+      }
       privateFolders(file, { create: true });
       writeMemory(file, opened.memory);
+      try {
+        saveFallback(copyFile, url, keys.id, body);
+      } catch {
+        // Only a cache: a host that cannot keep it still pulls; it just has nothing to fall back on.
+      }
       return opened.secrets;
     } catch (error) {
       if (!(error instanceof SealedPullRefused)) throw error;

@@ -11,6 +11,22 @@ export function clientToken(): string {
   return clientCredentials().token;
 }
 
+/**
+ * The server could not be reached, broke off, or failed (5xx): `run` may fall back on its sealed copy
+ * (fallback.ts). A refusal (4xx) is a plain CliError and never falls back.
+ */
+export class ServerUnavailable extends CliError {}
+
+/** The server answered, and refused: its status (401 and 403 end a token's sealed copy). */
+export class ServerRefused extends CliError {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
 /** What to do about a refusal, for the ones people meet most. */
 function nextStep(status: number, body: string): string {
   const code = /"code":"([a-z_]+)"/.exec(body)?.[1];
@@ -42,7 +58,7 @@ export async function callServer(url: string, init: RequestInit = {}): Promise<s
     });
   } catch (error) {
     const { cause } = error as { cause?: { code?: string; message?: string } };
-    throw new CliError(
+    throw new ServerUnavailable(
       `cannot reach ${new URL(url).origin}: ${cause?.code ?? cause?.message ?? (error as Error).message}`,
     );
   }
@@ -52,7 +68,7 @@ export async function callServer(url: string, init: RequestInit = {}): Promise<s
   } catch (error) {
     // The connection broke, or the timeout fired, while the answer was arriving: nothing of it is used.
     const { cause } = error as { cause?: { code?: string; message?: string } };
-    throw new CliError(
+    throw new ServerUnavailable(
       `the connection to ${new URL(url).origin} was cut before the answer was complete: ${cause?.code ?? cause?.message ?? (error as Error).message}`,
     );
   }
@@ -64,7 +80,8 @@ export async function callServer(url: string, init: RequestInit = {}): Promise<s
     } catch {
       // not our JSON: the status alone
     }
-    throw new CliError(`the server refused: ${message}${nextStep(response.status, body)}`);
+    const line = `the server refused: ${message}${nextStep(response.status, body)}`;
+    throw response.status >= 500 ? new ServerUnavailable(line) : new ServerRefused(line, response.status);
   }
   return body;
 }

@@ -3,9 +3,12 @@ import type { Command } from 'commander';
 import { globals } from '../context.js';
 import { CliError, readMasterKeyText, UsageError } from '../io.js';
 import { callServer, clientToken, serverUrl } from '../server-client.js';
+import type { FallbackOptions } from '../sealed-client.js';
 
 interface ClientOptions {
   masterKeyFile?: string;
+  /** run only: fall back on the last sealed copy when the server is unreachable or failing. */
+  fallback?: FallbackOptions | undefined;
 }
 
 type Format = 'json' | 'dotenv' | 'shell';
@@ -33,7 +36,7 @@ async function fetchValues(options: ClientOptions): Promise<Map<string, string>>
   if (isKeyedToken(token)) {
     // Loaded only here: the crypto it needs costs every other command nothing.
     const { pullSealed } = await import('../sealed-client.js');
-    const opened = await pullSealed(url, token);
+    const opened = await pullSealed(url, token, options.fallback);
     return new Map([...opened].map(([key, secret]) => [key, secret.value]));
   }
   const { secrets } = JSON.parse(await fetchClassic(token, options, 'json')) as { secrets: Record<string, string> };
@@ -49,6 +52,18 @@ async function pullBody(options: ClientOptions, format: Format): Promise<string>
   if (format === 'dotenv') return (await import('../../src/formats/dotenv.js')).toDotenv(values);
   if (format === 'shell') return (await import('../../src/formats/shell.js')).toShell(values);
   return `${JSON.stringify(Object.fromEntries(values), null, 2)}\n`;
+}
+
+/** `run`'s fallback settings; a classic token's answer is plaintext, so it is never kept or used. */
+async function fallbackOptions(options: { fallback?: string; fallbackMaxAge: string }): Promise<FallbackOptions> {
+  const { parseDuration } = await import('../../src/tokens/token-duration.js');
+  let maxAgeSeconds: number;
+  try {
+    maxAgeSeconds = parseDuration(options.fallbackMaxAge);
+  } catch {
+    throw new UsageError('--fallback-max-age takes a number and s, m, h or d, e.g. 12h or 7d');
+  }
+  return { maxAgeSeconds, file: options.fallback };
 }
 
 const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
@@ -75,11 +90,20 @@ export function registerClientCommands(program: Command): void {
     .description('run a command with the secrets in its environment: secretsfly run -- <command> [args…]')
     .argument('<command...>', 'the command and its arguments (after --)')
     .option('--master-key-file <path>', 'file holding the master key')
+    .option('--fallback <file>', 'where the sealed copy of the last pull is kept (default: beside the config)')
+    .option(
+      '--fallback-max-age <age>',
+      'the oldest sealed copy to start with when the server is down: 30m, 12h, 7d',
+      '7d',
+    )
     .passThroughOptions()
-    .action(async (argv: string[], options: ClientOptions) => {
+    .action(async (argv: string[], options: { masterKeyFile?: string; fallback?: string; fallbackMaxAge: string }) => {
       const [file, ...args] = argv;
       if (!file) throw new UsageError('nothing to run: secretsfly run -- <command> [args…]');
-      const secrets = await fetchValues(options);
+      const secrets = await fetchValues({
+        ...(options.masterKeyFile !== undefined && { masterKeyFile: options.masterKeyFile }),
+        fallback: await fallbackOptions(options),
+      });
       // No prototype: assigning `env.__proto__` on a plain object would set its prototype, not a variable.
       const env: NodeJS.ProcessEnv = Object.create(null);
       for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('SECRETSFLY_')) env[name] = value;

@@ -219,12 +219,17 @@ export async function runCli(
   const env: Record<string, string | undefined> = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
+    // The user's config (logins, sealed copies) of this test process, never the real one.
+    XDG_CONFIG_HOME: cliConfigHome(),
     ...(options.dataDir !== '' && { DATA_DIR: options.dataDir, ...(await engineEnv(options.dataDir)) }),
     ...CLI_FAST_KDF_ENV,
     ...options.env,
   };
   return runProcess(process.execPath, [BIN, ...args], { env, input: options.input, cwd: options.cwd });
 }
+
+let configHome: string | undefined;
+const cliConfigHome = () => (configHome ??= tempDir('secretsfly-config-'));
 
 /** Runs any program to its end with exactly `env`, feeding it `input`; its output as text. */
 export function runProcess(
