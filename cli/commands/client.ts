@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import { globals } from '../context.js';
 import { CliError, readMasterKeyText, UsageError } from '../io.js';
+import { PULL_FORMATS, type PullFormat } from '../../src/formats/names.js';
 import { callServer, clientToken, serverUrl } from '../server-client.js';
 import type { FallbackOptions } from '../sealed-client.js';
 
@@ -11,7 +12,9 @@ interface ClientOptions {
   fallback?: FallbackOptions | undefined;
 }
 
-type Format = 'json' | 'dotenv' | 'shell';
+type Format = PullFormat;
+
+const FORMAT_NAMES = PULL_FORMATS.join(', ');
 
 const isKeyedToken = (token: string): boolean => token.startsWith('sfst_k1_');
 
@@ -43,15 +46,13 @@ async function fetchValues(options: ClientOptions): Promise<Map<string, string>>
   return new Map(Object.entries(secrets));
 }
 
-/** The body `pull` prints: rendered here from a zero-knowledge pull, by the server otherwise. */
+/**
+ * The body `pull` prints, rendered here from the resolved values whatever the token (a classic one
+ * fetches them as JSON), so both kinds print the same bytes for every format.
+ */
 async function pullBody(options: ClientOptions, format: Format): Promise<string> {
-  serverUrl(); // the first thing to fix, when nothing is set
-  const token = tokenFromEnv();
-  if (format !== 'json' && !isKeyedToken(token)) return fetchClassic(token, options, format);
   const values = await fetchValues(options);
-  if (format === 'dotenv') return (await import('../../src/formats/dotenv.js')).toDotenv(values);
-  if (format === 'shell') return (await import('../../src/formats/shell.js')).toShell(values);
-  return `${JSON.stringify(Object.fromEntries(values), null, 2)}\n`;
+  return (await import('../render.js')).renderValues(values, format);
 }
 
 /** `run`'s fallback settings; a classic token's answer is plaintext, so it is never kept or used. */
@@ -74,11 +75,11 @@ export function registerClientCommands(program: Command): void {
     .description(
       "print the resolved secrets of the token's project and environment (decrypted here with a keyed token)",
     )
-    .option('--format <format>', 'json, dotenv or shell', 'json')
+    .option('--format <format>', FORMAT_NAMES, 'json')
     .option('--master-key-file <path>', 'file holding the master key (classic tokens only)')
     .action(async (options: ClientOptions & { format: string }, command: Command) => {
-      if (!['json', 'dotenv', 'shell'].includes(options.format))
-        throw new UsageError('--format takes json, dotenv or shell');
+      if (!(PULL_FORMATS as readonly string[]).includes(options.format))
+        throw new UsageError(`--format takes ${FORMAT_NAMES}`);
       // --json is --format json (the default); with another format it is a contradiction, not a choice.
       if (globals(command).json && options.format !== 'json')
         throw new UsageError(`--json and --format ${options.format} contradict each other: give one`);

@@ -1,5 +1,5 @@
 import { parse } from 'dotenv';
-import { NotRepresentable } from '../errors.js';
+import { DOTENV_DROPS_KEY, Unwritable } from './unwritable.js';
 
 /**
  * KEY=value lines as the `dotenv` package (18.x, the reference parser) reads them, in file order
@@ -37,8 +37,15 @@ const readsBack = (text: string, expected: Readonly<Record<string, string>>): bo
 export function toDotenv(secrets: ReadonlyMap<string, string>): string {
   const lines: string[] = [];
   for (const [key, value] of secrets) {
+    const dropped = DOTENV_DROPS_KEY(key);
+    if (dropped) throw new Unwritable('dotenv', key, dropped);
     const line = candidates(key, value).find((candidate) => readsBack(candidate, { [key]: value }));
-    if (line === undefined) throw new NotRepresentable('dotenv', key);
+    if (line === undefined)
+      throw new Unwritable(
+        'dotenv',
+        key,
+        'no quoting the dotenv package reads back exactly can carry it (a newline with all three quote characters, say)',
+      );
     lines.push(line);
   }
   const document = lines.length ? `${lines.join('\n')}\n` : '';
@@ -46,7 +53,7 @@ export function toDotenv(secrets: ReadonlyMap<string, string>): string {
   if (!readsBack(document, expected)) {
     const parsed = parse(document);
     const culprit = [...secrets].find(([key, value]) => parsed[key] !== value)?.[0] ?? [...secrets.keys()][0]!;
-    throw new NotRepresentable('dotenv', culprit);
+    throw new Unwritable('dotenv', culprit, 'the dotenv package reads it differently next to the other lines');
   }
   return document;
 }

@@ -1,4 +1,4 @@
-import { NotRepresentable } from '../errors.js';
+import { Unwritable } from './unwritable.js';
 
 /**
  * `export KEY='…'` lines that `eval` in any POSIX sh restores exactly: inside single quotes nothing
@@ -7,7 +7,8 @@ import { NotRepresentable } from '../errors.js';
 export function toShell(secrets: ReadonlyMap<string, string>): string {
   let out = '';
   for (const [key, value] of secrets) {
-    if (value.includes('\0')) throw new NotRepresentable('shell', key);
+    if (value.includes('\0'))
+      throw new Unwritable('shell', key, 'it holds a NUL character, which no shell variable can hold');
     out += `export ${key}='${value.replace(/'/g, `'\\''`)}'\n`;
   }
   return out;
