@@ -98,9 +98,10 @@ describe.each(['classic', 'keyed'] as const)('pull and run against a real server
     );
     expect(result.code).toBe(1);
     expect(result.stderr.trim().split('\n')).toEqual([
+      // One line that also says what to do next.
       kind === 'classic'
-        ? 'secretsfly: the server refused: invalid master key (invalid_master_key, HTTP 401)'
-        : 'secretsfly: the server refused: invalid or expired service token (invalid_token, HTTP 401)',
+        ? 'secretsfly: the server refused: invalid master key (invalid_master_key, HTTP 401): check SECRETSFLY_MASTER_KEY or --master-key-file (the key of the root project, as printed when it was created or last rotated)'
+        : "secretsfly: the server refused: invalid or expired service token (invalid_token, HTTP 401): the token is revoked, expired or mistyped: get a new one (secretsfly token create) and run 'secretsfly login' again",
     ]);
     expect(fs.existsSync(marker)).toBe(false);
   });
@@ -115,7 +116,9 @@ describe.each(['classic', 'keyed'] as const)('pull and run against a real server
     const down = await cli(['pull'], { SECRETSFLY_URL: `http://127.0.0.1:${closed}` });
     expect(down.code).toBe(1);
     expect(down.stderr).toBe(`secretsfly: cannot reach http://127.0.0.1:${closed}: ECONNREFUSED\n`);
-    expect((await runCli(['pull'], { dataDir: tempDir(), env: {} })).stderr).toContain('SECRETSFLY_URL is not set');
+    expect((await runCli(['pull'], { dataDir: tempDir(), env: {} })).stderr).toContain(
+      "no server and no token for this folder: run 'secretsfly login' here (or set SECRETSFLY_URL and SECRETSFLY_TOKEN)",
+    );
     expect((await cli(['run'])).code).toBe(2);
     const missing = await cli(['run', '--', 'no-such-command-here']);
     expect(missing.code).toBe(1);
