@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { globals } from '../context.js';
 import { CliError, readMasterKeyText, UsageError } from '../io.js';
 import { callServer, serverUrl } from '../server-client.js';
+import type { ChildRun } from '../watch.js';
 
 interface ClientOptions {
   masterKeyFile?: string;
@@ -78,40 +79,69 @@ export function registerClientCommands(program: Command): void {
     .description('run a command with the secrets in its environment: secretsfly run -- <command> [args…]')
     .argument('<command...>', 'the command and its arguments (after --)')
     .option('--master-key-file <path>', 'file holding the master key')
+    .option('--watch', 'restart the command when a resolved value changes on the server')
+    .option('--watch-grace <seconds>', 'with --watch: how long a restart waits after SIGTERM before SIGKILL', '10')
     .passThroughOptions()
-    .action(async (argv: string[], options: ClientOptions) => {
+    .action(async (argv: string[], options: ClientOptions & { watch?: boolean; watchGrace: string }) => {
       const [file, ...args] = argv;
       if (!file) throw new UsageError('nothing to run: secretsfly run -- <command> [args…]');
-      const secrets = await fetchValues(options);
-      // No prototype: assigning `env.__proto__` on a plain object would set its prototype, not a variable.
-      const env: NodeJS.ProcessEnv = Object.create(null);
-      for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('SECRETSFLY_')) env[name] = value;
-      for (const [name, value] of secrets) {
-        // The server refuses NUL at write, but an older value may hold one: name it rather than fail obscurely.
-        if (value.includes('\0'))
-          throw new CliError(`the value of ${name} holds a NUL character, which no environment variable can hold`);
-        env[name] = value;
+      const graceSeconds = Number(options.watchGrace);
+      if (!Number.isFinite(graceSeconds) || graceSeconds < 0 || options.watchGrace.trim() === '')
+        throw new UsageError('--watch-grace takes a number of seconds, e.g. 10');
+      const prepare = (secrets: ReadonlyMap<string, string>) => {
+        const env = childEnv(secrets);
+        return () => launchChild(file, args, env);
+      };
+      if (options.watch) {
+        const url = serverUrl();
+        const token = tokenFromEnv();
+        const { runWatched } = await import('../watch.js');
+        process.exitCode = await runWatched({
+          url,
+          token,
+          graceMs: graceSeconds * 1000,
+          fetchValues: () => fetchValues(options),
+          prepare,
+          signals: FORWARDED_SIGNALS,
+        });
+        return;
       }
-
-      // Directly, never through a shell: arguments are passed as they are.
-      const child = spawn(file, args, { env, stdio: 'inherit' });
-      const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
+      const run = prepare(await fetchValues(options))();
+      const forward = (signal: NodeJS.Signals) => () => run.child.kill(signal);
       const handlers = FORWARDED_SIGNALS.map((signal) => [signal, forward(signal)] as const);
       for (const [signal, handler] of handlers) process.on(signal, handler);
-      const code = await new Promise<number>((resolve, reject) => {
-        child.on('error', (error: NodeJS.ErrnoException) =>
-          reject(
-            new CliError(
-              error.code === 'ENOENT' ? `command not found: ${file}` : `cannot run ${file}: ${error.message}`,
-            ),
-          ),
-        );
-        child.on('exit', (exitCode, signal) => resolve(exitCode ?? 128 + (signal ? (osSignals[signal] ?? 0) : 0)));
-      }).finally(() => {
+      process.exitCode = await run.exit.finally(() => {
         for (const [signal, handler] of handlers) process.off(signal, handler);
       });
-      process.exitCode = code;
     });
+}
+
+/** The child's environment: ours without the SECRETSFLY_ variables, plus the secrets. */
+function childEnv(secrets: ReadonlyMap<string, string>): NodeJS.ProcessEnv {
+  // No prototype: assigning `env.__proto__` on a plain object would set its prototype, not a variable.
+  const env: NodeJS.ProcessEnv = Object.create(null);
+  for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('SECRETSFLY_')) env[name] = value;
+  for (const [name, value] of secrets) {
+    // The server refuses NUL at write, but an older value may hold one: name it rather than fail obscurely.
+    if (value.includes('\0'))
+      throw new CliError(`the value of ${name} holds a NUL character, which no environment variable can hold`);
+    env[name] = value;
+  }
+  return env;
+}
+
+/** The command started directly, never through a shell (arguments are passed as they are), and its exit code. */
+function launchChild(file: string, args: string[], env: NodeJS.ProcessEnv): ChildRun {
+  const child = spawn(file, args, { env, stdio: 'inherit' });
+  const exit = new Promise<number>((resolve, reject) => {
+    child.on('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        new CliError(error.code === 'ENOENT' ? `command not found: ${file}` : `cannot run ${file}: ${error.message}`),
+      ),
+    );
+    child.on('exit', (exitCode, signal) => resolve(exitCode ?? 128 + (signal ? (osSignals[signal] ?? 0) : 0)));
+  });
+  return { child, exit };
 }
 
 const osSignals: Partial<Record<NodeJS.Signals, number>> = {
