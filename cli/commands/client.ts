@@ -5,6 +5,7 @@ import { CliError, readMasterKeyText, UsageError } from '../io.js';
 import { PULL_FORMATS, type PullFormat } from '../../src/formats/names.js';
 import { callServer, clientToken, serverUrl } from '../server-client.js';
 import type { FallbackOptions } from '../sealed-client.js';
+import type { ChildRun } from '../watch.js';
 
 interface ClientOptions {
   masterKeyFile?: string;
@@ -55,6 +56,14 @@ async function pullBody(options: ClientOptions, format: Format): Promise<string>
   return (await import('../render.js')).renderValues(values, format);
 }
 
+interface RunOptions {
+  masterKeyFile?: string;
+  fallback?: string;
+  fallbackMaxAge: string;
+  watch?: boolean;
+  watchGrace: string;
+}
+
 /** `run`'s fallback settings; a classic token's answer is plaintext, so it is never kept or used. */
 async function fallbackOptions(options: { fallback?: string; fallbackMaxAge: string }): Promise<FallbackOptions> {
   const { parseDuration } = await import('../../src/tokens/token-duration.js');
@@ -97,43 +106,73 @@ export function registerClientCommands(program: Command): void {
       'the oldest sealed copy to start with when the server is down: 30m, 12h, 7d',
       '7d',
     )
+    .option('--watch', 'restart the command when a resolved value changes on the server')
+    .option('--watch-grace <seconds>', 'with --watch: how long a restart waits after SIGTERM before SIGKILL', '10')
     .passThroughOptions()
-    .action(async (argv: string[], options: { masterKeyFile?: string; fallback?: string; fallbackMaxAge: string }) => {
+    .action(async (argv: string[], runOptions: RunOptions) => {
       const [file, ...args] = argv;
       if (!file) throw new UsageError('nothing to run: secretsfly run -- <command> [args…]');
-      const secrets = await fetchValues({
-        ...(options.masterKeyFile !== undefined && { masterKeyFile: options.masterKeyFile }),
-        fallback: await fallbackOptions(options),
-      });
-      // No prototype: assigning `env.__proto__` on a plain object would set its prototype, not a variable.
-      const env: NodeJS.ProcessEnv = Object.create(null);
-      for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('SECRETSFLY_')) env[name] = value;
-      for (const [name, value] of secrets) {
-        // The server refuses NUL at write, but an older value may hold one: name it rather than fail obscurely.
-        if (value.includes('\0'))
-          throw new CliError(`the value of ${name} holds a NUL character, which no environment variable can hold`);
-        env[name] = value;
+      const graceSeconds = Number(runOptions.watchGrace);
+      if (!Number.isFinite(graceSeconds) || graceSeconds < 0 || runOptions.watchGrace.trim() === '')
+        throw new UsageError('--watch-grace takes a number of seconds, e.g. 10');
+      const prepare = (secrets: ReadonlyMap<string, string>) => {
+        const env = childEnv(secrets);
+        return () => launchChild(file, args, env);
+      };
+      const options: ClientOptions = {
+        ...(runOptions.masterKeyFile !== undefined && { masterKeyFile: runOptions.masterKeyFile }),
+        fallback: await fallbackOptions(runOptions),
+      };
+      if (runOptions.watch) {
+        const url = serverUrl();
+        const token = tokenFromEnv();
+        const { runWatched } = await import('../watch.js');
+        process.exitCode = await runWatched({
+          url,
+          token,
+          graceMs: graceSeconds * 1000,
+          fetchValues: () => fetchValues(options),
+          prepare,
+          signals: FORWARDED_SIGNALS,
+        });
+        return;
       }
-
-      // Directly, never through a shell: arguments are passed as they are.
-      const child = spawn(file, args, { env, stdio: 'inherit' });
-      const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
+      const run = prepare(await fetchValues(options))();
+      const forward = (signal: NodeJS.Signals) => () => run.child.kill(signal);
       const handlers = FORWARDED_SIGNALS.map((signal) => [signal, forward(signal)] as const);
       for (const [signal, handler] of handlers) process.on(signal, handler);
-      const code = await new Promise<number>((resolve, reject) => {
-        child.on('error', (error: NodeJS.ErrnoException) =>
-          reject(
-            new CliError(
-              error.code === 'ENOENT' ? `command not found: ${file}` : `cannot run ${file}: ${error.message}`,
-            ),
-          ),
-        );
-        child.on('exit', (exitCode, signal) => resolve(exitCode ?? 128 + (signal ? (osSignals[signal] ?? 0) : 0)));
-      }).finally(() => {
+      process.exitCode = await run.exit.finally(() => {
         for (const [signal, handler] of handlers) process.off(signal, handler);
       });
-      process.exitCode = code;
     });
+}
+
+/** The child's environment: ours without the SECRETSFLY_ variables, plus the secrets. */
+function childEnv(secrets: ReadonlyMap<string, string>): NodeJS.ProcessEnv {
+  // No prototype: assigning `env.__proto__` on a plain object would set its prototype, not a variable.
+  const env: NodeJS.ProcessEnv = Object.create(null);
+  for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('SECRETSFLY_')) env[name] = value;
+  for (const [name, value] of secrets) {
+    // The server refuses NUL at write, but an older value may hold one: name it rather than fail obscurely.
+    if (value.includes('\0'))
+      throw new CliError(`the value of ${name} holds a NUL character, which no environment variable can hold`);
+    env[name] = value;
+  }
+  return env;
+}
+
+/** The command started directly, never through a shell (arguments are passed as they are), and its exit code. */
+function launchChild(file: string, args: string[], env: NodeJS.ProcessEnv): ChildRun {
+  const child = spawn(file, args, { env, stdio: 'inherit' });
+  const exit = new Promise<number>((resolve, reject) => {
+    child.on('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        new CliError(error.code === 'ENOENT' ? `command not found: ${file}` : `cannot run ${file}: ${error.message}`),
+      ),
+    );
+    child.on('exit', (exitCode, signal) => resolve(exitCode ?? 128 + (signal ? (osSignals[signal] ?? 0) : 0)));
+  });
+  return { child, exit };
 }
 
 const osSignals: Partial<Record<NodeJS.Signals, number>> = {

@@ -3,6 +3,8 @@ import helmet from 'helmet';
 import type { Logger } from '../logger.js';
 import type { AppContext } from '../main.js';
 import { mountSecretApi } from '../secrets/secret.api.js';
+import { mountWatchApi } from '../secrets/watch.api.js';
+import { createWatchService } from '../secrets/watch.service.js';
 import type { SetupGate } from '../users/setup.js';
 import { VERSION } from '../version.js';
 import type { MasterKeyLimiter } from '../keys/master-key-guard.js';
@@ -45,7 +47,7 @@ export function createApp({
   publicUrl,
   sessionSecret,
   instances,
-}: AppDeps): Express & { closeUi(): void } {
+}: AppDeps): Express & { closeUi(): void; closeWatches(): void } {
   const { config } = ctx;
   const app = express();
   app.disable('x-powered-by');
@@ -69,15 +71,19 @@ export function createApp({
     config.apiRequestsPerMinute > 0
       ? limiter({ windowSeconds: 60, limit: config.apiRequestsPerMinute, store: ctx.limits('api') })
       : undefined;
+  const apiGuards = [
+    apiSecurityHeaders,
+    apiRules,
+    ...(apiRateLimit ? [apiRateLimit] : []),
+    authenticateApi({ tokens: ctx.tokens, limiter: masterKeyLimiter }),
+  ];
+  // Long-polls on a tree's revision (`run --watch`): no key, no value.
+  const watch = createWatchService({ keys: ctx.keys, changes: ctx.database.changes });
+  mountWatchApi(app, '/api/v1', { watch, keys: ctx.keys, projects: ctx.projects, audit: ctx.audit, guards: apiGuards });
   mountSecretApi(app, '/api/v1', {
     secrets: ctx.secrets,
     audit: ctx.audit,
-    guards: [
-      apiSecurityHeaders,
-      apiRules,
-      ...(apiRateLimit ? [apiRateLimit] : []),
-      authenticateApi({ tokens: ctx.tokens, limiter: masterKeyLimiter }),
-    ],
+    guards: apiGuards,
     // Also enforced while reading a chunked body, which declares no length.
     parseJson: express.json({ limit: MAX_BODY_BYTES, strict: false }),
   });
@@ -164,5 +170,6 @@ export function createApp({
 
   app.use(notFound);
   app.use(errorHandler(logger, sessions && htmlErrorAnswer(logger)));
-  return Object.assign(app, { closeUi: () => sessions?.close() });
+  // closeWatches answers every held watch, so a stopping server does not wait out their hold.
+  return Object.assign(app, { closeUi: () => sessions?.close(), closeWatches: () => watch.close() });
 }
