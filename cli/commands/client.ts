@@ -9,6 +9,9 @@ import type { ChildRun } from '../watch.js';
 
 interface ClientOptions {
   masterKeyFile?: string;
+  /** Only these keys (--only), or all but these (--exclude). */
+  only?: string[] | undefined;
+  exclude?: string[] | undefined;
   /** run only: fall back on the last sealed copy when the server is unreachable or failing. */
   fallback?: FallbackOptions | undefined;
 }
@@ -35,6 +38,23 @@ async function fetchClassic(token: string, options: ClientOptions, format: Forma
  * needed), else with the classic token and the master key.
  */
 async function fetchValues(options: ClientOptions): Promise<Map<string, string>> {
+  return selectKeys(await fetchAllValues(options), options);
+}
+
+/** --only and --exclude: a key --only names that the scope does not have is a typo, said as one. */
+function selectKeys(values: Map<string, string>, options: ClientOptions): Map<string, string> {
+  const missing = options.only?.filter((key) => !values.has(key)) ?? [];
+  if (missing.length > 0) {
+    throw new CliError(`--only names ${missing.join(', ')}, which this project and environment do not have`);
+  }
+  return new Map(
+    [...values].filter(
+      ([key]) => (options.only === undefined || options.only.includes(key)) && !options.exclude?.includes(key),
+    ),
+  );
+}
+
+async function fetchAllValues(options: ClientOptions): Promise<Map<string, string>> {
   const url = serverUrl();
   const token = tokenFromEnv();
   if (isKeyedToken(token)) {
@@ -58,6 +78,11 @@ async function pullBody(options: ClientOptions, format: Format): Promise<string>
 
 interface RunOptions {
   masterKeyFile?: string;
+  only?: string[];
+  exclude?: string[];
+  preserveEnv?: boolean;
+  /** false with --no-inherit-env. */
+  inheritEnv: boolean;
   fallback?: string;
   fallbackMaxAge: string;
   watch?: boolean;
@@ -76,6 +101,16 @@ async function fallbackOptions(options: { fallback?: string; fallbackMaxAge: str
   return { maxAgeSeconds, file: options.fallback };
 }
 
+/** `A,B , C` → ['A', 'B', 'C']. */
+function keyList(text: string): string[] {
+  const keys = text
+    .split(',')
+    .map((key) => key.trim())
+    .filter((key) => key !== '');
+  if (keys.length === 0) throw new UsageError('--only and --exclude take key names, comma-separated');
+  return keys;
+}
+
 const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
 export function registerClientCommands(program: Command): void {
@@ -86,6 +121,8 @@ export function registerClientCommands(program: Command): void {
     )
     .option('--format <format>', FORMAT_NAMES, 'json')
     .option('--master-key-file <path>', 'file holding the master key (classic tokens only)')
+    .option('--only <keys>', 'only these keys, comma-separated', keyList)
+    .option('--exclude <keys>', 'all keys but these, comma-separated', keyList)
     .action(async (options: ClientOptions & { format: string }, command: Command) => {
       if (!(PULL_FORMATS as readonly string[]).includes(options.format))
         throw new UsageError(`--format takes ${FORMAT_NAMES}`);
@@ -106,6 +143,10 @@ export function registerClientCommands(program: Command): void {
       'the oldest sealed copy to start with when the server is down: 30m, 12h, 7d',
       '7d',
     )
+    .option('--only <keys>', 'only these keys, comma-separated', keyList)
+    .option('--exclude <keys>', 'all keys but these, comma-separated', keyList)
+    .option('--preserve-env', 'keep the values the parent environment already sets: ours do not override them')
+    .option('--no-inherit-env', 'a clean environment: the secrets alone, nothing of the parent environment')
     .option('--watch', 'restart the command when a resolved value changes on the server')
     .option('--watch-grace <seconds>', 'with --watch: how long a restart waits after SIGTERM before SIGKILL', '10')
     .passThroughOptions()
@@ -115,12 +156,18 @@ export function registerClientCommands(program: Command): void {
       const graceSeconds = Number(runOptions.watchGrace);
       if (!Number.isFinite(graceSeconds) || graceSeconds < 0 || runOptions.watchGrace.trim() === '')
         throw new UsageError('--watch-grace takes a number of seconds, e.g. 10');
+      if (runOptions.preserveEnv && !runOptions.inheritEnv)
+        throw new UsageError(
+          '--preserve-env keeps values of the parent environment, which --no-inherit-env leaves out: give one',
+        );
       const prepare = (secrets: ReadonlyMap<string, string>) => {
-        const env = childEnv(secrets);
+        const env = childEnv(secrets, { inherit: runOptions.inheritEnv, preserve: runOptions.preserveEnv === true });
         return () => launchChild(file, args, env);
       };
       const options: ClientOptions = {
         ...(runOptions.masterKeyFile !== undefined && { masterKeyFile: runOptions.masterKeyFile }),
+        only: runOptions.only,
+        exclude: runOptions.exclude,
         fallback: await fallbackOptions(runOptions),
       };
       if (runOptions.watch) {
@@ -147,12 +194,21 @@ export function registerClientCommands(program: Command): void {
     });
 }
 
-/** The child's environment: ours without the SECRETSFLY_ variables, plus the secrets. */
-function childEnv(secrets: ReadonlyMap<string, string>): NodeJS.ProcessEnv {
+/**
+ * The child's environment: ours without the SECRETSFLY_ variables (none of it with --no-inherit-env),
+ * plus the secrets, which override what ours sets unless --preserve-env.
+ */
+function childEnv(
+  secrets: ReadonlyMap<string, string>,
+  how: { inherit: boolean; preserve: boolean },
+): NodeJS.ProcessEnv {
   // No prototype: assigning `env.__proto__` on a plain object would set its prototype, not a variable.
   const env: NodeJS.ProcessEnv = Object.create(null);
-  for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('SECRETSFLY_')) env[name] = value;
+  if (how.inherit) {
+    for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('SECRETSFLY_')) env[name] = value;
+  }
   for (const [name, value] of secrets) {
+    if (how.preserve && env[name] !== undefined) continue;
     // The server refuses NUL at write, but an older value may hold one: name it rather than fail obscurely.
     if (value.includes('\0'))
       throw new CliError(`the value of ${name} holds a NUL character, which no environment variable can hold`);
