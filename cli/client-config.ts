@@ -1,7 +1,7 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { CliError } from './io.js';
+import { configDir, readPrivateJson, writePrivateJson } from './user-config.js';
 
 /**
  * What `secretsfly login` stored: a server URL and a token per directory tree, in the user's config
@@ -29,71 +29,26 @@ interface LoginsFile {
 
 const FILE = 'logins.json';
 
-export function configDir(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.XDG_CONFIG_HOME?.trim() || path.join(os.homedir(), '.config');
-  return path.join(base, 'secretsfly');
-}
-
-const loginsPath = () => path.join(configDir(), FILE);
-
 /** The file's logins; none when there is no file. Bad permissions or content: one line saying what to do. */
 export function readLogins(): Record<string, Login> {
-  const file = loginsPath();
-  let fd: number;
-  try {
-    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return {};
-    if (code === 'ELOOP') throw new CliError(`${file} is a symbolic link: replace it with the file itself`);
-    throw new CliError(`cannot read ${file} (${code}): fix its permissions or remove it`);
+  const parsed = readPrivateJson<Partial<LoginsFile>>(FILE);
+  if (parsed === undefined) return {};
+  const file = path.join(configDir(), FILE);
+  const logins = parsed?.logins;
+  if (parsed?.version !== 1 || typeof logins !== 'object' || logins === null) {
+    throw new CliError(`${file} is not a secretsfly login file: remove it and run 'secretsfly login' again`);
   }
-  try {
-    const stat = fs.fstatSync(fd);
-    if (typeof process.getuid === 'function' && stat.uid !== process.getuid()) {
-      throw new CliError(`${file} belongs to another user: remove it, then run 'secretsfly login' again`);
+  for (const [dir, login] of Object.entries(logins)) {
+    if (typeof login?.url !== 'string' || typeof login.token !== 'string' || !path.isAbsolute(dir)) {
+      throw new CliError(`${file} has a malformed login for ${dir}: run 'secretsfly logout' there, then login again`);
     }
-    if ((stat.mode & 0o077) !== 0) {
-      throw new CliError(
-        `${file} can be read by other users (mode ${(stat.mode & 0o777).toString(8)}), and it holds tokens: run 'chmod 600 ${file}', and consider revoking the tokens in it`,
-      );
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(fs.readFileSync(fd, 'utf8'));
-    } catch {
-      throw new CliError(`${file} is not valid JSON: fix it, or remove it and run 'secretsfly login' again`);
-    }
-    const logins = (parsed as Partial<LoginsFile> | null)?.logins;
-    if ((parsed as Partial<LoginsFile> | null)?.version !== 1 || typeof logins !== 'object' || logins === null) {
-      throw new CliError(`${file} is not a secretsfly login file: remove it and run 'secretsfly login' again`);
-    }
-    for (const [dir, login] of Object.entries(logins)) {
-      if (typeof login?.url !== 'string' || typeof login.token !== 'string' || !path.isAbsolute(dir)) {
-        throw new CliError(`${file} has a malformed login for ${dir}: run 'secretsfly logout' there, then login again`);
-      }
-    }
-    return logins;
-  } finally {
-    fs.closeSync(fd);
   }
+  return logins;
 }
 
-/** Replaces the file, private from its first byte: a new file in a 0700 folder, then renamed over. */
 export function writeLogins(logins: Record<string, Login>): void {
-  const dir = configDir();
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const file = loginsPath();
-  const temporary = `${file}.${process.pid}.${Date.now()}.tmp`;
   const content: LoginsFile = { version: 1, logins };
-  const fd = fs.openSync(temporary, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
-  try {
-    fs.writeSync(fd, `${JSON.stringify(content, null, 2)}\n`);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(temporary, file);
+  writePrivateJson(FILE, content);
 }
 
 /** The directory a command runs in, as the logins name it (symbolic links resolved). */

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { configDir } from './client-config.js';
+import { configDir } from './user-config.js';
 import { CliError } from './io.js';
 
 /**

@@ -40,7 +40,7 @@ describe('e-mail notice of a share', () => {
   });
 
   it('should tell the recipient a secret is waiting, without the link, its key or the ciphertext', async () => {
-    const made = await runCli(['share', 'the secret', '--notify', 'bob@example.test'], {
+    const made = await runCli(['share', 'create', 'the secret', '--notify', 'bob@example.test'], {
       dataDir: tempDir(),
       env: { SECRETSFLY_URL: server.url, SECRETSFLY_TOKEN: token },
     });
