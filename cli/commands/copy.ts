@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { sql } from 'kysely';
 import { loadConfig } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
 import { globals } from '../context.js';
@@ -24,6 +23,7 @@ export function registerCopyCommand(program: Command): void {
       const { openDatabase } = await import('../../src/db/open.js');
       const { migrateToLatest } = await import('../../src/db/migrate.js');
       const { copyDatabase, COPIED_TABLES } = await import('../../src/db/copy.js');
+      const { sql } = await import('kysely');
       const { createAuditService } = await import('../../src/audit/audit.service.js');
       const to = describePostgres(options.to);
 
