@@ -3,6 +3,7 @@ import { loadConfig } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
 import { globals } from '../context.js';
 import { CliError, printJson, UsageError } from '../io.js';
+import { withProgress } from '../progress.js';
 
 /**
  * `secretsfly copy --to <postgres-url>`: moves an installation from SQLite to PostgreSQL. DATA_DIR's
@@ -38,7 +39,7 @@ export function registerCopyCommand(program: Command): void {
           throw forTo(unreachablePostgres(error, options.to), to);
         }
         await migrateToLatest(target.db);
-        const counts = await copyDatabase(source.db, target.db);
+        const counts = await withProgress('copy', (onProgress) => copyDatabase(source.db, target.db, {}, onProgress));
         // The chain is recomputed from what PostgreSQL returns: the copy holds together as a log.
         const audit = createAuditService({
           db: target.db,
