@@ -3,19 +3,59 @@ import { ConfigError } from '../src/errors.js';
 import { AppError } from '../src/errors.js';
 import { errorSummary } from '../src/logger.js';
 import { VERSION } from '../src/version.js';
-import { registerAdminCommands } from './commands/admin.js';
-import { registerBenchCommand } from './commands/bench.js';
-import { registerClientCommands } from './commands/client.js';
-import { registerCopyCommand } from './commands/copy.js';
-import { registerLoginCommands } from './commands/login.js';
-import { registerServerCommands } from './commands/server.js';
-import { registerShareCommands } from './commands/share.js';
-import { registerProjectCommands } from './commands/project.js';
-import { registerSecretCommands } from './commands/secret.js';
-import { registerTokenCommands } from './commands/token.js';
-import { UsageError } from './io.js';
 
-function buildProgram(): Command {
+type Register = (program: Command) => void;
+
+/**
+ * Every top-level command by the module that registers it, in the order `--help` lists them. Only
+ * the module of the command being run is loaded (a startup of `--version` loads none): what `--help`,
+ * an unknown command (for its suggestion) or `completion` needs, the whole tree, is loaded only for
+ * them. test/cli/completion.test.ts checks these names against what each module registers.
+ */
+export const COMMAND_MODULES: readonly { readonly names: readonly string[]; readonly load: () => Promise<Register> }[] =
+  [
+    {
+      names: ['migrate', 'user', 'env', 'audit', 'backup', 'restore'],
+      load: async () => (await import('./commands/admin.js')).registerAdminCommands,
+    },
+    { names: ['project', 'rotate'], load: async () => (await import('./commands/project.js')).registerProjectCommands },
+    {
+      names: ['secret', 'import', 'diff'],
+      load: async () => (await import('./commands/secret.js')).registerSecretCommands,
+    },
+    { names: ['token'], load: async () => (await import('./commands/token.js')).registerTokenCommands },
+    { names: ['serve'], load: async () => (await import('./commands/server.js')).registerServerCommands },
+    { names: ['pull', 'run'], load: async () => (await import('./commands/client.js')).registerClientCommands },
+    { names: ['bench'], load: async () => (await import('./commands/bench.js')).registerBenchCommand },
+    { names: ['share'], load: async () => (await import('./commands/share.js')).registerShareCommands },
+    { names: ['copy'], load: async () => (await import('./commands/copy.js')).registerCopyCommand },
+    { names: ['login', 'logout'], load: async () => (await import('./commands/login.js')).registerLoginCommands },
+    {
+      names: ['completion', '__complete'],
+      load: async () => (await import('./commands/completion.js')).registerCompletionCommands,
+    },
+  ];
+
+/** Commands that need the whole tree, whatever their module. */
+const WHOLE_TREE = new Set(['completion', 'help']);
+
+/** The modules `argv` needs: its command's, none for a bare `--version`, all when in doubt. */
+function modulesFor(argv: readonly string[]): readonly (typeof COMMAND_MODULES)[number][] {
+  const args = argv.slice(2);
+  // The program's own options take no value: the first other word is the command.
+  const name = args.find((arg) => !arg.startsWith('-'));
+  if (name === undefined) {
+    const versionOnly = args.some((arg) => arg === '-V' || arg === '--version') && !args.some(isHelp);
+    return versionOnly ? [] : COMMAND_MODULES;
+  }
+  if (WHOLE_TREE.has(name)) return COMMAND_MODULES;
+  const owner = COMMAND_MODULES.find((module) => module.names.includes(name));
+  return owner ? [owner] : COMMAND_MODULES;
+}
+
+const isHelp = (arg: string) => arg === '-h' || arg === '--help';
+
+export async function buildProgram(argv: readonly string[]): Promise<Command> {
   const program = new Command('secretsfly')
     .description('self-hosted, hierarchical secrets manager')
     .version(VERSION)
@@ -24,16 +64,8 @@ function buildProgram(): Command {
     // Options after a subcommand belong to it: `run -- cmd --flag` passes --flag to cmd.
     .enablePositionalOptions();
 
-  registerAdminCommands(program);
-  registerProjectCommands(program);
-  registerSecretCommands(program);
-  registerTokenCommands(program);
-  registerServerCommands(program);
-  registerClientCommands(program);
-  registerLoginCommands(program);
-  registerBenchCommand(program);
-  registerShareCommands(program);
-  registerCopyCommand(program);
+  const registers = await Promise.all(modulesFor(argv).map((module) => module.load()));
+  for (const register of registers) register(program);
   acceptJsonEverywhere(program);
   return program;
 }
@@ -53,7 +85,7 @@ function acceptJsonEverywhere(command: Command): void {
 /** Runs the CLI; resolves to the exit code: 0 success, 1 failure, 2 usage error. */
 export async function main(argv: readonly string[]): Promise<number> {
   try {
-    await buildProgram().parseAsync([...argv]);
+    await (await buildProgram(argv)).parseAsync([...argv]);
     // `run` sets the child's exit code.
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
@@ -63,6 +95,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         ? 0
         : 2;
     }
+    // io.js (and its prompt library) is loaded by the commands that use it, not by every startup.
+    const { UsageError } = await import('./io.js');
     if (error instanceof UsageError) {
       process.stderr.write(`secretsfly: ${error.message}\n`);
       return 2;

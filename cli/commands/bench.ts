@@ -3,6 +3,7 @@ import { type Command, Option } from 'commander';
 import { SCENARIO_NAMES } from '../../benchmark/scenario-names.js';
 import { globals } from '../context.js';
 import { CliError, printJson, UsageError } from '../io.js';
+import { startProgress } from '../progress.js';
 
 /**
  * The load generator is a dev dependency (no server needs it): a missing one is one line saying
@@ -33,13 +34,40 @@ export function registerBenchCommand(program: Command): void {
       if (unknown?.length) throw new UsageError(`unknown scenario: ${unknown.join(', ')}`);
       await requireAutocannon();
       const { runBench, toMarkdown } = await import('../../benchmark/run.js');
-      const report = await runBench({
-        mode: options.tiny ? 'tiny' : options.quick ? 'quick' : 'full',
-        out: path.resolve(options.out),
-        ...(only && { only }),
-      });
+      const report = await runWithProgress(only, (log) =>
+        runBench({
+          mode: options.tiny ? 'tiny' : options.quick ? 'quick' : 'full',
+          out: path.resolve(options.out),
+          ...(only && { only }),
+          log,
+        }),
+      );
       // --json: the very object written to results.json (its format belongs to benchmark/, camelCase included).
       if (globals(command).json) printJson(report);
       else process.stdout.write(toMarkdown(report));
     });
+}
+
+/**
+ * Scenarios done of those chosen, on a bar under bench's own lines. runBench announces each scenario
+ * with a line `<name> …` before running it: that line moves the bar (and is still printed).
+ */
+async function runWithProgress<T>(
+  only: readonly string[] | undefined,
+  run: (log: (line: string) => void) => Promise<T>,
+): Promise<T> {
+  const chosen = SCENARIO_NAMES.filter((name) => !only || only.includes(name));
+  const progress = startProgress('bench');
+  progress.update(0, chosen.length);
+  try {
+    const result = await run((line) => {
+      const started = chosen.findIndex((name) => line === `${name} …`);
+      if (started >= 0) progress.update(started, chosen.length);
+      progress.log(line);
+    });
+    progress.update(chosen.length, chosen.length);
+    return result;
+  } finally {
+    progress.stop();
+  }
 }

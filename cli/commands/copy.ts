@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import { sql } from 'kysely';
 import { loadConfig } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
 import { globals } from '../context.js';
 import { CliError, printJson, UsageError } from '../io.js';
+import { withProgress } from '../progress.js';
 
 /**
  * `secretsfly copy --to <postgres-url>`: moves an installation from SQLite to PostgreSQL. DATA_DIR's
@@ -24,6 +24,7 @@ export function registerCopyCommand(program: Command): void {
       const { openDatabase } = await import('../../src/db/open.js');
       const { migrateToLatest } = await import('../../src/db/migrate.js');
       const { copyDatabase, COPIED_TABLES } = await import('../../src/db/copy.js');
+      const { sql } = await import('kysely');
       const { createAuditService } = await import('../../src/audit/audit.service.js');
       const to = describePostgres(options.to);
 
@@ -38,7 +39,7 @@ export function registerCopyCommand(program: Command): void {
           throw forTo(unreachablePostgres(error, options.to), to);
         }
         await migrateToLatest(target.db);
-        const counts = await copyDatabase(source.db, target.db);
+        const counts = await withProgress('copy', (onProgress) => copyDatabase(source.db, target.db, {}, onProgress));
         // The chain is recomputed from what PostgreSQL returns: the copy holds together as a log.
         const audit = createAuditService({
           db: target.db,

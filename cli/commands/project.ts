@@ -15,6 +15,7 @@ import {
   withMasterKey,
 } from '../io.js';
 import { syncDir } from '../user-config.js';
+import { withProgress } from '../progress.js';
 
 /**
  * `--master-key-out <file>`: created here, exclusively and 0600, before anything changes, so a file
@@ -187,9 +188,13 @@ export function registerProjectCommands(program: Command): void {
         await withKeyOut(options.masterKeyOut, (deliver) =>
           withContext((ctx) =>
             withMasterKey(options, async (oldMasterKey) => {
-              const rotated = await ctx.rotation.rotate(
-                { project: name, oldMasterKey, newMasterKey, reencrypt: options.reencrypt === true },
-                cliActor(),
+              // A bar on a terminal while every version is re-encrypted; nothing extra when piped.
+              const rotated = await withProgress('re-encrypt', (onProgress) =>
+                ctx.rotation.rotate(
+                  { project: name, oldMasterKey, newMasterKey, reencrypt: options.reencrypt === true },
+                  cliActor(),
+                  onProgress,
+                ),
               );
               const keyFile = deliver(rotated.masterKey);
               if (globals(command).json) {

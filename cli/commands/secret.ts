@@ -13,6 +13,7 @@ import {
   valueFrom,
   withMasterKey,
 } from '../io.js';
+import { withProgress } from '../progress.js';
 
 const masterKeyOption = ['--master-key-file <path>', "file holding the master key of the project's root"] as const;
 
@@ -184,20 +185,21 @@ export function registerSecretCommands(program: Command): void {
         for (const warning of warnings) say(`${file}: ${describeDotenvWarning(warning)}`);
         await withContext((ctx) =>
           withMasterKey(options, async (masterKey) => {
-            const result = await ctx.secrets
-              .importDotenv(
+            const result = await withProgress('import', (onProgress) =>
+              ctx.secrets.importDotenv(
                 { project, environment: env, content, allowWarnings: options.allowWarnings === true },
                 { masterKey },
                 cliActor(),
-              )
-              .catch((error: unknown) => {
-                if (error instanceof SurprisingDotenv) {
-                  throw new CliError(
-                    `nothing was imported: ${error.warnings.length} surprising line(s) in ${file} (listed above); fix them or pass --allow-warnings`,
-                  );
-                }
-                throw error;
-              });
+                onProgress,
+              ),
+            ).catch((error: unknown) => {
+              if (error instanceof SurprisingDotenv) {
+                throw new CliError(
+                  `nothing was imported: ${error.warnings.length} surprising line(s) in ${file} (listed above); fix them or pass --allow-warnings`,
+                );
+              }
+              throw error;
+            });
             if (globals(command).json)
               printJson({ project, environment: env, written: result.written, unchanged: result.unchanged, warnings });
             else

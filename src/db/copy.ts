@@ -46,12 +46,14 @@ export interface CopyOptions {
  * Copies `source` into `target` inside one write transaction on the target, reading the source in
  * one consistent snapshot. Both must be migrated to the same version. Before committing, every
  * table's row count and a digest of every row are compared between the two; any difference, like
- * any failed insert, rolls the target back to exactly what it was.
+ * any failed insert, rolls the target back to exactly what it was. `onProgress` hears of the rows
+ * inserted, of all the source's rows (counted first, only for it).
  */
 export async function copyDatabase(
   source: Kysely<Database>,
   target: Kysely<Database>,
   options: CopyOptions = {},
+  onProgress?: (done: number, total: number) => void,
 ): Promise<CopyCounts> {
   return writeTransaction(target, (to) =>
     readSnapshot(source, async (from) => {
@@ -67,10 +69,11 @@ export async function copyDatabase(
         }
       }
       const counts = {} as CopyCounts;
+      const progress = onProgress && { done: 0, total: await countRows(from), report: onProgress };
       for (const table of TABLES) {
         let sent: TableDigest;
         try {
-          sent = await copyTable(from, to, table);
+          sent = await copyTable(from, to, table, progress);
         } catch (error) {
           throw copyFailed(table.name, error);
         }
@@ -135,11 +138,16 @@ async function copyTable(
   from: Kysely<Database>,
   to: Kysely<Database>,
   table: (typeof TABLES)[number],
+  progress?: { done: number; total: number; report: (done: number, total: number) => void },
 ): Promise<TableDigest> {
   const digest: TableDigest = { rows: 0, sum: 0n };
   const insert = async (rows: Row[]) => {
     for (const row of rows) add(digest, row, table.name);
-    for (let i = 0; i < rows.length; i += PAGE) await insertRows(to, table.name, rows.slice(i, i + PAGE));
+    for (let i = 0; i < rows.length; i += PAGE) {
+      const page = rows.slice(i, i + PAGE);
+      await insertRows(to, table.name, page);
+      if (progress) progress.report((progress.done += page.length), progress.total);
+    }
   };
   if (table.name === 'projects') {
     // A project refers to its parent: parents go first, whatever the order of their ids.
@@ -168,6 +176,16 @@ async function* pages(db: Kysely<Database>, table: (typeof TABLES)[number]): Asy
     if (rows.length < PAGE) return;
     last = rows.at(-1);
   }
+}
+
+/** Every row of every table copied, for a progress bar's total. */
+async function countRows(db: Kysely<Database>): Promise<number> {
+  let total = 0;
+  for (const { name } of TABLES) {
+    const { rows } = await sql<{ n: number | string }>`select count(*) as n from ${sql.table(name)}`.execute(db);
+    total += Number(rows[0]?.n ?? 0);
+  }
+  return total;
 }
 
 async function selectAll(db: Kysely<Database>, table: string): Promise<Row[]> {

@@ -37,10 +37,12 @@ export function createRotationService(deps: {
    * environment keys derived from it, and revokes the tree's keyed tokens (their wrapped keys would
    * open nothing, and nobody but their holders could rewrap them). Either way it is one transaction:
    * a failure part-way leaves the old master key, every value and every token as they were.
+   * `onProgress` hears of every version re-encrypted.
    */
   async function rotate(
     input: { project: string; oldMasterKey: Uint8Array; newMasterKey?: string | undefined; reencrypt: boolean },
     actor: Actor,
+    onProgress?: (done: number, total: number) => void,
   ): Promise<{
     masterKey?: string;
     reencrypted: number;
@@ -69,7 +71,9 @@ export function createRotationService(deps: {
       // The KDF runs before the transaction, never inside it.
       const wrapped = await keys.wrapForMasterKey(project.id, newBytes, newDek, keyVersion);
       const { reencrypted, revokedTokens } = await writeTransaction(db, async (trx) => {
-        const count = input.reencrypt ? await secrets.reencryptTree(trx, project.id, from.valueKey, to.valueKey) : 0;
+        const count = input.reencrypt
+          ? await secrets.reencryptTree(trx, project.id, from.valueKey, to.valueKey, onProgress)
+          : 0;
         const replaced = await rootKeyRepository.replaceWrappedKey(trx, project.id, rootKey.key_version, {
           ...wrapped,
           rotated_at: now().toISOString(),

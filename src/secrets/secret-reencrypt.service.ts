@@ -23,16 +23,18 @@ export function createReencryptService(deps: {
   /**
    * Re-encrypts every stored version of every secret of a root's tree from one set of value keys
    * to another (valueKeysOf), in the caller's transaction: a rotation with --reencrypt, or the
-   * conversion to environment keys. Returns how many.
+   * conversion to environment keys. Returns how many; `onProgress` hears of each one.
    */
   async function reencryptTree(
     trx: Kysely<Database>,
     rootId: string,
     from: (environmentId: string) => Uint8Array,
     to: (environmentId: string) => Uint8Array,
+    onProgress?: (done: number, total: number) => void,
   ): Promise<number> {
     let count = 0;
-    for (const row of await secretRepository.listTreeCiphertexts(trx, rootId)) {
+    const rows = await secretRepository.listTreeCiphertexts(trx, rootId);
+    for (const row of rows) {
       const context: ValueContext = {
         rootId,
         projectId: row.project_id,
@@ -44,6 +46,7 @@ export function createReencryptService(deps: {
       const ciphertext = encryptValue(to(row.environment_id), value, context);
       await secretRepository.replaceCiphertext(trx, row.secret_id, row.version, ciphertext);
       count += 1;
+      onProgress?.(count, rows.length);
     }
     return count;
   }

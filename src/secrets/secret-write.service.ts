@@ -215,12 +215,14 @@ export function createSecretWriteService(deps: {
   /**
    * Every key of a dotenv file into the project, in one transaction. Every key and value is checked
    * before anything is written; keys whose value is unchanged get no new version. A line the parser
-   * would silently cut, keep or drop refuses the whole file unless `allowWarnings`.
+   * would silently cut, keep or drop refuses the whole file unless `allowWarnings`. `onProgress`
+   * hears of every key compared or written (a retried transaction starts again from 0).
    */
   async function importDotenv(
     input: ScopeInput & { content: string; allowWarnings?: boolean },
     access: KeyAccess,
     actor: Actor,
+    onProgress?: (done: number, total: number) => void,
   ): Promise<{ written: string[]; unchanged: string[] }> {
     const warnings = findSurprisingDotenvLines(input.content).map(describeDotenvWarning);
     if (warnings.length > 0 && !input.allowWarnings) throw new SurprisingDotenv(warnings);
@@ -247,6 +249,7 @@ export function createSecretWriteService(deps: {
             await writeVersion(trx, s, valueKey, { key, value, kind: 'import' }, actor);
             written.push(key);
           }
+          onProgress?.(written.length + unchanged.length, entries.length);
         }
         await audit.record(trx, {
           actor,
