@@ -661,7 +661,8 @@ describe('a revoked keyed token, and what the client keeps', () => {
       expect(result).toEqual({
         code: 1,
         stdout: '',
-        stderr: 'secretsfly: the server refused: invalid or expired service token (invalid_token, HTTP 401)\n',
+        stderr:
+          "secretsfly: the server refused: invalid or expired service token (invalid_token, HTTP 401): the token is revoked, expired or mistyped: get a new one (secretsfly token create) and run 'secretsfly login' again\n",
       });
     }
     expect(fs.existsSync(marker)).toBe(false);
