@@ -106,7 +106,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       return 1;
     }
     if (error instanceof AppError) {
-      process.stderr.write(`secretsfly: ${error.message}\n`);
+      process.stderr.write(`secretsfly: ${error.message}${nextStep(error)}\n`);
       return 1;
     }
     // Unexpected: one line, no stack and nothing quoted (it could carry data).
@@ -114,4 +114,15 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (process.env.LOG_LEVEL === 'debug' && error instanceof Error) process.stderr.write(`${error.stack}\n`);
     return 1;
   }
+}
+
+/** What to do about the refusals people meet most from the server-side commands. */
+function nextStep(error: AppError): string {
+  if (error.code === 'not_found' && error.message.startsWith('project ')) return ": see 'secretsfly project list'";
+  if (error.code === 'not_found' && error.message.startsWith('environment ')) return ": see 'secretsfly env list'";
+  if (error.code === 'invalid_master_key') {
+    return ': use the key printed when the root project was created or last rotated (--master-key-file or SECRETSFLY_MASTER_KEY)';
+  }
+  if (error.code === 'too_large') return ': keep it in a file the app reads, or raise MAX_SECRET_BYTES on the server';
+  return '';
 }

@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import os from 'node:os';
-import { read } from 'read';
 import type { Actor } from '../src/audit/audit.service.js';
 import { AppError } from '../src/errors.js';
 import { presentedMasterKey } from '../src/keys/master-key.js';
@@ -58,6 +57,8 @@ export async function readStdin(decoder = strict): Promise<string> {
 }
 
 export async function promptHidden(prompt: string): Promise<string> {
+  // Loaded only when a prompt is shown: every command's start-up (--help included) skips it.
+  const { read } = await import('read');
   return String(await read({ prompt, silent: true, replace: '', output: process.stderr }));
 }
 
