@@ -69,6 +69,12 @@ export function loginFor(dir: string, logins = readLogins()): { dir: string; log
   }
 }
 
+/** What the user typed, as the example of a right URL; never a token or key pasted in the wrong place. */
+const example = (text: string): string => {
+  const host = text.replace(/^[a-z]+:\/\//i, '');
+  return host === '' || /sf(st|mk|zk)_/.test(host) || host.length > 200 ? 'secrets.example.com' : host;
+};
+
 /** A server URL as the user typed it: http(s) only, without a trailing slash, or one line saying what is wrong. */
 export function checkServerUrl(raw: string, what: string): string {
   const text = raw.trim().replace(/\/+$/, '');
@@ -79,33 +85,40 @@ export function checkServerUrl(raw: string, what: string): string {
     url = undefined;
   }
   if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || !url.host) {
-    throw new CliError(
-      `${what} must be the server's address with its scheme, e.g. https://${text.replace(/^[a-z]+:\/\//i, '') || 'secrets.example.com'}`,
-    );
+    throw new CliError(`${what} must be the server's address with its scheme, e.g. https://${example(text)}`);
   }
   if (url.username || url.password) throw new CliError(`${what} must not hold a user name or password`);
   return text;
 }
 
-/** The server and token a client command uses (the order is in this file's header). */
-export function clientCredentials(): { url: string; token: string; from: string } {
-  const envUrl = process.env.SECRETSFLY_URL?.trim()
-    ? checkServerUrl(process.env.SECRETSFLY_URL, 'SECRETSFLY_URL')
-    : undefined;
+/**
+ * The server a client command talks to, and the token for it when there is one (the order is in
+ * this file's header). A saved token is only ever paired with the server it was saved for.
+ */
+export function clientServer(): { url: string; token: string | undefined; saved: ReturnType<typeof loginFor> } {
+  const rawUrl = process.env.SECRETSFLY_URL?.trim();
+  const envUrl = rawUrl ? checkServerUrl(rawUrl, 'SECRETSFLY_URL') : undefined;
   const envToken = process.env.SECRETSFLY_TOKEN?.trim() || undefined;
   const saved = envToken && envUrl ? undefined : loginFor(currentDir());
   const url = envUrl ?? saved?.login.url;
-  const token = envToken ?? saved?.login.token;
-  if (!url || !token) {
-    const missing = !url && !token ? 'no server and no token' : !url ? 'no server' : 'no token';
+  if (!url) {
+    const missing = envToken ? 'no server' : 'no server and no token';
     throw new CliError(
       `${missing} for this folder: run 'secretsfly login' here (or set SECRETSFLY_URL and SECRETSFLY_TOKEN)`,
     );
   }
-  if (!envToken && saved && url !== saved.login.url) {
+  const token = envToken ?? (saved?.login.url === url ? saved.login.token : undefined);
+  return { url, token, saved };
+}
+
+/** clientServer for the commands that need a token (pull, run). */
+export function clientCredentials(): { url: string; token: string } {
+  const { url, token, saved } = clientServer();
+  if (token) return { url, token };
+  if (saved) {
     throw new CliError(
       `SECRETSFLY_URL (${url}) is not the server the login of ${saved.dir} is for (${saved.login.url}): its token goes to that server only. Unset SECRETSFLY_URL, or set SECRETSFLY_TOKEN too`,
     );
   }
-  return { url, token, from: envToken ? 'SECRETSFLY_TOKEN' : `the login of ${saved!.dir}` };
+  throw new CliError(`no token for this folder: run 'secretsfly login' here (or set SECRETSFLY_TOKEN)`);
 }

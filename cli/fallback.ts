@@ -1,7 +1,7 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { configDir } from './user-config.js';
+import { configDir, readPrivateJsonAt, writePrivateJsonAt } from './user-config.js';
 import { CliError } from './io.js';
 
 /**
@@ -29,13 +29,18 @@ export function fallbackFile(url: string, tokenId: string, explicit?: string): s
   return path.join(configDir(), 'fallback', `${name}.json`);
 }
 
-/** Replaces the copy (a new private file, renamed over the old one). */
+interface StoredCopy {
+  readonly version: 1;
+  readonly url: string;
+  readonly token_id: string;
+  readonly saved_at: string;
+  readonly body: string;
+}
+
+/** Replaces the copy (a new private file, renamed over the old one: user-config.ts). */
 export function saveFallback(file: string, url: string, tokenId: string, body: string): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  const temporary = `${file}.${randomBytes(8).toString('hex')}.tmp`;
-  const content = { version: 1, url, token_id: tokenId, saved_at: new Date().toISOString(), body };
-  fs.writeFileSync(temporary, `${JSON.stringify(content)}\n`, { mode: 0o600, flag: 'wx' });
-  fs.renameSync(temporary, file);
+  const copy: StoredCopy = { version: 1, url, token_id: tokenId, saved_at: new Date().toISOString(), body };
+  writePrivateJsonAt(file, copy);
 }
 
 export function forgetFallback(file: string): void {
@@ -44,35 +49,14 @@ export function forgetFallback(file: string): void {
 
 /** The copy for this server and token, or why there is none to use. */
 export function loadFallback(file: string, url: string, tokenId: string, maxAgeSeconds: number): FallbackCopy {
-  let text: string;
-  try {
-    const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-    try {
-      const stat = fs.fstatSync(fd);
-      if ((stat.mode & 0o077) !== 0 || (process.getuid !== undefined && stat.uid !== process.getuid())) {
-        throw new CliError(`${file} is open to other users: remove it (it is only a cache)`);
-      }
-      text = fs.readFileSync(fd, 'utf8');
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch (error) {
-    if (error instanceof CliError) throw error;
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
-      throw new CliError('there is no sealed copy of an earlier pull to fall back on');
-    throw new CliError(`cannot read the sealed copy ${file}: ${(error as NodeJS.ErrnoException).code}`);
-  }
-  let parsed: { url?: unknown; token_id?: unknown; saved_at?: unknown; body?: unknown };
-  try {
-    parsed = JSON.parse(text) as typeof parsed;
-  } catch {
-    throw new CliError(`the sealed copy ${file} is damaged: remove it`);
-  }
-  const savedAt = new Date(String(parsed.saved_at));
+  // Refused with one line when others can read it, it is a link, or it is not JSON (user-config.ts).
+  const stored = readPrivateJsonAt<Partial<StoredCopy>>(file);
+  if (stored === undefined) throw new CliError('there is no sealed copy of an earlier pull to fall back on');
+  const savedAt = new Date(String(stored?.saved_at));
   if (
-    parsed.url !== url ||
-    parsed.token_id !== tokenId ||
-    typeof parsed.body !== 'string' ||
+    stored?.url !== url ||
+    stored.token_id !== tokenId ||
+    typeof stored.body !== 'string' ||
     Number.isNaN(savedAt.getTime())
   ) {
     throw new CliError(`the sealed copy ${file} is for another server or token: remove it`);
@@ -83,7 +67,7 @@ export function loadFallback(file: string, url: string, tokenId: string, maxAgeS
       `the sealed copy is ${describeAge(ageSeconds)} old, older than --fallback-max-age allows (${describeAge(maxAgeSeconds)}): bring the server back, or allow an older copy with --fallback-max-age`,
     );
   }
-  return { body: parsed.body, savedAt, file };
+  return { body: stored.body, savedAt, file };
 }
 
 export function describeAge(seconds: number): string {

@@ -1,15 +1,4 @@
-import { clientCredentials } from './client-config.js';
 import { CliError } from './io.js';
-
-/** The server a client command talks to, without a trailing slash: SECRETSFLY_URL, else the folder's login. */
-export function serverUrl(): string {
-  return clientCredentials().url;
-}
-
-/** The token a client command presents: SECRETSFLY_TOKEN, else the folder's login. */
-export function clientToken(): string {
-  return clientCredentials().token;
-}
 
 /**
  * The server could not be reached, broke off, or failed (5xx): `run` may fall back on its sealed copy

@@ -28,7 +28,11 @@ const uid = () => process.getuid?.();
  * when it is not a regular file of this user, or group or others may read or write it.
  */
 export function readPrivateJson<T>(name: string): T | undefined {
-  const file = configFile(name);
+  return readPrivateJsonAt<T>(configFile(name));
+}
+
+/** readPrivateJson for a file anywhere (a sealed copy kept where `run --fallback` says). */
+export function readPrivateJsonAt<T>(file: string): T | undefined {
   let fd: number;
   try {
     // O_NOFOLLOW: a symlink planted in the user's config is refused, not followed.
@@ -65,8 +69,13 @@ export function readPrivateJson<T>(name: string): T | undefined {
  * and flushed, then renamed over it; a crash leaves the old file or the new one, never half of one.
  */
 export function writePrivateJson(name: string, data: unknown): void {
-  const file = configFile(name);
+  writePrivateJsonAt(configFile(name), data);
+}
+
+/** writePrivateJson for a file anywhere; its folder is made 0700 when missing. */
+export function writePrivateJsonAt(file: string, data: unknown): void {
   const dir = path.dirname(file);
+  const name = path.basename(file);
   try {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (error) {

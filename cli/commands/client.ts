@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { globals } from '../context.js';
 import { CliError, readMasterKeyText, UsageError } from '../io.js';
 import { PULL_FORMATS, type PullFormat } from '../../src/formats/names.js';
-import { callServer, clientToken, serverUrl } from '../server-client.js';
+import { clientCredentials } from '../client-config.js';
+import { callServer } from '../server-client.js';
 import type { FallbackOptions } from '../sealed-client.js';
 import type { ChildRun } from '../watch.js';
 
@@ -22,13 +23,10 @@ const FORMAT_NAMES = PULL_FORMATS.join(', ');
 
 const isKeyedToken = (token: string): boolean => token.startsWith('sfst_k1_');
 
-/** SECRETSFLY_TOKEN, else the token `secretsfly login` saved for this folder (client-config.ts). */
-const tokenFromEnv = clientToken;
-
 /** GET /api/v1/secrets with a classic SECRETSFLY_TOKEN and the master key; any failure is one line. */
-async function fetchClassic(token: string, options: ClientOptions, format: Format): Promise<string> {
+async function fetchClassic(url: string, token: string, options: ClientOptions): Promise<string> {
   const masterKey = await readMasterKeyText(options);
-  return callServer(`${serverUrl()}/api/v1/secrets${format === 'json' ? '' : `?format=${format}`}`, {
+  return callServer(`${url}/api/v1/secrets`, {
     headers: { authorization: `Bearer ${token}`, 'x-master-key': masterKey },
   });
 }
@@ -55,15 +53,15 @@ function selectKeys(values: Map<string, string>, options: ClientOptions): Map<st
 }
 
 async function fetchAllValues(options: ClientOptions): Promise<Map<string, string>> {
-  const url = serverUrl();
-  const token = tokenFromEnv();
+  // SECRETSFLY_URL and SECRETSFLY_TOKEN, else this folder's login (client-config.ts).
+  const { url, token } = clientCredentials();
   if (isKeyedToken(token)) {
     // Loaded only here: the crypto it needs costs every other command nothing.
     const { pullSealed } = await import('../sealed-client.js');
     const opened = await pullSealed(url, token, options.fallback);
     return new Map([...opened].map(([key, secret]) => [key, secret.value]));
   }
-  const { secrets } = JSON.parse(await fetchClassic(token, options, 'json')) as { secrets: Record<string, string> };
+  const { secrets } = JSON.parse(await fetchClassic(url, token, options)) as { secrets: Record<string, string> };
   return new Map(Object.entries(secrets));
 }
 
@@ -171,8 +169,7 @@ export function registerClientCommands(program: Command): void {
         fallback: await fallbackOptions(runOptions),
       };
       if (runOptions.watch) {
-        const url = serverUrl();
-        const token = tokenFromEnv();
+        const { url, token } = clientCredentials();
         const { runWatched } = await import('../watch.js');
         process.exitCode = await runWatched({
           url,

@@ -33,9 +33,12 @@ export function registerLoginCommands(program: Command): void {
       const logins = readLogins();
       logins[scope] = { url, token, savedAt: new Date().toISOString() };
       writeLogins(logins);
-      const kind = token.startsWith('sfst_k1_') ? 'keyed token' : 'classic token (its apps also need the master key)';
-      if (globals(command).json) printJson({ scope, url, kind: token.startsWith('sfst_k1_') ? 'keyed' : 'classic' });
-      else say(`logged in: ${scope} and the folders below it use ${url} with a ${kind}`);
+      const kind = token.startsWith('sfst_k1_') ? 'keyed' : 'classic';
+      if (globals(command).json) printJson({ scope, url, kind });
+      else {
+        const what = kind === 'keyed' ? 'keyed token' : 'classic token (its apps also need the master key)';
+        say(`logged in: ${scope} and the folders below it use ${url} with a ${what}`);
+      }
     });
 
   program

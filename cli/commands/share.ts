@@ -11,7 +11,8 @@ import {
   UsageError,
   valueFrom,
 } from '../io.js';
-import { callServer, serverUrl } from '../server-client.js';
+import { clientServer } from '../client-config.js';
+import { callServer } from '../server-client.js';
 import { configDir, readPrivateJson, writePrivateJson } from '../user-config.js';
 
 const requestJson = async (url: string, init?: RequestInit) =>
@@ -123,13 +124,14 @@ export function registerShareCommands(program: Command): void {
           );
         if (second !== undefined)
           throw new UsageError('share create takes one value: quote it, or give it on stdin or with --from-file');
-        const server = serverUrl();
+        // The server and, when there is one, its token: SECRETSFLY_*, else this folder's login.
+        const { url: server, token: credential } = clientServer();
         keptShares(); // a config we could not keep the creator key in refuses before anything is shared
         const value = await valueFrom(argument, options.fromFile);
         if (value === '') throw new UsageError('nothing to share: the secret is empty');
         const passphrase = passphraseFrom(options.passphraseFile);
         const { ciphertext, key } = await (await shareCrypto()).encryptShare(value, passphrase);
-        const token = await shareCredential(process.env.SECRETSFLY_TOKEN);
+        const token = await shareCredential(credential);
         const body = await requestJson(`${server}/api/v1/shares`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', ...(token && { authorization: `Bearer ${token}` }) },

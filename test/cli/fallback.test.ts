@@ -61,7 +61,6 @@ describe('run falls back on the sealed copy of its last pull', () => {
       Buffer.from(VALUE),
       Buffer.from(secret),
       Buffer.from(masterKey),
-      Buffer.from(keys.wrappingKey.toString()),
       Buffer.from(Buffer.from(keys.wrappingKey).toString('hex')),
       Buffer.from(Buffer.from(keys.wrappingKey).toString('base64')),
       Buffer.from(Buffer.from(keys.wrappingKey).toString('base64url')),

@@ -137,3 +137,21 @@ describe('share status, burn and list', () => {
     }
   });
 });
+
+describe('share create where shares need no token', () => {
+  it('should share with SECRETSFLY_URL alone, no token needed or asked for', async () => {
+    const server = await startTestServer({ SHARES_REQUIRE_AUTH: 'false' });
+    try {
+      const config = tempDir('secretsfly-config-');
+      const result = await runCli(['share'], {
+        dataDir: '',
+        input: 'a secret for one person',
+        env: { SECRETSFLY_URL: server.url, XDG_CONFIG_HOME: config },
+      });
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toMatch(new RegExp(`^${server.url}/s/[A-Za-z0-9_-]+#`));
+    } finally {
+      await server.close();
+    }
+  });
+});
