@@ -66,12 +66,15 @@ export async function startPostgres(flags: readonly string[] = []): Promise<Runn
   };
 }
 
-/** Creates an empty database on the server and returns its URL. */
+/** Creates an empty database on the server (or finds the one another process just created) and returns its URL. */
 export async function createDatabase(serverUrl: string, name: string): Promise<string> {
   const client = new pg.Client({ connectionString: serverUrl });
   await client.connect();
   try {
     await client.query(`create database ${name}`);
+  } catch (error) {
+    // 42P04: another process (a test worker, a CLI child) created it first: the same database.
+    if ((error as { code?: string }).code !== '42P04') throw error;
   } finally {
     await client.end();
   }

