@@ -17,6 +17,17 @@ for unwanted in sqlite3 tar autocannon; do
   if [ -d "node_modules/$unwanted" ]; then echo "production install holds $unwanted"; exit 1; fi
 done
 
+# Every module the server and the CLI ship must load with the production dependencies alone (a
+# runtime import of a dev dependency would pass the smoke test below and fail a user later).
+node --input-type=module -e "
+import { readdirSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+const files = ['dist/src', 'dist/cli'].flatMap((dir) =>
+  readdirSync(dir, { recursive: true }).filter((f) => f.endsWith('.js')).map((f) => dir + '/' + f));
+for (const file of files) await import(pathToFileURL(file).href);
+console.log('production install: ' + files.length + ' modules load');
+"
+
 export DATA_DIR="$work/data" PORT=18099 HOST=127.0.0.1
 node bin/secretsfly.js project create smoke >/dev/null
 node bin/secretsfly.js serve >"$work/serve.log" 2>&1 &
