@@ -25,7 +25,10 @@ export const COMMAND_MODULES: readonly { readonly names: readonly string[]; read
     },
     { names: ['token'], load: async () => (await import('./commands/token.js')).registerTokenCommands },
     { names: ['serve'], load: async () => (await import('./commands/server.js')).registerServerCommands },
-    { names: ['pull', 'run'], load: async () => (await import('./commands/client.js')).registerClientCommands },
+    {
+      names: ['pull', 'secrets', 'run'],
+      load: async () => (await import('./commands/client.js')).registerClientCommands,
+    },
     { names: ['bench'], load: async () => (await import('./commands/bench.js')).registerBenchCommand },
     { names: ['share'], load: async () => (await import('./commands/share.js')).registerShareCommands },
     { names: ['copy'], load: async () => (await import('./commands/copy.js')).registerCopyCommand },

@@ -3,7 +3,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseKeyedToken, tokenProof } from '../src/crypto/scoped-keys.js';
-import { openSealedPull, type OpenedSecret, type PullMemory, SealedPullRefused } from '../src/secrets/sealed-pull.js';
+import {
+  openSealedPull,
+  type OpenedSecret,
+  type PullMemory,
+  resolveSealedReferences,
+  SealedPullRefused,
+} from '../src/secrets/sealed-pull.js';
 import {
   describeAge,
   type FallbackCopy,
@@ -133,23 +139,23 @@ export async function pullSealed(
       body = copy.body;
     }
     const file = memoryFile(url, keys.id);
+    let opened;
     try {
       // Nothing is created before the answer verified: a refused pull leaves the state folder as it was.
       const previous = privateFolders(file, { create: false }) ? readMemory(file) : undefined;
-      const opened = openSealedPull(body, { id: keys.id, wrappingKey: keys.wrappingKey }, previous);
+      opened = openSealedPull(body, { id: keys.id, wrappingKey: keys.wrappingKey }, previous);
       if (copy) {
         const age = describeAge((Date.now() - copy.savedAt.getTime()) / 1000);
         say(`warning: ${new URL(url).origin} is unreachable or failing: using the sealed copy of the pull ${age} ago`);
-        return opened.secrets;
+      } else {
+        privateFolders(file, { create: true });
+        writeMemory(file, opened.memory);
+        try {
+          saveFallback(copyFile, url, keys.id, body);
+        } catch {
+          // Only a cache: a host that cannot keep it still pulls; it just has nothing to fall back on.
+        }
       }
-      privateFolders(file, { create: true });
-      writeMemory(file, opened.memory);
-      try {
-        saveFallback(copyFile, url, keys.id, body);
-      } catch {
-        // Only a cache: a host that cannot keep it still pulls; it just has nothing to fall back on.
-      }
-      return opened.secrets;
     } catch (error) {
       if (!(error instanceof SealedPullRefused)) throw error;
       const restored = error.message.includes('went back')
@@ -157,6 +163,8 @@ export async function pullSealed(
         : '';
       throw new CliError(`${error.message}${restored}`);
     }
+    // After the answer is kept: it verified, and a reference that does not resolve is the data's fault.
+    return await resolveSealedReferences(opened);
   } finally {
     keys.authKey.fill(0);
     keys.wrappingKey.fill(0);

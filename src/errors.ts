@@ -18,6 +18,7 @@ type RequestErrorCode =
   | 'gone'
   | 'too_large'
   | 'not_representable'
+  | 'unresolvable_reference'
   | 'integrity_failed'
   | 'sealed'
   | 'rate_limited';

@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { globals } from '../context.js';
 import { CliError, readMasterKeyText, UsageError } from '../io.js';
@@ -20,6 +22,27 @@ interface ClientOptions {
 type Format = PullFormat;
 
 const FORMAT_NAMES = PULL_FORMATS.join(', ');
+
+/**
+ * `body` into `file`, readable by the user alone from its first byte: a new file beside it, flushed,
+ * then renamed over `file` (an existing file is replaced whole, never left half written).
+ */
+function writePrivateFile(file: string, body: string): void {
+  const temp = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.${process.pid}.tmp`);
+  try {
+    const fd = fs.openSync(temp, 'wx', 0o600);
+    try {
+      fs.writeFileSync(fd, body);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(temp, file);
+  } catch (error) {
+    fs.rmSync(temp, { force: true });
+    throw new CliError(`cannot write ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+}
 
 const isKeyedToken = (token: string): boolean => token.startsWith('sfst_k1_');
 
@@ -128,6 +151,28 @@ export function registerClientCommands(program: Command): void {
       if (globals(command).json && options.format !== 'json')
         throw new UsageError(`--json and --format ${options.format} contradict each other: give one`);
       process.stdout.write(await pullBody(options, options.format as Format));
+    });
+
+  // Doppler's name for the same thing; with a file, the body is written there (0600) instead of printed.
+  program
+    .command('secrets')
+    .description("secrets of the token's scope, as Doppler names it (`secrets download`)")
+    .command('download [file]')
+    .description('pull, into a new private file (mode 0600) or to stdout without one')
+    .option('--format <format>', FORMAT_NAMES, 'json')
+    .option('--master-key-file <path>', 'file holding the master key (classic tokens only)')
+    .option('--only <keys>', 'only these keys, comma-separated', keyList)
+    .option('--exclude <keys>', 'all keys but these, comma-separated', keyList)
+    .action(async (file: string | undefined, options: ClientOptions & { format: string }) => {
+      if (!(PULL_FORMATS as readonly string[]).includes(options.format))
+        throw new UsageError(`--format takes ${FORMAT_NAMES}`);
+      const body = await pullBody(options, options.format as Format);
+      if (file === undefined) {
+        process.stdout.write(body);
+        return;
+      }
+      writePrivateFile(file, body);
+      process.stderr.write(`wrote ${body === '' ? 'nothing' : 'the secrets'} to ${file} (mode 0600)\n`);
     });
 
   program

@@ -61,13 +61,24 @@ export function registerSecretCommands(program: Command): void {
 
   secret
     .command('get <project> <env> <KEY>')
-    .description('print the resolved value, raw, followed by one newline')
+    .description('print the resolved value (inherited, references resolved) followed by one newline')
+    .option('--raw', 'the value as written, its ${…} references unresolved')
     .option(...masterKeyOption)
     .action(
-      async (project: string, env: string, key: string, options: { masterKeyFile?: string }, command: Command) => {
+      async (
+        project: string,
+        env: string,
+        key: string,
+        options: { masterKeyFile?: string; raw?: boolean },
+        command: Command,
+      ) => {
         await withContext((ctx) =>
           withMasterKey(options, async (masterKey) => {
-            const found = await ctx.secrets.get({ project, environment: env, key }, { masterKey });
+            const found = await ctx.secrets.get(
+              { project, environment: env, key },
+              { masterKey },
+              { raw: options.raw === true },
+            );
             if (globals(command).json)
               printJson({ key, value: found.value, version: found.version, project: found.project, environment: env });
             else process.stdout.write(`${found.value}\n`);

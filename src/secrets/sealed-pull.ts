@@ -1,6 +1,8 @@
 import { DecryptionFailed } from '../crypto/aead.js';
 import { decryptValue } from '../crypto/envelope.js';
 import { type TokenKeyBinding, unwrapEnvironmentKey } from '../crypto/scoped-keys.js';
+import { resolveReferences, UnresolvableReference } from './references.js';
+import { decodeStoredValue, type ReferenceReach } from './stored-value.js';
 
 /**
  * The zero-knowledge pull (docs/crypto.md): the server answers with ciphertexts and the token's
@@ -89,7 +91,9 @@ export interface PullMemory {
 }
 
 export interface OpenedSecret {
+  /** As written; resolveSealedReferences resolves a template's references. */
   readonly value: string;
+  readonly references?: ReferenceReach | undefined;
   readonly version: number;
   /** The project the value comes from, by name. */
   readonly project: string;
@@ -210,8 +214,10 @@ export function openSealedPull(
         throw error;
       }
       versions[seen] = aad.version;
+      const stored = decodeStoredValue(value);
       opened.set(key, {
-        value,
+        value: stored.value,
+        ...(stored.references && { references: stored.references }),
         version: aad.version,
         project: projects.get(aad.project)!,
         updatedAt: typeof entry.updated_at === 'string' ? entry.updated_at : '',
@@ -221,4 +227,20 @@ export function openSealedPull(
   } finally {
     envKey.fill(0);
   }
+}
+
+/**
+ * The opened values with their references resolved, as a keyed token's pull on the server does
+ * (references.ts): within the answer's own project and environment, the only values the client holds.
+ */
+export async function resolveSealedReferences(opened: {
+  project: string;
+  environment: string;
+  secrets: ReadonlyMap<string, OpenedSecret>;
+}): Promise<Map<string, OpenedSecret>> {
+  const values = await resolveReferences({ project: opened.project, environment: opened.environment }, opened.secrets, {
+    keyed: true,
+    load: () => Promise.reject(new UnresolvableReference('a keyed pull holds no other scope')),
+  });
+  return new Map([...values].map(([key, value]) => [key, { ...opened.secrets.get(key)!, value }]));
 }

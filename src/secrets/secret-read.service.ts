@@ -2,10 +2,11 @@ import type { Kysely } from 'kysely';
 import type { Actor, AuditService } from '../audit/audit.service.js';
 import type { Database } from '../db/database.js';
 import type { EnvironmentService } from '../environments/environment.service.js';
-import { NotFound } from '../errors.js';
+import { AppError, NotFound } from '../errors.js';
 import type { DataKey, KeyAccess, KeyService } from '../keys/key.service.js';
 import type { Keystore } from '../keys/keystore.js';
 import type { ProjectService } from '../projects/project.service.js';
+import { type LoadScope, resolveReferences, UnresolvableReference } from './references.js';
 import { secretRepository, type VersionHead } from './secret.repository.js';
 import { assertSecretKey } from './secret-key.js';
 import {
@@ -18,9 +19,13 @@ import {
   type SecretScope,
   valueContext,
 } from './secret-scope.js';
+import { decodeStoredValue, type ReferenceReach } from './stored-value.js';
 
 export interface ResolvedSecret {
+  /** As written: a template's references are resolved only for pulls (withReferences). */
   readonly value: string;
+  /** Set for a template (stored-value.ts): who it may reference. */
+  readonly references?: ReferenceReach | undefined;
   readonly version: number;
   /** The project the value comes from (the asked project, or the ancestor it inherits from). */
   readonly project: string;
@@ -79,15 +84,19 @@ export function createSecretReadService(deps: {
     for (const head of await winners(s)) {
       const project = names.get(head.projectId)!;
       const known = previous?.get(head.key);
-      resolved.set(head.key, {
-        value:
-          known && known.project === project && known.version === head.version
-            ? known.value
-            : decryptStored(
+      const stored =
+        known && known.project === project && known.version === head.version
+          ? known
+          : decodeStoredValue(
+              decryptStored(
                 dataKey.valueKey(s.environment.id),
                 head.ciphertext,
                 valueContext(s, head.projectId, head.key, head.version),
               ),
+            );
+      resolved.set(head.key, {
+        value: stored.value,
+        ...(stored.references && { references: stored.references }),
         version: head.version,
         project,
         updatedAt: head.createdAt,
@@ -95,6 +104,40 @@ export function createSecretReadService(deps: {
     }
     keystore.rememberResolved(rootOf(s).id, cacheScope, rootKey.revision, resolved);
     return resolved;
+  }
+
+  /**
+   * The values a pull hands out: `resolved` with each template's references resolved
+   * (references.ts), other scopes of the tree read with the same data key. The same map when no
+   * value is a template (the common case costs one scan).
+   */
+  async function withReferences(
+    s: SecretScope,
+    dataKey: DataKey,
+    access: KeyAccess,
+    resolved: ReadonlyMap<string, ResolvedSecret>,
+    only?: readonly string[],
+  ): Promise<ReadonlyMap<string, ResolvedSecret>> {
+    if (![...resolved.values()].some((secret) => secret.references)) return resolved;
+    const load: LoadScope = async (target) => {
+      let t: SecretScope;
+      try {
+        t = await scopeOf(target.project, target.environment);
+      } catch (error) {
+        if (error instanceof AppError && error.code === 'not_found') throw new UnresolvableReference(error.message);
+        throw error;
+      }
+      if (rootOf(t).id !== rootOf(s).id) {
+        throw new UnresolvableReference(`project "${target.project}" is not in the tree of "${rootOf(s).name}"`);
+      }
+      return resolveWithKey(t, dataKey);
+    };
+    const values = await resolveReferences({ project: s.project.name, environment: s.environment.name }, resolved, {
+      keyed: 'keyedToken' in access,
+      load,
+      ...(only && { only }),
+    });
+    return new Map([...values].map(([key, value]) => [key, { ...resolved.get(key)!, value }]));
   }
 
   async function resolve(input: ScopeInput, access: KeyAccess): Promise<ReadonlyMap<string, ResolvedSecret>> {
@@ -107,13 +150,16 @@ export function createSecretReadService(deps: {
    * with the cached values until the root's revision moves, so a repeated pull neither decrypts nor
    * serialises again.
    */
-  async function renderWithKey(s: SecretScope, dataKey: DataKey, variant: string, render: Render) {
+  async function renderWithKey(s: SecretScope, dataKey: DataKey, access: KeyAccess, variant: string, render: Render) {
     const cacheScope = `${s.project.id}/${s.environment.id}`;
     const resolved = await resolveWithKey(s, dataKey);
-    const cached = keystore.rendered(rootOf(s).id, cacheScope, dataKey.rootKey.revision, variant);
+    // Keyed pulls resolve references with a narrower reach, so their bodies are kept apart.
+    const kept = 'keyedToken' in access ? `${variant}/keyed` : variant;
+    const cached = keystore.rendered(rootOf(s).id, cacheScope, dataKey.rootKey.revision, kept);
     if (cached !== undefined) return { body: cached, keys: resolved.size };
-    const body = render(resolved);
-    keystore.rememberRendered(rootOf(s).id, cacheScope, dataKey.rootKey.revision, variant, body);
+    // Every scope a reference reaches is in the same tree, so the root's revision covers it too.
+    const body = render(await withReferences(s, dataKey, access, resolved));
+    keystore.rememberRendered(rootOf(s).id, cacheScope, dataKey.rootKey.revision, kept, body);
     return { body, keys: resolved.size };
   }
 
@@ -130,7 +176,7 @@ export function createSecretReadService(deps: {
     const { token } = client;
     const s = await scopeOf(token.project, token.environment);
     const rendered = await keys.withDataKey(rootOf(s), access, (dataKey) =>
-      renderWithKey(s, dataKey, view.variant, render),
+      renderWithKey(s, dataKey, access, view.variant, render),
     );
     auditApiRead(audit, client, null, { format: view.format, keys: rendered.keys });
     return rendered;
@@ -154,14 +200,30 @@ export function createSecretReadService(deps: {
     return resolved;
   }
 
-  async function get(input: ScopeInput & { key: string }, access: KeyAccess): Promise<ResolvedSecret> {
+  /**
+   * One value of a scope, inherited and with its references resolved (`raw`: as written, for the
+   * editor). NotFound when the scope has no such key.
+   */
+  async function get(
+    input: ScopeInput & { key: string },
+    access: KeyAccess,
+    options: { raw?: boolean } = {},
+  ): Promise<ResolvedSecret> {
     assertSecretKey(input.key);
-    const found = (await resolve(input, access)).get(input.key);
-    if (!found) throw new NotFound('secret', input.key);
-    return found;
+    const s = await scopeOf(input.project, input.environment);
+    return keys.withDataKey(rootOf(s), access, async (dataKey) => {
+      const resolved = await resolveWithKey(s, dataKey);
+      const found = resolved.get(input.key);
+      if (!found) throw new NotFound('secret', input.key);
+      if (!found.references || options.raw) return found;
+      return (await withReferences(s, dataKey, access, resolved, [input.key])).get(input.key)!;
+    });
   }
 
-  /** One value for the API, from the token's own scope, audited as `api_read` (queued, coalesced). */
+  /**
+   * One value for the API, from the token's own scope, its references resolved, audited as
+   * `api_read` (queued, coalesced).
+   */
   async function getForApi(client: ApiClient, key: string, access: KeyAccess): Promise<ResolvedSecret> {
     const { token } = client;
     const secret = await get({ project: token.project, environment: token.environment, key }, access);

@@ -8,6 +8,7 @@ import { InvalidRequest, KeyRotatedMeanwhile, NotFound, SurprisingDotenv, Versio
 import { parseDotenv } from '../formats/dotenv.js';
 import { describeDotenvWarning, findSurprisingDotenvLines } from '../formats/dotenv-lines.js';
 import type { DataKey, KeyAccess, KeyService } from '../keys/key.service.js';
+import { parseTemplate } from './references.js';
 import { secretRepository } from './secret.repository.js';
 import type { SecretVersionKind } from './secret.table.js';
 import { assertSecretKey, assertSecretValue } from './secret-key.js';
@@ -21,6 +22,7 @@ import {
   type SecretScope,
   valueContext,
 } from './secret-scope.js';
+import { decodeStoredValue, encodeStoredValue } from './stored-value.js';
 
 export interface WrittenVersion {
   readonly key: string;
@@ -38,14 +40,53 @@ export function createSecretWriteService(deps: {
 }) {
   const { db, scopeOf, keys, audit, now, maxSecretBytes } = deps;
 
+  /**
+   * The plaintext to store for a value `actor` writes: a value holding `${` becomes a template
+   * (stored-value.ts), checked here: a malformed reference, or one beyond the reach of a value
+   * written with a service token (references.ts), is a 400 naming the key. `literal` (a rollback to
+   * a value from before references existed) stores it as it was, never to be resolved.
+   */
+  function storedForm(s: SecretScope, key: string, value: string, actor: Actor, literal: boolean): string {
+    if (literal || !value.includes('${')) return value;
+    const stored = encodeStoredValue(value, actor.name);
+    let parts;
+    try {
+      parts = parseTemplate(value);
+    } catch (error) {
+      throw new InvalidRequest(`the value of ${key} has a malformed reference: ${(error as Error).message}`);
+    }
+    if (decodeStoredValue(stored).references === 'scope') {
+      const outside = parts.find(
+        (part) =>
+          typeof part !== 'string' &&
+          ((part.project !== undefined && part.project !== s.project.name) ||
+            (part.environment !== undefined && part.environment !== s.environment.name)),
+      );
+      if (outside && typeof outside !== 'string') {
+        throw new InvalidRequest(
+          `the value of ${key} references ${outside.text}: a value written with a service token may reference only keys of its own project and environment (an owner can write it in the UI or with the server-side CLI)`,
+        );
+      }
+    }
+    return stored;
+  }
+
   /** Writes one new version (a value, or a tombstone for `null`) of `key` in the scope's own project. */
   async function writeVersion(
     trx: Kysely<Database>,
     s: SecretScope,
     valueKey: Uint8Array | null,
-    write: { key: string; value: string | null; kind: SecretVersionKind; cas?: number | undefined },
+    write: {
+      key: string;
+      value: string | null;
+      kind: SecretVersionKind;
+      cas?: number | undefined;
+      literal?: boolean;
+    },
     actor: Actor,
   ): Promise<number> {
+    const plaintext =
+      write.value === null ? null : storedForm(s, write.key, write.value, actor, write.literal === true);
     const existing = await secretRepository.findSecret(trx, s.project.id, s.environment.id, write.key);
     const current = existing?.current_version ?? 0;
     if (write.cas !== undefined) {
@@ -68,9 +109,7 @@ export function createSecretWriteService(deps: {
       });
     }
     const ciphertext =
-      write.value === null
-        ? null
-        : encryptValue(valueKey!, write.value, valueContext(s, s.project.id, write.key, version));
+      plaintext === null ? null : encryptValue(valueKey!, plaintext, valueContext(s, s.project.id, write.key, version));
     await secretRepository.insertVersion(trx, {
       secret_id: secretId,
       version,
@@ -181,8 +220,17 @@ export function createSecretWriteService(deps: {
           );
         }
         const valueKey = dataKey.valueKey(s.environment.id);
-        const value = decryptStored(valueKey, old.ciphertext, valueContext(s, s.project.id, input.key, old.version));
-        const version = await writeVersion(trx, s, valueKey, { key: input.key, value, kind: 'rollback' }, actor);
+        const stored = decodeStoredValue(
+          decryptStored(valueKey, old.ciphertext, valueContext(s, s.project.id, input.key, old.version)),
+        );
+        // A template is written again with the reach of whoever rolls back; a literal stays one.
+        const version = await writeVersion(
+          trx,
+          s,
+          valueKey,
+          { key: input.key, value: stored.value, kind: 'rollback', literal: !stored.references },
+          actor,
+        );
         await audit.record(trx, {
           actor,
           action: 'secret_rolled_back',
@@ -243,7 +291,9 @@ export function createSecretWriteService(deps: {
           const head = existing && (await secretRepository.findVersion(trx, existing.id, existing.current_version));
           const same =
             head?.ciphertext != null &&
-            decryptStored(valueKey, head.ciphertext, valueContext(s, s.project.id, key, head.version)) === value;
+            decodeStoredValue(
+              decryptStored(valueKey, head.ciphertext, valueContext(s, s.project.id, key, head.version)),
+            ).value === value;
           if (same) unchanged.push(key);
           else {
             await writeVersion(trx, s, valueKey, { key, value, kind: 'import' }, actor);

@@ -7,7 +7,8 @@ import { runCli, tempDir } from '../helpers/test-context.js';
  * The server-side mistakes people make most, each answered in one line that says what to do next
  * (issue 15, "Every error names what to do next"). The client-side ones are in login.test.ts
  * (no config, wrong URL, revoked token), client.test.ts (wrong master key over the API),
- * fallback.test.ts (server down, stale copy) and completion.test.ts (a typo in a command).
+ * fallback.test.ts (server down, stale copy) and completion.test.ts (a typo in a command); a sealed
+ * root in the UI answers 423 with its unseal form in place (test/integration/ui-http.test.ts).
  */
 describe('mistakes on the server-side commands', () => {
   let dataDir: string;

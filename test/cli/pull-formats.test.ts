@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import { parse as parseDotenv } from 'dotenv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
@@ -68,7 +69,12 @@ describe('pull --format, with a classic and a keyed token', () => {
     const masterKey = (await server.ctx.projects.create({ name: 'app' }, actor)).masterKey!;
     const access = { masterKey: new TextEncoder().encode(masterKey) };
     for (const [key, value] of Object.entries(VALUES))
-      await server.ctx.secrets.set({ project: 'app', environment: 'prod', key, value }, access, actor);
+      // `$${` writes a literal `${` (a reference otherwise): what is pulled is the value itself.
+      await server.ctx.secrets.set(
+        { project: 'app', environment: 'prod', key, value: value.replaceAll('${', () => '$${') },
+        access,
+        actor,
+      );
     // staging: one value with a newline, which some formats cannot carry.
     await server.ctx.secrets.set({ project: 'app', environment: 'staging', key: 'A_FINE', value: 'ok' }, access, actor);
     await server.ctx.secrets.set(
@@ -118,6 +124,20 @@ describe('pull --format, with a classic and a keyed token', () => {
     // The formats that can carry it still do.
     const yaml = await pull('yaml', 'keyedStaging');
     expect(parseYaml(yaml.stdout)).toEqual({ A_FINE: 'ok', PEM: '-----BEGIN KEY-----\nMIIB\n-----END KEY-----' });
+  });
+
+  it('should write the same body with `secrets download`, to stdout or a new private file', async () => {
+    const dir = tempDir();
+    const printed = await runCli(['secrets', 'download', '--format', 'dotenv'], { dataDir: dir, env: env.keyed });
+    expect([printed.code, printed.stderr]).toEqual([0, '']);
+    expect(parseDotenv(printed.stdout)).toEqual(VALUES);
+    const file = `${dir}/app.env`;
+    fs.writeFileSync(file, 'OLD=1\n', { mode: 0o644 });
+    const saved = await runCli(['secrets', 'download', file, '--format', 'dotenv'], { dataDir: dir, env: env.keyed });
+    expect([saved.code, saved.stdout, saved.stderr]).toEqual([0, '', `wrote the secrets to ${file} (mode 0600)\n`]);
+    expect(fs.readFileSync(file, 'utf8')).toBe(printed.stdout);
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+    expect(fs.readdirSync(dir)).toEqual(['app.env']);
   });
 
   it('should name every format when given another', async () => {

@@ -146,7 +146,12 @@ describe('a zero-knowledge pull, seen on the wire and in the server log', () => 
     const access = { masterKey: new TextEncoder().encode(masterKey) };
     for (const [key, value] of Object.entries(VALUES)) {
       const project = key === 'DATABASE_URL' ? 'app' : 'app-api';
-      await ctx.secrets.set({ project, environment: 'prod', key, value }, access, actor);
+      // `$${` writes a literal `${` (a reference otherwise): what is pulled is the value itself.
+      await ctx.secrets.set(
+        { project, environment: 'prod', key, value: value.replaceAll('${', () => '$${') },
+        access,
+        actor,
+      );
     }
     ({ token } = await ctx.tokens.create(
       {
@@ -614,7 +619,12 @@ describe('a revoked keyed token, and what the client keeps', () => {
     const access = { masterKey: new TextEncoder().encode(masterKey) };
     const values = [...Object.values(VALUES), ...CANARIES];
     for (const [key, value] of Object.entries(VALUES)) {
-      await server.ctx.secrets.set({ project: 'app', environment: 'prod', key, value }, access, actor);
+      // `$${` writes a literal `${` (a reference otherwise): what is pulled is the value itself.
+      await server.ctx.secrets.set(
+        { project: 'app', environment: 'prod', key, value: value.replaceAll('${', () => '$${') },
+        access,
+        actor,
+      );
     }
     const { token, view } = await server.ctx.tokens.create(
       {

@@ -71,7 +71,12 @@ describe('formats over HTTP', () => {
     masterKey = (await server.ctx.projects.create({ name: 'fmt' }, actor)).masterKey!;
     const access = { masterKey: new TextEncoder().encode(masterKey) };
     for (const [key, value] of Object.entries(NASTY)) {
-      await server.ctx.secrets.set({ project: 'fmt', environment: 'prod', key, value }, access, actor);
+      // `$${` writes a literal `${` (a reference otherwise): what is pulled is the value itself.
+      await server.ctx.secrets.set(
+        { project: 'fmt', environment: 'prod', key, value: value.replaceAll('${', () => '$${') },
+        access,
+        actor,
+      );
     }
     token = (await server.ctx.tokens.create({ project: 'fmt', environment: 'prod', access: 'read_write' }, actor))
       .token;

@@ -18,6 +18,7 @@ export const HTTP_STATUS = {
   gone: 410,
   too_large: 413,
   not_representable: 422,
+  unresolvable_reference: 422,
   sealed: 423,
   rate_limited: 429,
   internal_error: 500,
