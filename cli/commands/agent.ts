@@ -60,9 +60,10 @@ export function registerAgentCommands(program: Command): void {
     .description('host-held secrets: kept encrypted on this host (AGENT_DATA_DIR); only their titles reach the server')
     .option('--agent <name>', "this agent's name (default: AGENT_NAME, else the host name)");
   const options = (command: Command) => command.optsWithGlobals<AgentOptions & { json?: boolean }>();
+  // Positional options: each level owns what is written after it, so every level takes --agent.
+  const named = (command: Command) => command.option('--agent <name>', "this agent's name");
 
-  agent
-    .command('sync')
+  named(agent.command('sync'))
     .description("send this host's titles (never values) to the server, replacing what it had from this agent")
     .action(async (_options, command: Command) => {
       const dir = agentDataDir();
@@ -79,10 +80,9 @@ export function registerAgentCommands(program: Command): void {
       });
     });
 
-  const secrets = agent.command('secrets').description('the secrets this host holds');
+  const secrets = named(agent.command('secrets')).description('the secrets this host holds');
 
-  secrets
-    .command('add <NAME>')
+  named(secrets.command('add <NAME>'))
     .description('keep a secret on this host (value from --from-file, stdin, or a hidden prompt) and sync its title')
     .option('--type <type>', HOST_HELD_TYPES.join(', '), 'generic')
     .option('--from-file <path>', 'read the value from this file')
@@ -128,8 +128,7 @@ export function registerAgentCommands(program: Command): void {
       });
     });
 
-  secrets
-    .command('list')
+  named(secrets.command('list'))
     .description('the secrets this host holds (titles, never values); reads the file only')
     .action(async (_options, command: Command) => {
       const dir = agentDataDir();
@@ -155,8 +154,7 @@ export function registerAgentCommands(program: Command): void {
       }
     });
 
-  secrets
-    .command('test [NAME...]')
+  named(secrets.command('test [NAME...]'))
     .description(
       'check the file opens, each named secret (default: all) is held here, and the server lists exactly its titles',
     )
@@ -193,8 +191,7 @@ export function registerAgentCommands(program: Command): void {
       if (results.some((r) => r.state !== 'ok')) process.exitCode = 1;
     });
 
-  secrets
-    .command('remove <NAME>')
+  named(secrets.command('remove <NAME>'))
     .description('forget a secret on this host and sync')
     .action(async (name: string, _options, command: Command) => {
       assertSecretKey(name);

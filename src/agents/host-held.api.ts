@@ -1,6 +1,6 @@
 import express, { type IRouter, type Request, type RequestHandler } from 'express';
 import type { AppContext } from '../main.js';
-import { apiCaller } from '../secrets/api-caller.js';
+import { type ApiCaller, apiCaller } from '../secrets/api-caller.js';
 import { createHostHeldService } from './host-held.service.js';
 import { SYNC_SIGNATURE_HEADER, SYNC_TIMESTAMP_HEADER } from './host-held-fns.js';
 
@@ -35,6 +35,7 @@ export function mountHostHeldApi(
 
   router.get(`${prefix}/host-held`, ...guards, async (req, res) => {
     const caller = apiCaller(req);
+    wipe(caller);
     const agent = typeof req.query.agent === 'string' ? req.query.agent.slice(0, 64) : undefined;
     const secrets = await hostHeld.listForApi(caller, agent);
     res.json({
@@ -52,6 +53,7 @@ export function mountHostHeldApi(
 
   router.put(`${prefix}/host-held/:agent`, ...guards, rawBody, async (req, res) => {
     const caller = apiCaller(req);
+    wipe(caller);
     const result = await hostHeld.sync(caller, {
       agent: String((req.params as Record<string, string>).agent).slice(0, 100),
       credential: bearer(req),
@@ -63,6 +65,12 @@ export function mountHostHeldApi(
     });
     res.json(result);
   });
+}
+
+/** Neither route opens a value: key material a request brought (a whole keyed token's W, a master key) goes at once. */
+function wipe(caller: ApiCaller): void {
+  caller.masterKey?.fill(0);
+  caller.token.wrappingKey?.fill(0);
 }
 
 /** The credential authenticateApi verified, as the client sent it. */

@@ -69,29 +69,28 @@ async function serverSecretIds(db: Kysely<Database>, ids: readonly string[]): Pr
   return rows.map((row) => row.id);
 }
 
-/** Which of `ids` are already titles of another agent or another scope. */
+/** Which of `ids` are already titles in another project or environment. */
 async function idsHeldElsewhere(
   db: Kysely<Database>,
   ids: readonly string[],
-  owner: { agent: string; projectId: string; environmentId: string },
+  owner: { projectId: string; environmentId: string },
 ): Promise<string[]> {
   if (ids.length === 0) return [];
   const rows = await withAgentTables(db)
     .selectFrom('host_held_secrets')
     .select('id')
     .where('id', 'in', ids)
-    .where((eb) =>
-      eb.or([
-        eb('agent', '!=', owner.agent),
-        eb('project_id', '!=', owner.projectId),
-        eb('environment_id', '!=', owner.environmentId),
-      ]),
-    )
+    .where((eb) => eb.or([eb('project_id', '!=', owner.projectId), eb('environment_id', '!=', owner.environmentId)]))
     .execute();
   return rows.map((row) => row.id);
 }
 
-/** Replaces one agent's whole set in one scope (in the caller's transaction). */
+/**
+ * Replaces one agent's whole set in one scope (in the caller's transaction). A title whose id
+ * another agent of the same scope listed moves to this one: the same file synced under a new
+ * name (a renamed host). Any read_write token of the scope may sync as any agent, so this grants
+ * nothing a token did not have.
+ */
 async function replaceSet(
   trx: Kysely<Database>,
   owner: { agent: string; projectId: string; environmentId: string },
@@ -104,6 +103,18 @@ async function replaceSet(
     .where('project_id', '=', owner.projectId)
     .where('environment_id', '=', owner.environmentId)
     .execute();
+  if (rows.length > 0) {
+    await db
+      .deleteFrom('host_held_secrets')
+      .where(
+        'id',
+        'in',
+        rows.map((row) => row.id),
+      )
+      .where('project_id', '=', owner.projectId)
+      .where('environment_id', '=', owner.environmentId)
+      .execute();
+  }
   // 500 rows of 7 columns stay well under SQLite's 32,766 bound parameters.
   if (rows.length > 0)
     await db

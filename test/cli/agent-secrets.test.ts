@@ -169,4 +169,33 @@ describe('host-held secrets on the agent', () => {
     expect([malformed.code, malformed.stderr]).toEqual([1, expect.stringContaining('AGENT_SECRET_KEY must be')]);
     expect((await agent(['secrets', 'remove', 'OTHER'], undefined, withKey)).code).toBe(0);
   });
+
+  it('should take --agent at any level, over AGENT_NAME', async () => {
+    const dir = { AGENT_DATA_DIR: path.join(tempDir(), 'agent') };
+    expect(
+      (
+        await runCli(['agent', '--agent', 'web-8', 'secrets', 'add', 'A8'], {
+          dataDir: '',
+          env: { ...env, ...dir },
+          input: 'v',
+        })
+      ).code,
+    ).toBe(0);
+    const leaf = await runCli(['agent', 'secrets', 'add', 'A9', '--agent', 'web-9'], {
+      dataDir: '',
+      env: { ...env, ...dir },
+      input: 'v',
+    });
+    expect(leaf.code, leaf.stderr).toBe(0);
+    const listed = await call(server, '/api/v1/host-held', { token: env.SECRETSFLY_TOKEN });
+    expect(
+      listed.json.secrets.filter((s: any) => s.name.startsWith('A')).map((s: any) => [s.name, s.held_on_host]),
+    ).toEqual([
+      // One file is one agent: synced under a new name, its titles move to it.
+      ['A8', 'web-9'],
+      ['A9', 'web-9'],
+    ]);
+    const bad = await runCli(['agent', 'sync', '--agent', 'no spaces'], { dataDir: '', env: { ...env, ...dir } });
+    expect(bad.code).toBe(2);
+  });
 });

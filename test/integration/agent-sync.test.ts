@@ -213,9 +213,13 @@ describe('agent sync', () => {
     const [{ id }] = await selectRows(server.dataDir, "select id from secrets where key = 'SERVER_HELD'");
     const byId = await sync({ body: { secrets: [{ ...title('FINE'), id }] } });
     expect([byId.status, byId.json.error.code]).toEqual([409, 'already_exists']);
-    // Another agent's id is not this one's to take either.
+    // An id of another environment's titles is not this scope's to take.
     const [{ id: taken }] = await selectRows(server.dataDir, "select id from host_held_secrets where name = 'TLS_KEY'");
-    expect((await sync({ agent: 'web-2', body: { secrets: [{ ...title('X'), id: taken }] } })).status).toBe(409);
+    const elsewhere = await sync({
+      token: keyedToken,
+      body: { secrets: [{ ...title('X', { environment: 'staging' }), id: taken }] },
+    });
+    expect(elsewhere.status).toBe(409);
     expect(await stored()).toEqual(before);
   });
 
@@ -259,6 +263,15 @@ describe('agent sync', () => {
     await sync({ body: { secrets: [] } });
     await server.ctx.secrets.set({ ...scope, key: 'DB_PASSWORD', value: 'now-server-held' }, access(), actor);
     await server.ctx.secrets.remove({ ...scope, key: 'DB_PASSWORD' }, actor);
+  });
+
+  it('should move a title to the agent that now lists its id in the same scope (a renamed host)', async () => {
+    const [{ id }] = await selectRows(server.dataDir, "select id from host_held_secrets where name = 'TLS_KEY'");
+    expect((await sync({ agent: 'web-1-renamed', body: { secrets: [{ ...title('TLS_KEY'), id }] } })).status).toBe(200);
+    expect((await stored()).map((r) => [r.agent, r.name])).toEqual([
+      ['web-1', 'DB_PASSWORD'],
+      ['web-1-renamed', 'TLS_KEY'],
+    ]);
   });
 
   it('should accept a sync from a keyed token of another environment for its own scope only', async () => {
