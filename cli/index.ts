@@ -33,6 +33,7 @@ export const COMMAND_MODULES: readonly { readonly names: readonly string[]; read
     { names: ['share'], load: async () => (await import('./commands/share.js')).registerShareCommands },
     { names: ['copy'], load: async () => (await import('./commands/copy.js')).registerCopyCommand },
     { names: ['login', 'logout'], load: async () => (await import('./commands/login.js')).registerLoginCommands },
+    { names: ['agent'], load: async () => (await import('./commands/agent.js')).registerAgentCommands },
     {
       names: ['completion', '__complete'],
       load: async () => (await import('./commands/completion.js')).registerCompletionCommands,

@@ -4,6 +4,7 @@ import * as shares from './2026-11-23T0000-shares.js';
 import * as auditActionIndex from './2026-11-24T0000-audit-action-index.js';
 import * as scopedKeys from './2026-11-25T0000-scoped-keys.js';
 import * as instances from './2026-11-26T0000-instances.js';
+import * as hostHeld from './2026-11-28T0000-host-held.js';
 
 /**
  * Every migration, by name; names sort in the order they apply. Listed statically (rather than
@@ -16,4 +17,5 @@ export const migrations: Record<string, Migration> = {
   '2026-11-24T0000-audit-action-index': auditActionIndex,
   '2026-11-25T0000-scoped-keys': scopedKeys,
   '2026-11-26T0000-instances': instances,
+  '2026-11-28T0000-host-held': hostHeld,
 };

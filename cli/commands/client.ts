@@ -17,6 +17,8 @@ interface ClientOptions {
   exclude?: string[] | undefined;
   /** run only: fall back on the last sealed copy when the server is unreachable or failing. */
   fallback?: FallbackOptions | undefined;
+  /** run only: add the values this host holds (cli/agent/run-merge.ts). */
+  hostHeld?: boolean;
 }
 
 type Format = PullFormat;
@@ -59,7 +61,8 @@ async function fetchClassic(url: string, token: string, options: ClientOptions):
  * needed), else with the classic token and the master key.
  */
 async function fetchValues(options: ClientOptions): Promise<Map<string, string>> {
-  return selectKeys(await fetchAllValues(options), options);
+  const values = await fetchAllValues(options);
+  return selectKeys(options.hostHeld ? (await import('../agent/run-merge.js')).mergeHostHeld(values) : values, options);
 }
 
 /** --only and --exclude: a key --only names that the scope does not have is a typo, said as one. */
@@ -212,6 +215,7 @@ export function registerClientCommands(program: Command): void {
         only: runOptions.only,
         exclude: runOptions.exclude,
         fallback: await fallbackOptions(runOptions),
+        hostHeld: true,
       };
       if (runOptions.watch) {
         const { url, token } = clientCredentials();

@@ -3,6 +3,7 @@ import helmet from 'helmet';
 import type { Logger } from '../logger.js';
 import type { AppContext } from '../main.js';
 import { mountSecretApi } from '../secrets/secret.api.js';
+import { mountHostHeldApi } from '../agents/host-held.api.js';
 import { mountWatchApi } from '../secrets/watch.api.js';
 import { createWatchService } from '../secrets/watch.service.js';
 import type { SetupGate } from '../users/setup.js';
@@ -80,6 +81,7 @@ export function createApp({
   // Long-polls on a tree's revision (`run --watch`): no key, no value.
   const watch = createWatchService({ keys: ctx.keys, changes: ctx.database.changes });
   mountWatchApi(app, '/api/v1', { watch, keys: ctx.keys, projects: ctx.projects, audit: ctx.audit, guards: apiGuards });
+  mountHostHeldApi(app, '/api/v1', { ctx, guards: apiGuards });
   mountSecretApi(app, '/api/v1', {
     secrets: ctx.secrets,
     audit: ctx.audit,

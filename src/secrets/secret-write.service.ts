@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Actor, AuditService } from '../audit/audit.service.js';
+import { refuseHostHeld } from '../agents/host-held.service.js';
 import { encryptValue } from '../crypto/envelope.js';
 import type { Database } from '../db/database.js';
 import { writeTransaction } from '../db/open.js';
@@ -87,6 +88,7 @@ export function createSecretWriteService(deps: {
   ): Promise<number> {
     const plaintext =
       write.value === null ? null : storedForm(s, write.key, write.value, actor, write.literal === true);
+    await refuseHostHeld(trx, s.project.id, s.environment.id, write.key);
     const existing = await secretRepository.findSecret(trx, s.project.id, s.environment.id, write.key);
     const current = existing?.current_version ?? 0;
     if (write.cas !== undefined) {
@@ -180,6 +182,7 @@ export function createSecretWriteService(deps: {
     const s = await scopeOf(input.project, input.environment);
     if (access) await keys.withDataKey(rootOf(s), access, async () => undefined);
     return writeTransaction(db, async (trx) => {
+      await refuseHostHeld(trx, s.project.id, s.environment.id, input.key);
       const existing = await secretRepository.findSecret(trx, s.project.id, s.environment.id, input.key);
       const head = existing && (await secretRepository.findVersion(trx, existing.id, existing.current_version));
       if (!head || head.ciphertext === null) throw new NotFound('secret', input.key);
