@@ -13,6 +13,7 @@ import { Keystore } from './keys/keystore.js';
 import { createRotationService } from './keys/rotation.service.js';
 import { createProjectService } from './projects/project.service.js';
 import { createSecretService } from './secrets/secret.service.js';
+import { createHostHeldService } from './agents/host-held.service.js';
 import { createShareService } from './shares/share.service.js';
 import { createTokenService } from './tokens/token.service.js';
 import { createUserService } from './users/user.service.js';
@@ -99,6 +100,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
   const rotation = createRotationService({ db, projects, keys, secrets, tokens, keystore, audit, now, scrub });
   const users = createUserService({ db, kdf, audit, now });
   const shares = createShareService({ db, audit, now, maxBytes: config.shareMaxBytes });
+  const hostHeld = createHostHeldService({ db, projects, environments, keys, audit, now });
 
   let closed = false;
   return {
@@ -117,6 +119,8 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     tokens,
     users,
     shares,
+    /** Titles of secrets held on app hosts, never their values (src/agents). */
+    hostHeld,
     /** The store of each named rate limit: shared through PostgreSQL, else in memory (rate-limit-store.ts). */
     limits: limitStores(database.engine === 'postgres' ? database.pool : undefined),
     /** Compiles the pull path's queries (a server calls it before its first request: http/warm-up.ts). */

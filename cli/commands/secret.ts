@@ -93,20 +93,26 @@ export function registerSecretCommands(program: Command): void {
     .action(async (project: string, env: string, _options, command: Command) => {
       await withContext(async (ctx) => {
         const rows = await ctx.secrets.list({ project, environment: env });
+        // Titles only: their values live on the hosts that hold them (README, "Host-held secrets").
+        const held = await ctx.hostHeld.list({ project, environment: env });
         if (globals(command).json)
-          printJson(
-            rows.map((r) => ({
+          printJson([
+            ...rows.map((r) => ({
               key: r.key,
               version: r.version,
               project: r.project,
               inherited: r.inherited,
               updated_at: r.updatedAt,
             })),
-          );
+            ...held.map((h) => ({ key: h.name, type: h.type, held_on_host: h.agent, synced_at: h.syncedAt })),
+          ]);
         else {
           printTable(
             ['KEY', 'VERSION', 'FROM', 'UPDATED'],
-            rows.map((r) => [r.key, r.version, r.inherited ? `${r.project} (inherited)` : r.project, r.updatedAt]),
+            [
+              ...rows.map((r) => [r.key, r.version, r.inherited ? `${r.project} (inherited)` : r.project, r.updatedAt]),
+              ...held.map((h) => [h.name, '-', `held on host ${h.agent}`, h.syncedAt]),
+            ],
             `no secrets in ${project}/${env}`,
           );
         }

@@ -1,7 +1,6 @@
 import express, { type IRouter, type Request, type RequestHandler } from 'express';
 import type { AppContext } from '../main.js';
 import { type ApiCaller, apiCaller } from '../secrets/api-caller.js';
-import { createHostHeldService } from './host-held.service.js';
 import { SYNC_SIGNATURE_HEADER, SYNC_TIMESTAMP_HEADER } from './host-held-fns.js';
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -22,14 +21,7 @@ export function mountHostHeldApi(
   deps: { ctx: AppContext; guards: readonly RequestHandler[] },
 ): void {
   const { ctx, guards } = deps;
-  const hostHeld = createHostHeldService({
-    db: ctx.database.db,
-    projects: ctx.projects,
-    environments: ctx.environments,
-    keys: ctx.keys,
-    audit: ctx.audit,
-    now: ctx.now,
-  });
+  const { hostHeld } = ctx;
   // The exact bytes: the signature covers them, not a re-serialisation of what a parser made of them.
   const rawBody = express.raw({ type: () => true, limit: MAX_BODY_BYTES });
 

@@ -103,6 +103,11 @@ describe('host-held secrets on the agent', () => {
       ['TLS_KEY', 'web-1'],
     ]);
 
+    // The server-side `secret list` marks them beside the server's own keys.
+    const serverList = await runCli(['secret', 'list', 'app-web', 'prod'], { dataDir: server.dataDir });
+    expect(serverList.stdout).toMatch(/DB_PASSWORD\s+-\s+held on host web-1/);
+    expect(serverList.stdout).toMatch(/WEB_ONLY\s+1\s+app-web/);
+
     const tested = await agent(['secrets', 'test']);
     expect(tested.code, tested.stderr).toBe(0);
     expect(tested.stdout).toMatch(/DB_PASSWORD\s+ok/);
