@@ -175,9 +175,29 @@ describe('bulk edit and key pages in the admin UI', () => {
     expect(reveals[0]!.key).toBe('CHANGE');
   });
 
+  it('should show a hostile value as text in the edit form, the history and the diff', async () => {
+    const access = { masterKey: new TextEncoder().encode(masterKey) };
+    const hostile = '</textarea><script>alert(1)</script>\n</pre><img src=x onerror=alert(2)>';
+    await server.ctx.secrets.set(
+      { project: 'bulk', environment: 'prod', key: 'HOSTILE', value: 'plain' },
+      access,
+      actor,
+    );
+    await server.ctx.secrets.set(
+      { project: 'bulk', environment: 'prod', key: 'HOSTILE', value: hostile },
+      access,
+      actor,
+    );
+    const page = await admin.get(`${PAGE}/secrets/HOSTILE`);
+    expect(page.text).not.toContain('<script>alert(1)');
+    expect(page.text).not.toContain('<img src=x');
+    expect(page.text).toContain('&lt;/textarea&gt;&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(page.text).toMatch(/diff-added">\+ &lt;\/pre&gt;&lt;img src&#x3D;x/);
+  });
+
   it('should filter the keys of a project page with ?q=, without a script', async () => {
     const page = await admin.get(`${PAGE}?q=chan`);
-    expect(page.text).toMatch(/1 of \d+ keys/);
+    expect(page.text).toMatch(/1 of 6 keys/);
     expect(page.text).toMatch(/<tr data-key="CHANGE">/);
     expect(page.text).toMatch(/<tr data-key="KEEP" hidden>/);
     const none = await admin.get(`${PAGE}?q=nothing-like-it`);
