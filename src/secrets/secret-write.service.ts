@@ -268,9 +268,11 @@ export function createSecretWriteService(deps: {
    * before anything is written; keys whose value is unchanged get no new version. A line the parser
    * would silently cut, keep or drop refuses the whole file unless `allowWarnings`. `onProgress`
    * hears of every key compared or written (a retried transaction starts again from 0).
+   * `expectedVersions` (the UI's bulk edit: per key, the project's own version its preview saw, 0
+   * for none) refuses the whole file with VersionConflict if any of them moved since.
    */
   async function importDotenv(
-    input: ScopeInput & { content: string; allowWarnings?: boolean },
+    input: ScopeInput & { content: string; allowWarnings?: boolean; expectedVersions?: ReadonlyMap<string, number> },
     access: KeyAccess,
     actor: Actor,
     onProgress?: (done: number, total: number) => void,
@@ -291,6 +293,10 @@ export function createSecretWriteService(deps: {
         const unchanged: string[] = [];
         for (const [key, value] of entries) {
           const existing = await secretRepository.findSecret(trx, s.project.id, s.environment.id, key);
+          const current = existing?.current_version ?? 0;
+          if (input.expectedVersions && input.expectedVersions.get(key) !== current) {
+            throw new VersionConflict(key, current);
+          }
           const head = existing && (await secretRepository.findVersion(trx, existing.id, existing.current_version));
           const same =
             head?.ciphertext != null &&

@@ -1,8 +1,12 @@
 import { type Request, type Response, Router } from 'express';
-import { type AppError, InvalidRequest, Sealed } from '../errors.js';
+import { AppError, InvalidRequest, NotFound, Sealed, TooLarge, VersionConflict } from '../errors.js';
 import type { Config } from '../config.js';
 import type { AppContext } from '../main.js';
 import { action, field, flash, formOnError, noStore, param, sessionHolder, uiActor } from '../ui/ui-kit.js';
+import { decodeSeen, diffView, previewView } from './bulk-edit.js';
+
+/** Longest dotenv block a bulk edit takes (the UI's form bodies are limited to 256 KiB). */
+const MAX_BULK_CHARS = 200_000;
 
 export interface SecretRoutesDeps {
   readonly ctx: {
@@ -10,7 +14,16 @@ export interface SecretRoutesDeps {
     readonly environments: Pick<AppContext['environments'], 'byName' | 'list'>;
     readonly secrets: Pick<
       AppContext['secrets'],
-      'list' | 'reveal' | 'set' | 'remove' | 'history' | 'rollback' | 'diff'
+      | 'list'
+      | 'reveal'
+      | 'set'
+      | 'remove'
+      | 'history'
+      | 'rollback'
+      | 'diff'
+      | 'revealKey'
+      | 'previewDotenv'
+      | 'importDotenv'
     >;
   };
   readonly config: Pick<Config, 'decryptedMinutesBeforeRedirect' | 'maxSecretBytes'>;
@@ -32,17 +45,28 @@ export function secretRoutes({ ctx, config }: SecretRoutesDeps): Router {
     return { project, environments, environment };
   }
 
+  /** A key's page (its value to edit, its history), at its history. */
+  const keyPage = (req: Request) => `${base(req)}/secrets/${encodeURIComponent(param(req, 'key'))}/history`;
+
   router.get('/projects/:name/envs/:env', async (req, res) => {
     const header = await projectHeader(req, param(req, 'name'), param(req, 'env'));
-    const secrets = await ctx.secrets.list({ project: header.project.name, environment: param(req, 'env') });
+    const all = await ctx.secrets.list({ project: header.project.name, environment: param(req, 'env') });
+    // Hundreds of keys stay usable: ?q= filters on the server, static/edit.js as you type.
+    const query = typeof req.query.q === 'string' ? req.query.q.trim().slice(0, 128) : '';
+    // Every row is sent, those that do not match hidden: the script can widen the filter as you type.
+    const secrets = all.map((s) => ({ ...s, hidden: !s.key.toLowerCase().includes(query.toLowerCase()) }));
     const prefill = typeof req.query.key === 'string' ? req.query.key.slice(0, 128) : '';
     res.render('pages/secrets', {
       title: `${header.project.name} · ${param(req, 'env')}`,
       ...header,
       secrets,
+      total: all.length,
+      shown: secrets.filter((s) => !s.hidden).length,
+      query,
       prefill,
+      serverUrl: `${req.protocol}://${req.get('host') ?? 'localhost'}`,
       tab: 'secrets',
-      back: base(req),
+      back: req.originalUrl,
     });
   });
 
@@ -104,29 +128,74 @@ export function secretRoutes({ ctx, config }: SecretRoutesDeps): Router {
     }),
   );
 
-  router.get('/projects/:name/envs/:env/secrets/:key/history', async (req: Request, res: Response) => {
+  /**
+   * A key's page: unsealed, its current value in the edit form and every version of the project's
+   * own history with its value (one `secrets_revealed` event), and a line diff of any two of them;
+   * sealed, the same history without values and the unseal form where the edit form would be.
+   */
+  async function showKey(req: Request, res: Response) {
     const header = await projectHeader(req, param(req, 'name'), param(req, 'env'));
-    const versions = (
-      await ctx.secrets.history({
-        project: header.project.name,
-        environment: param(req, 'env'),
-        key: param(req, 'key'),
-      })
-    ).reverse();
+    const scope = { project: header.project.name, environment: param(req, 'env'), key: param(req, 'key') };
+    const unsealed = Boolean(header.project.unsealedUntil);
+    let current: { value: string; version: number; project: string } | undefined;
+    let versions: { version: number; kind: string; value?: string | null; createdAt: string; createdBy: string }[];
+    if (unsealed) {
+      const revealed = await ctx.secrets.revealKey(scope, { unsealedBy: sessionHolder(req) }, uiActor(req, res));
+      current = revealed.current;
+      versions = [...revealed.versions];
+      noStore(res);
+    } else {
+      versions = await ctx.secrets.history(scope).then(
+        (rows) => rows.reverse(),
+        (error: unknown) => {
+          if (error instanceof NotFound) return [];
+          throw error;
+        },
+      );
+      const listed = (await ctx.secrets.list(scope)).find((s) => s.key === scope.key);
+      current = listed && { value: '', version: listed.version, project: listed.project };
+    }
+    if (versions.length === 0 && !current) throw new NotFound('secret', scope.key);
+    const head = versions[0];
+    const live = versions.filter((v) => v.kind !== 'delete');
+    const valueOf = (version: number) => versions.find((v) => v.version === version)?.value ?? '';
+    const pick = (name: string, fallback: number | undefined) => {
+      const asked = Number(req.query[name]);
+      return versions.some((v) => v.version === asked) ? asked : fallback;
+    };
+    // By default the newest live version against the live one before it.
+    const to = pick('to', live[0]?.version);
+    const from = pick('from', live.find((v) => to !== undefined && v.version < to)?.version);
     res.render('pages/history', {
-      title: `${param(req, 'key')} · history`,
+      title: `${scope.key} · ${header.project.name} · ${scope.environment}`,
       ...header,
-      key: param(req, 'key'),
-      versions,
+      key: scope.key,
+      current,
+      inherited: current !== undefined && current.project !== header.project.name,
+      headDeleted: head?.kind === 'delete',
+      versions: versions.map((v) => ({
+        ...v,
+        deleted: v.kind === 'delete',
+        isHead: v.version === head?.version,
+        canRollBack: unsealed && v.kind !== 'delete' && v.version !== head?.version,
+      })),
+      compare:
+        unsealed && from !== undefined && to !== undefined && from !== to
+          ? { from, to, diff: diffView(valueOf(from), valueOf(to)) }
+          : undefined,
+      canCompare: unsealed && versions.length > 1,
       tab: 'secrets',
-      back: base(req),
+      back: req.originalUrl,
     });
-  });
+  }
+
+  router.get('/projects/:name/envs/:env/secrets/:key', showKey);
+  router.get('/projects/:name/envs/:env/secrets/:key/history', showKey);
 
   router.post(
     '/projects/:name/envs/:env/secrets/:key/rollback',
     action(
-      (req) => `${base(req)}/secrets/${encodeURIComponent(param(req, 'key'))}/history`,
+      (req) => keyPage(req),
       async (req, res) => {
         const version = Number(field(req, 'version', 10));
         if (!Number.isSafeInteger(version) || version < 1) throw new InvalidRequest('pick a version to roll back to');
@@ -140,10 +209,84 @@ export function secretRoutes({ ctx, config }: SecretRoutesDeps): Router {
           'success',
           `${written.key} rolled back: version ${written.version} holds the value of version ${version}.`,
         );
-        res.redirect(303, `${base(req)}/secrets/${encodeURIComponent(param(req, 'key'))}/history`);
+        res.redirect(303, keyPage(req));
       },
     ),
   );
+
+  /** The pasted block, line breaks as the author meant them (a browser sends CRLF); bounded. */
+  const bulkContent = (req: Request) => {
+    const content = field(req, 'content', MAX_BULK_CHARS + 1).replace(/\r\n/g, '\n');
+    if (content.length > MAX_BULK_CHARS) throw new TooLarge(`a bulk edit takes at most ${MAX_BULK_CHARS} characters`);
+    return content;
+  };
+
+  /** The bulk edit form, again with the pasted block (bad input, sealed, or data changed since the preview). */
+  const bulkForm = async (req: Request, res?: Response) => {
+    // The block holds values: a page showing it again is never cached either.
+    if (res) noStore(res);
+    return {
+      ...(await projectHeader(req, param(req, 'name'), param(req, 'env'))),
+      title: `Bulk edit · ${param(req, 'name')} · ${param(req, 'env')}`,
+      content: field(req, 'content', MAX_BULK_CHARS).replace(/\r\n/g, '\n'),
+      tab: 'secrets',
+      back: `${base(req)}/bulk`,
+    };
+  };
+
+  router.get('/projects/:name/envs/:env/bulk', async (req, res) => {
+    res.render('pages/bulk-edit', await bulkForm(req));
+  });
+
+  // "Edit the block" from a preview: the form again with what was pasted.
+  router.post('/projects/:name/envs/:env/bulk', async (req, res) => {
+    res.render('pages/bulk-edit', await bulkForm(req, res));
+  });
+
+  router.post('/projects/:name/envs/:env/bulk/preview', formOnError('pages/bulk-edit', bulkForm), async (req, res) => {
+    const locals = await bulkForm(req);
+    const content = bulkContent(req);
+    if (!locals.project.unsealedUntil)
+      throw new Sealed(locals.project.root, `Unseal "${locals.project.root}" to compare values.`);
+    const preview = await ctx.secrets.previewDotenv(
+      { project: locals.project.name, environment: param(req, 'env'), content },
+      { unsealedBy: sessionHolder(req) },
+      uiActor(req, res),
+    );
+    noStore(res).render('pages/bulk-edit-preview', { ...locals, content, ...previewView(preview) });
+  });
+
+  router.post('/projects/:name/envs/:env/bulk/apply', formOnError('pages/bulk-edit', bulkForm), async (req, res) => {
+    const content = bulkContent(req);
+    const seen = decodeSeen(field(req, 'seen', 200_000));
+    const result = await ctx.secrets
+      .importDotenv(
+        {
+          project: param(req, 'name'),
+          environment: param(req, 'env'),
+          content,
+          allowWarnings: field(req, 'allowWarnings') === '1',
+          expectedVersions: seen,
+        },
+        { unsealedBy: sessionHolder(req) },
+        uiActor(req, res),
+      )
+      .catch((error: unknown) => {
+        if (error instanceof VersionConflict) {
+          throw new AppError(
+            'version_conflict',
+            `Nothing was applied: the values changed since your preview (${error.message} now). Preview again to see what they hold.`,
+          );
+        }
+        throw error;
+      });
+    flash(
+      req,
+      'success',
+      `Applied: ${result.written.length} ${result.written.length === 1 ? 'key' : 'keys'} written as new versions, ${result.unchanged.length} unchanged.`,
+    );
+    res.redirect(303, base(req));
+  });
 
   router.get('/projects/:name/missing', async (req, res) => {
     const header = await projectHeader(req, param(req, 'name'));

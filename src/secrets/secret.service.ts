@@ -5,6 +5,7 @@ import type { EnvironmentService } from '../environments/environment.service.js'
 import type { KeyService } from '../keys/key.service.js';
 import type { Keystore } from '../keys/keystore.js';
 import type { ProjectService } from '../projects/project.service.js';
+import { createSecretEditService } from './secret-edit.service.js';
 import { createSecretReadService } from './secret-read.service.js';
 import { createScopeLookup } from './secret-scope.js';
 import { createReencryptService } from './secret-reencrypt.service.js';
@@ -14,6 +15,7 @@ import { createSecretWriteService } from './secret-write.service.js';
 export type { ResolvedSecret, SecretSummary } from './secret-read.service.js';
 export type { ApiClient, ScopeInput } from './secret-scope.js';
 export type { WrittenVersion } from './secret-write.service.js';
+export type { BulkPreview, BulkRow, RevealedKey } from './secret-edit.service.js';
 
 /**
  * The secrets feature as the rest of the app sees it: reads (secret-read.service.ts) and writes
@@ -30,8 +32,10 @@ export function createSecretService(deps: {
   maxSecretBytes: number;
 }) {
   const scopeOf = createScopeLookup(deps);
+  const read = createSecretReadService({ ...deps, scopeOf });
   return {
-    ...createSecretReadService({ ...deps, scopeOf }),
+    ...read,
+    ...createSecretEditService({ ...deps, scopeOf, resolve: read.resolve }),
     ...createSealedPullService({ ...deps, scopeOf }),
     ...createSecretWriteService({ ...deps, scopeOf }),
     ...createReencryptService(deps),
