@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { parseKeyedToken, tokenProof } from '../../src/crypto/scoped-keys.js';
 import {
@@ -90,7 +91,9 @@ export function titlesOf(secrets: readonly HeldSecret[], scope: KnownScope): Hos
 export async function pushTitles(server: AgentServer, titles: readonly HostHeldTitle[]): Promise<void> {
   const credential = credentialOf(server.token);
   const apiPath = `/api/v1/host-held/${encodeURIComponent(server.agent)}`;
-  const body = JSON.stringify({ secrets: titles });
+  // The nonce makes two syncs of the same set within one second two signatures: the server refuses
+  // a signature it has seen (a replay), and `remove` then `agent sync` would otherwise be one.
+  const body = JSON.stringify({ secrets: titles, nonce: randomBytes(16).toString('hex') });
   const timestamp = String(Math.floor(Date.now() / 1000));
   const key = syncSigningKey(credential);
   // The API path, not the URL's: a proxy in front of the server may add a prefix the server never sees.

@@ -9,6 +9,7 @@ import type { SecretReadService } from './secret-read.service.js';
 import { secretRepository } from './secret.repository.js';
 import type { SecretVersionKind } from './secret.table.js';
 import { assertSecretKey, assertSecretValue } from './secret-key.js';
+import { decodeStoredValue } from './stored-value.js';
 import { decryptStored, rootOf, type ScopeInput, type ScopeLookup, valueContext } from './secret-scope.js';
 
 /** A version of a key in its own project, with its value (null: a deletion). */
@@ -79,7 +80,9 @@ export function createSecretEditService(deps: {
           value:
             row.ciphertext === null
               ? null
-              : decryptStored(valueKey, row.ciphertext, valueContext(s, s.project.id, input.key, row.version)),
+              : decodeStoredValue(
+                  decryptStored(valueKey, row.ciphertext, valueContext(s, s.project.id, input.key, row.version)),
+                ).value,
           createdAt: row.created_at,
           createdBy: row.created_by,
         });
@@ -128,7 +131,9 @@ export function createSecretEditService(deps: {
         const head = existing && (await secretRepository.findVersion(db, existing.id, existing.current_version));
         const before =
           head?.ciphertext != null
-            ? decryptStored(valueKey, head.ciphertext, valueContext(s, s.project.id, key, head.version))
+            ? decodeStoredValue(
+                decryptStored(valueKey, head.ciphertext, valueContext(s, s.project.id, key, head.version)),
+              ).value
             : undefined;
         const inherited = resolved.get(key);
         out.push({

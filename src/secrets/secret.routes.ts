@@ -25,6 +25,7 @@ export interface SecretRoutesDeps {
       | 'previewDotenv'
       | 'importDotenv'
     >;
+    readonly hostHeld: Pick<AppContext['hostHeld'], 'list'>;
   };
   readonly config: Pick<Config, 'decryptedMinutesBeforeRedirect' | 'maxSecretBytes'>;
 }
@@ -56,10 +57,13 @@ export function secretRoutes({ ctx, config }: SecretRoutesDeps): Router {
     // Every row is sent, those that do not match hidden: the script can widen the filter as you type.
     const secrets = all.map((s) => ({ ...s, hidden: !s.key.toLowerCase().includes(query.toLowerCase()) }));
     const prefill = typeof req.query.key === 'string' ? req.query.key.slice(0, 128) : '';
+    // Titles only, never values: these live on the app hosts that hold them (README, "Host-held secrets").
+    const held = await ctx.hostHeld.list({ project: header.project.name, environment: param(req, 'env') });
     res.render('pages/secrets', {
       title: `${header.project.name} · ${param(req, 'env')}`,
       ...header,
       secrets,
+      held,
       total: all.length,
       shown: secrets.filter((s) => !s.hidden).length,
       query,

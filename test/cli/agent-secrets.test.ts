@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { masterKeyBytes } from '../../src/keys/master-key.js';
 import { actor, runCli, tempDir } from '../helpers/test-context.js';
+import { FormClient } from '../helpers/form-client.js';
 import { call, startTestServer, type TestServer } from '../helpers/test-server.js';
 
 /** Every request the server received through the proxy: method, path, headers and body, as bytes. */
@@ -107,6 +108,14 @@ describe('host-held secrets on the agent', () => {
     const serverList = await runCli(['secret', 'list', 'app-web', 'prod'], { dataDir: server.dataDir });
     expect(serverList.stdout).toMatch(/DB_PASSWORD\s+-\s+held on host web-1/);
     expect(serverList.stdout).toMatch(/WEB_ONLY\s+1\s+app-web/);
+    // And the admin UI's project page, with no edit or delete action for them.
+    await server.ctx.users.create('admin', 'a long admin password', actor);
+    const admin = new FormClient(server.url);
+    await admin.login('admin', 'a long admin password');
+    const page = await admin.get('/projects/app-web/envs/prod');
+    const heldTable = page.text.slice(page.text.indexOf('Held on hosts'));
+    expect(heldTable).toMatch(/<code>DB_PASSWORD<\/code>[\s\S]*held on host web-1/);
+    expect(heldTable.slice(0, heldTable.indexOf('</table>'))).not.toMatch(/delete|Update/);
 
     const tested = await agent(['secrets', 'test']);
     expect(tested.code, tested.stderr).toBe(0);
