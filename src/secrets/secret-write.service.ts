@@ -5,7 +5,14 @@ import { refuseHostHeld } from '../agents/host-held.service.js';
 import { encryptValue } from '../crypto/envelope.js';
 import type { Database } from '../db/database.js';
 import { writeTransaction } from '../db/open.js';
-import { InvalidRequest, KeyRotatedMeanwhile, NotFound, SurprisingDotenv, VersionConflict } from '../errors.js';
+import {
+  InvalidRequest,
+  KeyRotatedMeanwhile,
+  TooLarge,
+  NotFound,
+  SurprisingDotenv,
+  VersionConflict,
+} from '../errors.js';
 import { parseDotenv } from '../formats/dotenv.js';
 import { describeDotenvWarning, findSurprisingDotenvLines } from '../formats/dotenv-lines.js';
 import type { DataKey, KeyAccess, KeyService } from '../keys/key.service.js';
@@ -23,7 +30,8 @@ import {
   type SecretScope,
   valueContext,
 } from './secret-scope.js';
-import { decodeStoredValue, encodeStoredValue } from './stored-value.js';
+import { decodeStoredValue, encodeStoredValue, encodeTypedValue } from './stored-value.js';
+import { type CertificateMetadata, type TypedValue, validateTyped } from './typed-secrets.js';
 
 export interface WrittenVersion {
   readonly key: string;
@@ -83,11 +91,22 @@ export function createSecretWriteService(deps: {
       kind: SecretVersionKind;
       cas?: number | undefined;
       literal?: boolean;
+      /** A typed secret (typed-secrets.ts), written instead of `value`; validated here. */
+      typed?: TypedValue | undefined;
     },
     actor: Actor,
   ): Promise<number> {
-    const plaintext =
-      write.value === null ? null : storedForm(s, write.key, write.value, actor, write.literal === true);
+    let metadata: CertificateMetadata | undefined;
+    let plaintext: string | null;
+    if (write.typed) {
+      metadata = validateTyped(write.key, write.typed);
+      plaintext = encodeTypedValue(write.typed);
+      if (Buffer.byteLength(plaintext) > maxSecretBytes) {
+        throw new TooLarge(`the fields of ${write.key} exceed the ${maxSecretBytes}-byte limit for a value`);
+      }
+    } else {
+      plaintext = write.value === null ? null : storedForm(s, write.key, write.value, actor, write.literal === true);
+    }
     await refuseHostHeld(trx, s.project.id, s.environment.id, write.key);
     const existing = await secretRepository.findSecret(trx, s.project.id, s.environment.id, write.key);
     const current = existing?.current_version ?? 0;
@@ -117,6 +136,8 @@ export function createSecretWriteService(deps: {
       version,
       ciphertext,
       kind: write.kind,
+      type: write.typed?.type ?? null,
+      metadata: metadata ? JSON.stringify(metadata) : null,
       created_at: now().toISOString(),
       created_by: actor.name.slice(0, 200),
     });
@@ -133,14 +154,16 @@ export function createSecretWriteService(deps: {
   }
 
   async function set(
-    input: ScopeInput & { key: string; value: unknown; cas?: number | undefined },
+    input: ScopeInput & { key: string; value: unknown; cas?: number | undefined; typed?: TypedValue | undefined },
     access: KeyAccess,
     actor: Actor,
     client?: ApiClient,
   ): Promise<WrittenVersion> {
     assertSecretKey(input.key);
-    assertSecretValue(input.key, input.value, maxSecretBytes);
-    const value = input.value;
+    const typed = input.typed;
+    if (typed) validateTyped(input.key, typed);
+    else assertSecretValue(input.key, input.value, maxSecretBytes);
+    const value = typed ? '' : (input.value as string);
     const s = await scopeOf(input.project, input.environment);
     return keys.withDataKey(rootOf(s), access, (dataKey) =>
       writeWithKey(s, dataKey, async (trx) => {
@@ -148,7 +171,7 @@ export function createSecretWriteService(deps: {
           trx,
           s,
           dataKey.valueKey(s.environment.id),
-          { key: input.key, value, kind: 'set', cas: input.cas },
+          { key: input.key, value, kind: 'set', cas: input.cas, typed },
           actor,
         );
         await audit.record(
@@ -231,7 +254,7 @@ export function createSecretWriteService(deps: {
           trx,
           s,
           valueKey,
-          { key: input.key, value: stored.value, kind: 'rollback', literal: !stored.references },
+          { key: input.key, value: stored.value, kind: 'rollback', literal: !stored.references, typed: stored.typed },
           actor,
         );
         await audit.record(trx, {

@@ -19,6 +19,10 @@ export interface SecretVersionTable {
   kind: SecretVersionKind;
   created_at: string;
   created_by: string;
+  /** A typed secret's type (typed-secrets.ts); null for a generic value. Plaintext metadata. */
+  type: string | null;
+  /** A certificate's public metadata as JSON (CertificateMetadata); else null. */
+  metadata: string | null;
 }
 
 export type SecretRow = Selectable<SecretTable>;

@@ -9,6 +9,8 @@
  * from them and cannot flip them (the AEAD covers them).
  */
 
+import type { StructuredType, TypedValue } from './typed-secrets.js';
+
 const MARK = '\0';
 
 /**
@@ -19,16 +21,29 @@ const MARK = '\0';
 export type ReferenceReach = 'tree' | 'scope';
 
 export interface StoredValue {
-  /** The value as written: what history, the UI editor and `secret get` show. */
+  /** The value as written: what history, the UI editor and `secret get --raw` show (a typed one's JSON). */
   readonly value: string;
   /** Set when the value holds references to resolve at pull time. */
   readonly references?: ReferenceReach | undefined;
+  /** Set for a typed secret (typed-secrets.ts): its type and fields. */
+  readonly typed?: TypedValue | undefined;
 }
 
 interface Envelope {
-  v: string;
+  v?: string;
   r?: ReferenceReach;
+  /** A typed secret's type and fields (no `v`, never references). */
+  t?: StructuredType;
+  f?: Record<string, string>;
 }
+
+/** The plaintext of a typed secret: its type and fields, in the envelope. */
+export function encodeTypedValue(typed: TypedValue): string {
+  return MARK + JSON.stringify({ t: typed.type, f: typed.fields } satisfies Envelope);
+}
+
+/** The text a typed value shows where one string is expected (history, diffs, the editor): its JSON. */
+export const typedText = (typed: TypedValue): string => JSON.stringify({ type: typed.type, ...typed.fields }, null, 2);
 
 /**
  * The plaintext to encrypt for `value`, written by `actor` (an audit actor name): owners (`user:`,
@@ -43,6 +58,10 @@ export function encodeStoredValue(value: string, actorName: string): string {
 export function decodeStoredValue(plaintext: string): StoredValue {
   if (!plaintext.startsWith(MARK)) return { value: plaintext };
   const envelope = JSON.parse(plaintext.slice(MARK.length)) as Envelope;
+  if (envelope.t !== undefined && envelope.f !== undefined) {
+    const typed: TypedValue = { type: envelope.t, fields: envelope.f };
+    return { value: typedText(typed), typed };
+  }
   if (typeof envelope.v !== 'string') throw new Error('a stored value envelope without a value');
   return { value: envelope.v, references: envelope.r === 'tree' ? 'tree' : envelope.r && 'scope' };
 }
