@@ -2,6 +2,7 @@ import { Router } from 'express';
 import type { AppContext } from '../main.js';
 import { action, field, flash, localPath, noStore, param, sessionHolder, uiActor } from '../ui/ui-kit.js';
 import { parseDuration } from './token-duration.js';
+import type { TokenView } from './token.service.js';
 
 export interface TokenRoutesDeps {
   readonly ctx: {
@@ -11,16 +12,26 @@ export interface TokenRoutesDeps {
   };
 }
 
+/** What the tokens table says of a token, in one word beside its action. */
+export type TokenState = 'active' | 'expired' | 'revoked';
+
+const stateOf = (token: Pick<TokenView, 'revoked_at' | 'expires_at'>, now: number): TokenState => {
+  if (token.revoked_at) return 'revoked';
+  return token.expires_at && Date.parse(token.expires_at) <= now ? 'expired' : 'active';
+};
+
 export function tokenRoutes({ ctx }: TokenRoutesDeps): Router {
   const router = Router();
   const page = (name: string) => `/projects/${encodeURIComponent(name)}/tokens`;
 
   router.get('/projects/:name/tokens', async (req, res) => {
     const project = await ctx.projects.view(param(req, 'name'), sessionHolder(req));
-    const tokens = await ctx.tokens.list(project.name);
+    const now = Date.now();
+    const tokens = (await ctx.tokens.list(project.name)).map((token) => ({ ...token, state: stateOf(token, now) }));
     const environments = (await ctx.environments.list()).map((e) => ({ name: e.name }));
     res.render('pages/tokens', {
       title: `${project.name} · tokens`,
+      nav: 'projects',
       project,
       environments,
       tokens,
@@ -66,7 +77,11 @@ export function tokenRoutes({ ctx }: TokenRoutesDeps): Router {
       (req) => localPath(field(req, 'back', 300)),
       async (req, res) => {
         const revoked = await ctx.tokens.revoke(param(req, 'id'), uiActor(req, res));
-        flash(req, 'success', `Token "${revoked.name}" revoked: it stopped working at once.`);
+        flash(
+          req,
+          'success',
+          `Token "${revoked.name}" revoked: it stopped working at once. Give the apps that still need access a new token.`,
+        );
         if (!revoked.scrubbed) {
           flash(
             req,

@@ -29,7 +29,7 @@ describe('admin web UI: statuses and pages over HTTP', () => {
       expect(nowhere.text).toContain('There is nothing here.');
       const ghost = await admin.get('/projects/ghost/envs/prod');
       expect(ghost.status).toBe(404);
-      expect(ghost.text).toContain('project &quot;ghost&quot; not found');
+      expect(ghost.text).toContain('Project &quot;ghost&quot; not found');
       expect((await admin.get('/setup?token=not-the-token')).status).toBe(410);
     });
 
@@ -71,7 +71,7 @@ describe('admin web UI: statuses and pages over HTTP', () => {
     it('should keep a flash and a 303 for an action on a list page', async () => {
       const refused = await admin.submit('/environments', '/environments', { name: 'prod' });
       expect([refused.status, refused.location]).toEqual([303, '/environments']);
-      expect((await admin.get('/environments')).text).toContain('environment &quot;prod&quot; already exists');
+      expect((await admin.get('/environments')).text).toContain('Environment &quot;prod&quot; already exists');
     });
 
     it('should answer a wrong master key on unseal with 401 and the form, then 429 with Retry-After', async () => {
