@@ -20,7 +20,7 @@ export const COMMAND_MODULES: readonly { readonly names: readonly string[]; read
     },
     { names: ['project', 'rotate'], load: async () => (await import('./commands/project.js')).registerProjectCommands },
     {
-      names: ['secret', 'import', 'diff'],
+      names: ['expiring', 'secret', 'import', 'diff'],
       load: async () => (await import('./commands/secret.js')).registerSecretCommands,
     },
     { names: ['token'], load: async () => (await import('./commands/token.js')).registerTokenCommands },

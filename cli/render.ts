@@ -25,6 +25,10 @@ const RENDERERS: Record<PullFormat, (values: ReadonlyMap<string, string>) => str
   shell: toShell,
 };
 
+/** `pull --format json`: the values, a typed secret as its object. */
+export const renderJson = (values: ReadonlyMap<string, string | Record<string, string>>): string =>
+  `${JSON.stringify(Object.fromEntries(values), null, 2)}\n`;
+
 /** The document for `format`; a value it cannot carry is a CliError: `KEY cannot be written as <format>: <reason>`. */
 export function renderValues(values: ReadonlyMap<string, string>, format: PullFormat): string {
   try {

@@ -9,8 +9,10 @@ import { agentDataDir, loadKey, readStore, scopeKey, storeFile } from './agent-s
  * over a pulled value of the same name, and each such clash is said on stderr, by name only.
  * Nothing is asked of the server: the token's scope is the one an agent command last learned for it.
  */
-export function mergeHostHeld(pulled: ReadonlyMap<string, string>): Map<string, string> {
-  const merged = new Map(pulled);
+export function mergeHostHeld<V extends { readonly value: string }>(
+  pulled: ReadonlyMap<string, V>,
+): Map<string, V | { value: string }> {
+  const merged = new Map<string, V | { value: string }>(pulled);
   const dir = agentDataDir();
   if (!fs.existsSync(storeFile(dir))) return merged;
   const store = readStore(dir, loadKey(dir, { create: false }));
@@ -29,7 +31,7 @@ export function mergeHostHeld(pulled: ReadonlyMap<string, string>): Map<string, 
     if (merged.has(held.name)) {
       say(`secretsfly: ${held.name} is held on this host and also pulled from the server: the host's value is used`);
     }
-    merged.set(held.name, held.value);
+    merged.set(held.name, { value: held.value });
   }
   return merged;
 }

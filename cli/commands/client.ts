@@ -9,6 +9,14 @@ import { clientCredentials } from '../client-config.js';
 import { callServer } from '../server-client.js';
 import type { FallbackOptions } from '../sealed-client.js';
 import type { ChildRun } from '../watch.js';
+import { PrivateFiles } from '../private-files.js';
+import {
+  expandAll,
+  fileMaterial,
+  isStructuredType,
+  type TypedValue,
+  typedJson,
+} from '../../src/secrets/typed-secrets.js';
 
 interface ClientOptions {
   masterKeyFile?: string;
@@ -56,17 +64,45 @@ async function fetchClassic(url: string, token: string, options: ClientOptions):
   });
 }
 
+/** A pulled value: a string, or a typed secret's fields (`value` is then their JSON). */
+interface PulledValue {
+  readonly value: string;
+  readonly typed?: TypedValue | undefined;
+}
+
 /**
  * The resolved values: with a keyed token by the zero-knowledge pull (decrypted here; no master key
- * needed), else with the classic token and the master key.
+ * needed), else with the classic token and the master key. `run` adds what this host holds.
  */
-async function fetchValues(options: ClientOptions): Promise<Map<string, string>> {
+async function fetchPulled(options: ClientOptions): Promise<Map<string, PulledValue>> {
   const values = await fetchAllValues(options);
   return selectKeys(options.hostHeld ? (await import('../agent/run-merge.js')).mergeHostHeld(values) : values, options);
 }
 
-/** --only and --exclude: a key --only names that the scope does not have is a typo, said as one. */
-function selectKeys(values: Map<string, string>, options: ClientOptions): Map<string, string> {
+/**
+ * The values as environment variables: a typed secret expanded into its variables (a name two keys
+ * would set is refused by name); with `files`, its key and certificate material written to private
+ * files instead, their paths exported as `<VAR>_FILE` (`run --files`).
+ */
+async function fetchValues(options: ClientOptions, files?: PrivateFiles): Promise<Map<string, string>> {
+  const pulled = await fetchPulled(options);
+  const env = expandAll(pulled);
+  if (files) {
+    for (const [key, secret] of pulled) {
+      if (!secret.typed) continue;
+      for (const { variable, content } of fileMaterial(key, secret.typed)) {
+        env.delete(variable);
+        const name = `${variable}_FILE`;
+        if (env.has(name)) throw new CliError(`${name} would be set by --files and by a key of that name: rename one`);
+        env.set(name, files.write(variable, content));
+      }
+    }
+  }
+  return env;
+}
+
+/** --only and --exclude (of keys as stored: --only DB takes a typed DB's every variable); a key --only names that the scope does not have is a typo, said as one. */
+function selectKeys<V>(values: Map<string, V>, options: ClientOptions): Map<string, V> {
   const missing = options.only?.filter((key) => !values.has(key)) ?? [];
   if (missing.length > 0) {
     throw new CliError(`--only names ${missing.join(', ')}, which this project and environment do not have`);
@@ -78,26 +114,42 @@ function selectKeys(values: Map<string, string>, options: ClientOptions): Map<st
   );
 }
 
-async function fetchAllValues(options: ClientOptions): Promise<Map<string, string>> {
+async function fetchAllValues(options: ClientOptions): Promise<Map<string, PulledValue>> {
   // SECRETSFLY_URL and SECRETSFLY_TOKEN, else this folder's login (client-config.ts).
   const { url, token } = clientCredentials();
   if (isKeyedToken(token)) {
     // Loaded only here: the crypto it needs costs every other command nothing.
     const { pullSealed } = await import('../sealed-client.js');
     const opened = await pullSealed(url, token, options.fallback);
-    return new Map([...opened].map(([key, secret]) => [key, secret.value]));
+    return new Map([...opened].map(([key, secret]) => [key, { value: secret.value, typed: secret.typed }]));
   }
-  const { secrets } = JSON.parse(await fetchClassic(url, token, options)) as { secrets: Record<string, string> };
-  return new Map(Object.entries(secrets));
+  const { secrets } = JSON.parse(await fetchClassic(url, token, options)) as {
+    secrets: Record<string, string | Record<string, string>>;
+  };
+  return new Map(
+    Object.entries(secrets).map(([key, value]): [string, PulledValue] => {
+      if (typeof value === 'string') return [key, { value }];
+      const { type, ...fields } = value;
+      if (!type || !isStructuredType(type)) throw new CliError(`the server sent ${key} as an unknown type`);
+      return [key, { value: JSON.stringify(value), typed: { type, fields } }];
+    }),
+  );
 }
 
 /**
  * The body `pull` prints, rendered here from the resolved values whatever the token (a classic one
- * fetches them as JSON), so both kinds print the same bytes for every format.
+ * fetches them as JSON), so both kinds print the same bytes for every format. JSON keeps a typed
+ * secret whole (`{"type": …, <fields>}`); every other format has its variables.
  */
 async function pullBody(options: ClientOptions, format: Format): Promise<string> {
-  const values = await fetchValues(options);
-  return (await import('../render.js')).renderValues(values, format);
+  const { renderJson, renderValues } = await import('../render.js');
+  if (format === 'json') {
+    const pulled = await fetchPulled(options);
+    return renderJson(
+      new Map([...pulled].map(([key, secret]) => [key, secret.typed ? typedJson(secret.typed) : secret.value])),
+    );
+  }
+  return renderValues(await fetchValues(options), format);
 }
 
 interface RunOptions {
@@ -111,6 +163,7 @@ interface RunOptions {
   fallbackMaxAge: string;
   watch?: boolean;
   watchGrace: string;
+  files?: boolean;
 }
 
 /** `run`'s fallback settings; a classic token's answer is plaintext, so it is never kept or used. */
@@ -193,6 +246,10 @@ export function registerClientCommands(program: Command): void {
     .option('--exclude <keys>', 'all keys but these, comma-separated', keyList)
     .option('--preserve-env', 'keep the values the parent environment already sets: ours do not override them')
     .option('--no-inherit-env', 'a clean environment: the secrets alone, nothing of the parent environment')
+    .option(
+      '--files',
+      'write key and certificate material of typed secrets to private files (0600) and export their paths as <VAR>_FILE',
+    )
     .option('--watch', 'restart the command when a resolved value changes on the server')
     .option('--watch-grace <seconds>', 'with --watch: how long a restart waits after SIGTERM before SIGKILL', '10')
     .passThroughOptions()
@@ -217,26 +274,32 @@ export function registerClientCommands(program: Command): void {
         fallback: await fallbackOptions(runOptions),
         hostHeld: true,
       };
-      if (runOptions.watch) {
-        const { url, token } = clientCredentials();
-        const { runWatched } = await import('../watch.js');
-        process.exitCode = await runWatched({
-          url,
-          token,
-          graceMs: graceSeconds * 1000,
-          fetchValues: () => fetchValues(options),
-          prepare,
-          signals: FORWARDED_SIGNALS,
+      const files = runOptions.files ? new PrivateFiles() : undefined;
+      try {
+        if (runOptions.watch) {
+          const { url, token } = clientCredentials();
+          const { runWatched } = await import('../watch.js');
+          process.exitCode = await runWatched({
+            url,
+            token,
+            graceMs: graceSeconds * 1000,
+            fetchValues: () => fetchValues(options, files),
+            prepare,
+            signals: FORWARDED_SIGNALS,
+          });
+          return;
+        }
+        const run = prepare(await fetchValues(options, files))();
+        const forward = (signal: NodeJS.Signals) => () => run.child.kill(signal);
+        const handlers = FORWARDED_SIGNALS.map((signal) => [signal, forward(signal)] as const);
+        for (const [signal, handler] of handlers) process.on(signal, handler);
+        process.exitCode = await run.exit.finally(() => {
+          for (const [signal, handler] of handlers) process.off(signal, handler);
         });
-        return;
+      } finally {
+        // The child has exited (or never started): its files go now.
+        files?.remove();
       }
-      const run = prepare(await fetchValues(options))();
-      const forward = (signal: NodeJS.Signals) => () => run.child.kill(signal);
-      const handlers = FORWARDED_SIGNALS.map((signal) => [signal, forward(signal)] as const);
-      for (const [signal, handler] of handlers) process.on(signal, handler);
-      process.exitCode = await run.exit.finally(() => {
-        for (const [signal, handler] of handlers) process.off(signal, handler);
-      });
     });
 }
 

@@ -5,6 +5,7 @@ import { describeDotenvWarning, findSurprisingDotenvLines } from '../../src/form
 import {
   CliError,
   cliActor,
+  dropOneTrailingNewline,
   printJson,
   printTable,
   readTextFile,
@@ -14,6 +15,8 @@ import {
   withMasterKey,
 } from '../io.js';
 import { withProgress } from '../progress.js';
+import { isStructuredType, SECRET_TYPES, type TypedValue, typedJson } from '../../src/secrets/typed-secrets.js';
+import type { CertificateMetadata } from '../../src/secrets/typed-validation.js';
 
 const masterKeyOption = ['--master-key-file <path>', "file holding the master key of the project's root"] as const;
 
@@ -31,13 +34,88 @@ const versionJson = (project: string, environment: string, written: { key: strin
   version: written.version,
 });
 
+/** A certificate in one line: whom it names and when it expires (or expired). */
+function describeCertificate(certificate: CertificateMetadata): string {
+  const cn = /(?:^|\n)CN=([^\n]*)/.exec(certificate.subject)?.[1] ?? certificate.subject.replace(/\n/g, ', ');
+  const expired = Date.parse(certificate.not_after) < Date.now();
+  return `${cn}, ${expired ? 'expired' : 'expires'} ${certificate.not_after.slice(0, 10)}`;
+}
+
+const collectField = (field: string, fields: string[]) => [...fields, field];
+
+/** `--type` and `--field name=value|name=@file` as a typed value; undefined for a generic one. */
+function typedFromOptions(
+  options: { type: string; field: string[]; fromFile?: string },
+  argument: string | undefined,
+): TypedValue | undefined {
+  if (options.type === 'generic') {
+    if (options.field.length > 0) throw new UsageError(`--field needs --type (${SECRET_TYPES.slice(1).join(', ')})`);
+    return undefined;
+  }
+  if (!isStructuredType(options.type)) throw new UsageError(`--type takes ${SECRET_TYPES.join(', ')}`);
+  if (argument !== undefined || options.fromFile !== undefined) {
+    throw new UsageError(`a ${options.type} takes --field name=value (or name=@file), not a value`);
+  }
+  const fields: Record<string, string> = Object.create(null);
+  for (const field of options.field) {
+    const at = field.indexOf('=');
+    if (at < 1) throw new UsageError(`--field takes name=value or name=@file, not "${field.slice(0, 40)}"`);
+    const name = field.slice(0, at);
+    const value = field.slice(at + 1);
+    if (Object.hasOwn(fields, name)) throw new UsageError(`--field ${name} is given twice`);
+    fields[name] = value.startsWith('@') ? dropOneTrailingNewline(readTextFile(value.slice(1))) : value;
+  }
+  return { type: options.type, fields: { ...fields } };
+}
+
 export function registerSecretCommands(program: Command): void {
+  program
+    .command('expiring')
+    .description('certificates that expire within the window (expired ones too); exit 1 when there is one')
+    .option('--within <duration>', 'how far ahead to look: 12h, 30d …', '30d')
+    .action(async (options: { within: string }, command: Command) => {
+      const { parseDuration } = await import('../../src/tokens/token-duration.js');
+      let seconds: number;
+      try {
+        seconds = parseDuration(options.within);
+      } catch {
+        throw new UsageError('--within takes a number and s, m, h or d, e.g. 30d');
+      }
+      await withContext(async (ctx) => {
+        const now = ctx.now();
+        const rows = await ctx.secrets.expiring(new Date(now.getTime() + seconds * 1000));
+        const days = (at: string) => Math.floor((Date.parse(at) - now.getTime()) / 86_400_000);
+        if (globals(command).json) printJson(rows.map((r) => ({ ...r, days_left: days(r.certificate.not_after) })));
+        else
+          printTable(
+            ['PROJECT', 'ENV', 'KEY', 'SUBJECT', 'EXPIRES', 'DAYS LEFT'],
+            rows.map((r) => [
+              r.project,
+              r.environment,
+              r.key,
+              r.certificate.subject.replace(/\n/g, ', '),
+              r.certificate.not_after,
+              days(r.certificate.not_after) < 0 ? 'expired' : days(r.certificate.not_after),
+            ]),
+            `no certificate expires within ${options.within}`,
+          );
+        if (rows.length > 0) process.exitCode = 1;
+      });
+    });
+
   const secret = program.command('secret').description('secrets of a project in an environment');
 
   secret
     .command('set <project> <env> <KEY> [value]')
     .description('write a new version (value from the argument, --from-file, or stdin; one trailing newline dropped)')
     .option('--from-file <path>', 'read the value from this file')
+    .option('--type <type>', `${SECRET_TYPES.join(', ')} (see the README's "Secret types")`, 'generic')
+    .option(
+      '--field <name=value>',
+      'a field of a typed secret; name=@file reads the file (one trailing newline dropped); repeat per field',
+      collectField,
+      [],
+    )
     .option(...masterKeyOption)
     .action(
       async (
@@ -45,15 +123,20 @@ export function registerSecretCommands(program: Command): void {
         env: string,
         key: string,
         argument: string | undefined,
-        options: { fromFile?: string; masterKeyFile?: string },
+        options: { fromFile?: string; masterKeyFile?: string; type: string; field: string[] },
         command: Command,
       ) => {
-        const value = await valueFrom(argument, options.fromFile);
+        const typed = typedFromOptions(options, argument);
+        const value = typed ? '' : await valueFrom(argument, options.fromFile);
         await withContext((ctx) =>
           withMasterKey(options, async (masterKey) => {
-            const written = await ctx.secrets.set({ project, environment: env, key, value }, { masterKey }, cliActor());
+            const written = await ctx.secrets.set(
+              { project, environment: env, key, value, typed },
+              { masterKey },
+              cliActor(),
+            );
             if (globals(command).json) printJson(versionJson(project, env, written));
-            else say(`${key} is at version ${written.version} in ${project}/${env}`);
+            else say(`${key} is at version ${written.version} in ${project}/${env}${typed ? ` (${typed.type})` : ''}`);
           }),
         );
       },
@@ -63,13 +146,14 @@ export function registerSecretCommands(program: Command): void {
     .command('get <project> <env> <KEY>')
     .description('print the resolved value (inherited, references resolved) followed by one newline')
     .option('--raw', 'the value as written, its ${…} references unresolved')
+    .option('--field <name>', 'one field of a typed secret, printed alone (e.g. --field password)')
     .option(...masterKeyOption)
     .action(
       async (
         project: string,
         env: string,
         key: string,
-        options: { masterKeyFile?: string; raw?: boolean },
+        options: { masterKeyFile?: string; raw?: boolean; field?: string },
         command: Command,
       ) => {
         await withContext((ctx) =>
@@ -79,9 +163,28 @@ export function registerSecretCommands(program: Command): void {
               { masterKey },
               { raw: options.raw === true },
             );
+            let value: string | Record<string, string> = found.typed ? typedJson(found.typed) : found.value;
+            if (options.field !== undefined) {
+              const field = found.typed?.fields[options.field];
+              if (field === undefined) {
+                throw new CliError(
+                  found.typed
+                    ? `${key} (a ${found.typed.type}) has no field "${options.field}": it has ${Object.keys(found.typed.fields).join(', ')}`
+                    : `${key} is a plain value: it has no fields (leave out --field)`,
+                );
+              }
+              value = field;
+            }
             if (globals(command).json)
-              printJson({ key, value: found.value, version: found.version, project: found.project, environment: env });
-            else process.stdout.write(`${found.value}\n`);
+              printJson({
+                key,
+                value,
+                type: found.typed?.type ?? 'generic',
+                version: found.version,
+                project: found.project,
+                environment: env,
+              });
+            else process.stdout.write(`${typeof value === 'string' ? value : JSON.stringify(value, null, 2)}\n`);
           }),
         );
       },
@@ -99,19 +202,27 @@ export function registerSecretCommands(program: Command): void {
           printJson([
             ...rows.map((r) => ({
               key: r.key,
+              type: r.type,
               version: r.version,
               project: r.project,
               inherited: r.inherited,
               updated_at: r.updatedAt,
+              ...(r.certificate && { certificate: r.certificate }),
             })),
             ...held.map((h) => ({ key: h.name, type: h.type, held_on_host: h.agent, synced_at: h.syncedAt })),
           ]);
         else {
           printTable(
-            ['KEY', 'VERSION', 'FROM', 'UPDATED'],
+            ['KEY', 'TYPE', 'VERSION', 'FROM', 'UPDATED'],
             [
-              ...rows.map((r) => [r.key, r.version, r.inherited ? `${r.project} (inherited)` : r.project, r.updatedAt]),
-              ...held.map((h) => [h.name, '-', `held on host ${h.agent}`, h.syncedAt]),
+              ...rows.map((r) => [
+                r.key,
+                r.certificate ? `certificate, ${describeCertificate(r.certificate)}` : r.type,
+                r.version,
+                r.inherited ? `${r.project} (inherited)` : r.project,
+                r.updatedAt,
+              ]),
+              ...held.map((h) => [h.name, h.type, '-', `held on host ${h.agent}`, h.syncedAt]),
             ],
             `no secrets in ${project}/${env}`,
           );

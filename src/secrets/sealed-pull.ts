@@ -3,6 +3,7 @@ import { decryptValue } from '../crypto/envelope.js';
 import { type TokenKeyBinding, unwrapEnvironmentKey } from '../crypto/scoped-keys.js';
 import { resolveReferences, UnresolvableReference } from './references.js';
 import { decodeStoredValue, type ReferenceReach } from './stored-value.js';
+import type { TypedValue } from './typed-secrets.js';
 
 /**
  * The zero-knowledge pull (docs/crypto.md): the server answers with ciphertexts and the token's
@@ -94,6 +95,8 @@ export interface OpenedSecret {
   /** As written; resolveSealedReferences resolves a template's references. */
   readonly value: string;
   readonly references?: ReferenceReach | undefined;
+  /** A typed secret's type and fields (stored-value.ts). */
+  readonly typed?: TypedValue | undefined;
   readonly version: number;
   /** The project the value comes from, by name. */
   readonly project: string;
@@ -218,6 +221,7 @@ export function openSealedPull(
       opened.set(key, {
         value: stored.value,
         ...(stored.references && { references: stored.references }),
+        ...(stored.typed && { typed: stored.typed }),
         version: aad.version,
         project: projects.get(aad.project)!,
         updatedAt: typeof entry.updated_at === 'string' ? entry.updated_at : '',

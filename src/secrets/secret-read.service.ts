@@ -20,12 +20,16 @@ import {
   valueContext,
 } from './secret-scope.js';
 import { decodeStoredValue, type ReferenceReach } from './stored-value.js';
+import type { TypedValue } from './typed-secrets.js';
+import type { CertificateMetadata } from './typed-validation.js';
 
 export interface ResolvedSecret {
   /** As written: a template's references are resolved only for pulls (withReferences). */
   readonly value: string;
   /** Set for a template (stored-value.ts): who it may reference. */
   readonly references?: ReferenceReach | undefined;
+  /** Set for a typed secret: its type and fields (`value` is then their JSON, for display). */
+  readonly typed?: TypedValue | undefined;
   readonly version: number;
   /** The project the value comes from (the asked project, or the ancestor it inherits from). */
   readonly project: string;
@@ -38,6 +42,10 @@ export interface SecretSummary {
   readonly project: string;
   readonly inherited: boolean;
   readonly updatedAt: string;
+  /** generic, or a typed secret's type (plaintext metadata). */
+  readonly type: string;
+  /** A certificate's public metadata (subject, issuer, SANs, validity). */
+  readonly certificate?: CertificateMetadata | undefined;
 }
 
 type Render = (resolved: ReadonlyMap<string, ResolvedSecret>) => string;
@@ -97,6 +105,7 @@ export function createSecretReadService(deps: {
       resolved.set(head.key, {
         value: stored.value,
         ...(stored.references && { references: stored.references }),
+        ...(stored.typed && { typed: stored.typed }),
         version: head.version,
         project,
         updatedAt: head.createdAt,
@@ -241,6 +250,9 @@ export function createSecretReadService(deps: {
       project: names.get(head.projectId)!,
       inherited: head.projectId !== s.project.id,
       updatedAt: head.createdAt,
+      type: head.type ?? 'generic',
+      ...(head.metadata &&
+        head.type === 'certificate' && { certificate: JSON.parse(head.metadata) as CertificateMetadata }),
     }));
   }
 
@@ -257,6 +269,25 @@ export function createSecretReadService(deps: {
       createdAt: row.created_at,
       createdBy: row.created_by,
     }));
+  }
+
+  /**
+   * Certificates whose current version expires before `until` (expired ones included), soonest
+   * first: from the plaintext metadata, so no key is needed.
+   */
+  async function expiring(until: Date) {
+    const rows = await secretRepository.listCurrentCertificates(db);
+    return rows
+      .map((row) => ({ ...row, certificate: JSON.parse(row.metadata!) as CertificateMetadata }))
+      .filter((row) => Date.parse(row.certificate.not_after) <= until.getTime())
+      .sort((a, b) => a.certificate.not_after.localeCompare(b.certificate.not_after))
+      .map(({ project, environment, key, version, certificate }) => ({
+        project,
+        environment,
+        key,
+        version,
+        certificate,
+      }));
   }
 
   /** Keys resolved in some environments but missing in others (metadata only, no key needed). */
@@ -296,7 +327,7 @@ export function createSecretReadService(deps: {
     }
   }
 
-  return { resolve, pull, reveal, get, getForApi, list, history, diff, warmUp };
+  return { resolve, pull, reveal, get, getForApi, list, history, diff, expiring, warmUp };
 }
 
 export type SecretReadService = ReturnType<typeof createSecretReadService>;

@@ -31,7 +31,8 @@ import {
   valueContext,
 } from './secret-scope.js';
 import { decodeStoredValue, encodeStoredValue, encodeTypedValue } from './stored-value.js';
-import { type CertificateMetadata, type TypedValue, validateTyped } from './typed-secrets.js';
+import type { TypedValue } from './typed-secrets.js';
+import { type CertificateMetadata, validateTyped } from './typed-validation.js';
 
 export interface WrittenVersion {
   readonly key: string;
@@ -273,7 +274,7 @@ export function createSecretWriteService(deps: {
   /** `set` through the API: in the token's own project, with the master key it presented. */
   async function setForApi(
     client: ApiClient,
-    input: { key: string; value: unknown; cas?: number | undefined },
+    input: { key: string; value: unknown; cas?: number | undefined; typed?: TypedValue | undefined },
     access: KeyAccess,
   ): Promise<WrittenVersion> {
     const { project, environment } = client.token;

@@ -5,6 +5,7 @@ import { toDotenv } from '../formats/dotenv.js';
 import { toShell } from '../formats/shell.js';
 import { type ApiCaller, apiCaller, auditDenied } from './api-caller.js';
 import type { KeyAccess } from '../keys/key.service.js';
+import { expandAll, isStructuredType, SECRET_TYPES, type TypedValue, typedJson } from './typed-secrets.js';
 import { assertSecretKey, SECRET_KEY } from './secret-key.js';
 import type { SecretService } from './secret.service.js';
 
@@ -88,15 +89,23 @@ export function mountSecretApi(router: IRouter, prefix: string, deps: SecretApiD
       const variant = withMetadata ? 'json+metadata' : format;
       const { body } = await secrets.pull(caller, access, { format, variant }, (resolved) => {
         if (format === 'dotenv' || format === 'shell') {
-          const values = new Map([...resolved].map(([key, secret]) => [key, secret.value]));
+          // A typed secret becomes its variables (DB → DB_USERNAME, DB_PASSWORD); a clash is a 422.
+          const values = expandAll(resolved);
           return format === 'dotenv' ? toDotenv(values) : toShell(values);
         }
         // No prototype: on a plain object, `out.__proto__ = …` would set the prototype and drop the key.
         const out: Record<string, unknown> = Object.create(null);
         for (const [key, secret] of resolved) {
+          const value = secret.typed ? typedJson(secret.typed) : secret.value;
           out[key] = withMetadata
-            ? { value: secret.value, version: secret.version, project: secret.project, updated_at: secret.updatedAt }
-            : secret.value;
+            ? {
+                value,
+                version: secret.version,
+                project: secret.project,
+                updated_at: secret.updatedAt,
+                type: secret.typed?.type ?? 'generic',
+              }
+            : value;
         }
         return JSON.stringify({ project: caller.token.project, environment: caller.token.environment, secrets: out });
       });
@@ -113,7 +122,8 @@ export function mountSecretApi(router: IRouter, prefix: string, deps: SecretApiD
       const secret = await secrets.getForApi(caller, key, access);
       res.json({
         key,
-        value: secret.value,
+        value: secret.typed ? typedJson(secret.typed) : secret.value,
+        type: secret.typed?.type ?? 'generic',
         version: secret.version,
         project: secret.project,
         environment: caller.token.environment,
@@ -133,12 +143,18 @@ export function mountSecretApi(router: IRouter, prefix: string, deps: SecretApiD
         if (typeof body !== 'object' || body === null || Array.isArray(body)) {
           throw new InvalidRequest('the body must be a JSON object like {"value": "…"}');
         }
-        const { value, cas } = body as { value?: unknown; cas?: unknown };
-        if (value === undefined) throw new InvalidRequest('the body has no "value"');
+        const { value, cas, type, fields } = body as {
+          value?: unknown;
+          cas?: unknown;
+          type?: unknown;
+          fields?: unknown;
+        };
+        const typed = typedInput(key, type, fields, value);
+        if (value === undefined && !typed) throw new InvalidRequest('the body has no "value" (or "type" and "fields")');
         if (cas !== undefined && (typeof cas !== 'number' || !Number.isSafeInteger(cas) || cas < 0)) {
           throw new InvalidRequest('"cas" must be a whole number of 0 or more');
         }
-        const written = await secrets.setForApi(caller, { key, value, cas }, access);
+        const written = await secrets.setForApi(caller, { key, value, cas, typed }, access);
         res.json(written);
       },
       { write: true },
@@ -157,6 +173,31 @@ export function mountSecretApi(router: IRouter, prefix: string, deps: SecretApiD
       { write: true },
     ),
   );
+}
+
+/**
+ * A typed secret in a write's body: `{"type": "credential", "fields": {"username": …, "password": …}}`
+ * (no "value"); undefined for a plain value (`"type": "generic"` or none).
+ */
+function typedInput(key: string, type: unknown, fields: unknown, value: unknown): TypedValue | undefined {
+  if (type === undefined || type === 'generic') {
+    if (fields !== undefined)
+      throw new InvalidRequest('"fields" needs a "type" (credential, ssh_key, api_key, certificate)');
+    return undefined;
+  }
+  if (typeof type !== 'string' || !isStructuredType(type)) {
+    throw new InvalidRequest(`"type" must be one of ${SECRET_TYPES.join(', ')}`);
+  }
+  if (value !== undefined) throw new InvalidRequest(`a ${type} takes "fields", not "value"`);
+  if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) {
+    throw new InvalidRequest(`${key}: "fields" must be an object of strings, e.g. {"username": "…", "password": "…"}`);
+  }
+  const copy: Record<string, string> = Object.create(null);
+  for (const [name, field] of Object.entries(fields)) {
+    if (typeof field !== 'string') throw new InvalidRequest(`${key}: the field "${name}" must be a string`);
+    copy[name] = field;
+  }
+  return { type, fields: { ...copy } };
 }
 
 /**

@@ -9,6 +9,9 @@ export interface VersionHead {
   readonly version: number;
   readonly ciphertext: Uint8Array;
   readonly createdAt: string;
+  /** A typed secret's type (null: generic) and a certificate's public metadata (JSON). */
+  readonly type: string | null;
+  readonly metadata: string | null;
 }
 
 function findSecret(
@@ -62,6 +65,8 @@ async function listWinners(
     version: number;
     ciphertext: Uint8Array;
     created_at: string;
+    type: string | null;
+    metadata: string | null;
   }>`
     with chain (project_id, depth) as (values ${levels}),
     ranked as (
@@ -72,7 +77,7 @@ async function listWinners(
       join secret_versions v on v.secret_id = s.id and v.version = s.current_version
       where v.ciphertext is not null
     )
-    select r.project_id, r.key, v.version, v.ciphertext, v.created_at
+    select r.project_id, r.key, v.version, v.ciphertext, v.created_at, v.type, v.metadata
     from ranked r
     join secret_versions v on v.secret_id = r.id and v.version = r.current_version
     where r.nearest = 1
@@ -83,6 +88,8 @@ async function listWinners(
     version: row.version,
     ciphertext: row.ciphertext,
     createdAt: row.created_at,
+    type: row.type,
+    metadata: row.metadata,
   }));
 }
 
@@ -124,7 +131,23 @@ async function replaceCiphertext(
     .execute();
 }
 
+/** The current version of every certificate, in every project and environment: metadata only. */
+function listCurrentCertificates(db: Kysely<Database>) {
+  return db
+    .selectFrom('secrets as s')
+    .innerJoin('secret_versions as v', (join) =>
+      join.onRef('v.secret_id', '=', 's.id').onRef('v.version', '=', 's.current_version'),
+    )
+    .innerJoin('projects as p', 'p.id', 's.project_id')
+    .innerJoin('environments as e', 'e.id', 's.environment_id')
+    .select(['p.name as project', 'e.name as environment', 's.key', 'v.version', 'v.metadata'])
+    .where('v.type', '=', 'certificate')
+    .where('v.ciphertext', 'is not', null)
+    .execute();
+}
+
 export const secretRepository = Object.freeze({
+  listCurrentCertificates,
   findSecret,
   findVersion,
   listVersions,

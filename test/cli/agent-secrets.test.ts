@@ -106,8 +106,8 @@ describe('host-held secrets on the agent', () => {
 
     // The server-side `secret list` marks them beside the server's own keys.
     const serverList = await runCli(['secret', 'list', 'app-web', 'prod'], { dataDir: server.dataDir });
-    expect(serverList.stdout).toMatch(/DB_PASSWORD\s+-\s+held on host web-1/);
-    expect(serverList.stdout).toMatch(/WEB_ONLY\s+1\s+app-web/);
+    expect(serverList.stdout).toMatch(/DB_PASSWORD\s+generic\s+-\s+held on host web-1/);
+    expect(serverList.stdout).toMatch(/WEB_ONLY\s+generic\s+1\s+app-web/);
     // And the admin UI's project page, with no edit or delete action for them.
     await server.ctx.users.create('admin', 'a long admin password', actor);
     const admin = new FormClient(server.url);

@@ -28,6 +28,7 @@ describe('the lazily loaded command table', () => {
 
   it("should load only the command's module to run a command", async () => {
     expect(topLevel(await buildProgram(argv('--json', 'secret', 'list', 'acme', 'prod')))).toEqual([
+      'expiring',
       'secret',
       'import',
       'diff',
