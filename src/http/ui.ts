@@ -122,7 +122,7 @@ export function mountUi(
       unseal: createUnsealGuard({ keys, limiter: deps.unsealLimiter }),
       instance: deps.instances?.self,
     }),
-    secretRoutes({ ctx: { projects, environments, secrets, hostHeld: ctx.hostHeld }, config }),
+    secretRoutes({ ctx: { projects, environments, secrets, hostHeld: ctx.hostHeld }, config, now: ctx.now }),
     tokenRoutes({ ctx: { projects, environments, tokens } }),
     environmentRoutes({ ctx: { environments } }),
     auditRoutes({ ctx: { projects, audit } }),

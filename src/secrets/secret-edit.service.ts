@@ -10,6 +10,7 @@ import { secretRepository } from './secret.repository.js';
 import type { SecretVersionKind } from './secret.table.js';
 import { assertSecretKey, assertSecretValue } from './secret-key.js';
 import { decodeStoredValue } from './stored-value.js';
+import type { TypedValue } from './typed-secrets.js';
 import { decryptStored, rootOf, type ScopeInput, type ScopeLookup, valueContext } from './secret-scope.js';
 
 /** A version of a key in its own project, with its value (null: a deletion). */
@@ -24,7 +25,14 @@ export interface RevealedVersion {
 /** What the admin UI's key page shows once unsealed: the value it resolves to, and its own history. */
 export interface RevealedKey {
   /** The resolved value (possibly inherited), or undefined when the key resolves to nothing. */
-  readonly current: { readonly value: string; readonly version: number; readonly project: string } | undefined;
+  readonly current:
+    | {
+        readonly value: string;
+        readonly version: number;
+        readonly project: string;
+        readonly typed?: TypedValue | undefined;
+      }
+    | undefined;
   /** Versions in the asked project itself, newest first. */
   readonly versions: readonly RevealedVersion[];
 }
@@ -98,7 +106,12 @@ export function createSecretEditService(deps: {
       details: { keys: current ? 1 : 0, versions: versions.filter((v) => v.value !== null).length },
     });
     return {
-      current: current && { value: current.value, version: current.version, project: current.project },
+      current: current && {
+        value: current.value,
+        version: current.version,
+        project: current.project,
+        ...(current.typed && { typed: current.typed }),
+      },
       versions,
     };
   }

@@ -4,6 +4,8 @@ import type { Config } from '../config.js';
 import type { AppContext } from '../main.js';
 import { action, field, flash, formOnError, noStore, param, sessionHolder, uiActor } from '../ui/ui-kit.js';
 import { decodeSeen, diffView, previewView } from './bulk-edit.js';
+import type { SecretType, TypedValue } from './typed-secrets.js';
+import { certificateView, formType, typedFormView, typedFromForm, typeLabel } from './typed-form.js';
 
 /** Longest dotenv block a bulk edit takes (the UI's form bodies are limited to 256 KiB). */
 const MAX_BULK_CHARS = 200_000;
@@ -24,13 +26,16 @@ export interface SecretRoutesDeps {
       | 'revealKey'
       | 'previewDotenv'
       | 'importDotenv'
+      | 'get'
     >;
     readonly hostHeld: Pick<AppContext['hostHeld'], 'list'>;
   };
   readonly config: Pick<Config, 'decryptedMinutesBeforeRedirect' | 'maxSecretBytes'>;
+  /** The clock certificate expiry is measured against. */
+  readonly now: () => Date;
 }
 
-export function secretRoutes({ ctx, config }: SecretRoutesDeps): Router {
+export function secretRoutes({ ctx, config, now }: SecretRoutesDeps): Router {
   const router = Router();
   const base = (req: Request) =>
     `/projects/${encodeURIComponent(param(req, 'name'))}/envs/${encodeURIComponent(param(req, 'env'))}`;
@@ -55,7 +60,12 @@ export function secretRoutes({ ctx, config }: SecretRoutesDeps): Router {
     // Hundreds of keys stay usable: ?q= filters on the server, static/edit.js as you type.
     const query = typeof req.query.q === 'string' ? req.query.q.trim().slice(0, 128) : '';
     // Every row is sent, those that do not match hidden: the script can widen the filter as you type.
-    const secrets = all.map((s) => ({ ...s, hidden: !s.key.toLowerCase().includes(query.toLowerCase()) }));
+    const secrets = all.map((s) => ({
+      ...s,
+      hidden: !s.key.toLowerCase().includes(query.toLowerCase()),
+      typeLabel: s.type === 'generic' ? undefined : typeLabel(s.type),
+      certificate: certificateView(s.certificate, now()),
+    }));
     const prefill = typeof req.query.key === 'string' ? req.query.key.slice(0, 128) : '';
     // Titles only, never values: these live on the app hosts that hold them (README, "Host-held secrets").
     const held = await ctx.hostHeld.list({ project: header.project.name, environment: param(req, 'env') });
@@ -64,6 +74,7 @@ export function secretRoutes({ ctx, config }: SecretRoutesDeps): Router {
       ...header,
       secrets,
       held,
+      form: typedFormView(formType(req.query.type), (t) => `${base(req)}?type=${t}#secret-form`),
       total: all.length,
       shown: secrets.filter((s) => !s.hidden).length,
       query,
@@ -107,11 +118,12 @@ export function secretRoutes({ ctx, config }: SecretRoutesDeps): Router {
     '/projects/:name/envs/:env/secrets',
     action(base, async (req, res) => {
       const key = field(req, 'key', 200).trim();
+      const typed = typedFromForm((name) => field(req, name, config.maxSecretBytes * 4 + 1));
       // Browsers send every textarea line break as CRLF (HTML spec); a person typing one means \n.
-      const value = field(req, 'value', config.maxSecretBytes * 4 + 1).replace(/\r\n/g, '\n');
+      const value = typed ? '' : field(req, 'value', config.maxSecretBytes * 4 + 1).replace(/\r\n/g, '\n');
       if (key === '') throw new InvalidRequest('a key is required');
       const written = await ctx.secrets.set(
-        { project: param(req, 'name'), environment: param(req, 'env'), key, value },
+        { project: param(req, 'name'), environment: param(req, 'env'), key, value, typed },
         { unsealedBy: sessionHolder(req) },
         uiActor(req, res),
       );
@@ -141,8 +153,10 @@ export function secretRoutes({ ctx, config }: SecretRoutesDeps): Router {
     const header = await projectHeader(req, param(req, 'name'), param(req, 'env'));
     const scope = { project: header.project.name, environment: param(req, 'env'), key: param(req, 'key') };
     const unsealed = Boolean(header.project.unsealedUntil);
-    let current: { value: string; version: number; project: string } | undefined;
+    let current: { value: string; version: number; project: string; typed?: TypedValue | undefined } | undefined;
     let versions: { version: number; kind: string; value?: string | null; createdAt: string; createdBy: string }[];
+    // Metadata only (type, a certificate's public fields): shown sealed or not.
+    const listed = (await ctx.secrets.list(scope)).find((s) => s.key === scope.key);
     if (unsealed) {
       const revealed = await ctx.secrets.revealKey(scope, { unsealedBy: sessionHolder(req) }, uiActor(req, res));
       current = revealed.current;
@@ -156,7 +170,6 @@ export function secretRoutes({ ctx, config }: SecretRoutesDeps): Router {
           throw error;
         },
       );
-      const listed = (await ctx.secrets.list(scope)).find((s) => s.key === scope.key);
       current = listed && { value: '', version: listed.version, project: listed.project };
     }
     if (versions.length === 0 && !current) throw new NotFound('secret', scope.key);
@@ -188,6 +201,14 @@ export function secretRoutes({ ctx, config }: SecretRoutesDeps): Router {
           ? { from, to, diff: diffView(valueOf(from), valueOf(to)) }
           : undefined,
       canCompare: unsealed && versions.length > 1,
+      form: typedFormView(
+        formType(req.query.type, (listed?.type ?? 'generic') as SecretType),
+        (t) => `${keyPage(req)}?type=${t}#edit`,
+        current?.typed,
+      ),
+      typeLabel: listed && listed.type !== 'generic' ? typeLabel(listed.type) : undefined,
+      certificate: certificateView(listed?.certificate, now()),
+      canTest: unsealed && (listed?.type === 'certificate' || listed?.type === 'ssh_key') && !listed.inherited,
       tab: 'secrets',
       back: req.originalUrl,
     });
@@ -195,6 +216,32 @@ export function secretRoutes({ ctx, config }: SecretRoutesDeps): Router {
 
   router.get('/projects/:name/envs/:env/secrets/:key', showKey);
   router.get('/projects/:name/envs/:env/secrets/:key/history', showKey);
+
+  // Re-validates a stored SSH key or certificate on the server, showing nothing of it.
+  router.post(
+    '/projects/:name/envs/:env/secrets/:key/test',
+    action(
+      (req) => keyPage(req),
+      async (req, res) => {
+        const scope = { project: param(req, 'name'), environment: param(req, 'env'), key: param(req, 'key') };
+        const stored = await ctx.secrets.get(scope, { unsealedBy: sessionHolder(req) }, { raw: true });
+        if (!stored.typed || (stored.typed.type !== 'certificate' && stored.typed.type !== 'ssh_key')) {
+          throw new InvalidRequest(`${scope.key} is not an SSH key or a certificate: there is nothing to test`);
+        }
+        const { validateTyped } = await import('./typed-validation.js');
+        const certificate = validateTyped(scope.key, stored.typed);
+        const expiry = certificateView(certificate, now());
+        flash(
+          req,
+          expiry?.expired ? 'error' : 'success',
+          stored.typed.type === 'ssh_key'
+            ? `${scope.key}: the private key parses${stored.typed.fields.passphrase ? ' and opens with its passphrase' : ''}.`
+            : `${scope.key}: the certificate parses${stored.typed.fields.private_key ? ' and its private key matches it' : ''}; it ${expiry!.expired ? 'expired' : 'expires'} on ${certificate!.not_after.slice(0, 10)}.`,
+        );
+        res.redirect(303, keyPage(req));
+      },
+    ),
+  );
 
   router.post(
     '/projects/:name/envs/:env/secrets/:key/rollback',
