@@ -123,8 +123,9 @@ export async function recordAccess(
       else accesses.set(id, access);
     }
   });
-  if (accesses.size === 0) return;
+  if (keysets.size === 0) return;
   const db = withAccessTables(trx);
+  // Even an empty list (a reveal of a scope without keys): every keys_sha256 in the chain resolves.
   await db
     .insertInto('secret_access_keysets')
     .values([...keysets].map(([sha256, keys]) => ({ sha256, keys })))
