@@ -5,6 +5,7 @@ import * as auditActionIndex from './2026-11-24T0000-audit-action-index.js';
 import * as scopedKeys from './2026-11-25T0000-scoped-keys.js';
 import * as instances from './2026-11-26T0000-instances.js';
 import * as hostHeld from './2026-11-28T0000-host-held.js';
+import * as accessLog from './2026-11-28T0100-access-log.js';
 import * as typedSecrets from './2026-11-28T0200-typed-secrets.js';
 
 /**
@@ -19,5 +20,6 @@ export const migrations: Record<string, Migration> = {
   '2026-11-25T0000-scoped-keys': scopedKeys,
   '2026-11-26T0000-instances': instances,
   '2026-11-28T0000-host-held': hostHeld,
+  '2026-11-28T0100-access-log': accessLog,
   '2026-11-28T0200-typed-secrets': typedSecrets,
 };

@@ -17,8 +17,9 @@ export interface AuditQueueOptions {
 
 /**
  * API events are batched: one transaction every `delayMs` instead of one per request. Identical
- * reads within a batch (same token, address, agent, scope and format) become one event with a
- * count: at thousands of pulls a second, one row each would outgrow everything else stored.
+ * reads within a batch (same token, address, agent, scope, format and list of keys received) become
+ * one event with a count and the time of the last: at thousands of pulls a second, one row each
+ * would outgrow everything else stored.
  * `enqueue` is synchronous and cheap: it runs on the API's per-request path.
  *
  * A batch that fails to write (another process holds the write lock) is kept and retried, ahead of
@@ -30,7 +31,7 @@ export function createAuditQueue(write: (events: AuditEvent[]) => Promise<void>,
   const now = options.now ?? (() => new Date());
   let retry: AuditEvent[] = [];
   let queue: AuditEvent[] = [];
-  const reads = new Map<string, { event: AuditEvent; count: number }>();
+  const reads = new Map<string, { event: AuditEvent; count: number; lastAt: string }>();
   let dropped = 0;
   let failures = 0;
   let flushing: Promise<void> = Promise.resolve();
@@ -53,12 +54,17 @@ export function createAuditQueue(write: (events: AuditEvent[]) => Promise<void>,
   /** Queues an event to be written with others shortly; `flush` (also run on close) writes them now. */
   function enqueue(event: AuditEvent, options: { coalesce?: boolean } = {}): void {
     if (options.coalesce) {
-      const { actor, at: _at, ...rest } = event;
+      // `received` (the key list for the access log) is left out: details.keys_sha256 names it.
+      const { actor, at: _at, received: _received, ...rest } = event;
       const key = JSON.stringify([actor.name, actor.ip, actor.userAgent, rest]);
       const seen = reads.get(key);
-      if (seen) seen.count += 1;
-      else if (held() < maxPending) reads.set(key, { event: stamped(event), count: 1 });
-      else drop();
+      if (seen) {
+        seen.count += 1;
+        seen.lastAt = event.at ?? now().toISOString();
+      } else if (held() < maxPending) {
+        const first = stamped(event);
+        reads.set(key, { event: first, count: 1, lastAt: first.at! });
+      } else drop();
     } else if (held() < maxPending) queue.push(stamped(event));
     else drop();
     // While writes fail, the backoff timer alone decides when to try again.
@@ -69,8 +75,9 @@ export function createAuditQueue(write: (events: AuditEvent[]) => Promise<void>,
     const batch = [
       ...retry,
       ...queue,
-      ...[...reads.values()].map(({ event, count }) =>
-        count === 1 ? event : { ...event, details: { ...event.details, count } },
+      // A coalesced event says how many reads it stands for, and when the last one was.
+      ...[...reads.values()].map(({ event, count, lastAt }) =>
+        count === 1 ? event : { ...event, details: { ...event.details, count, last_at: lastAt } },
       ),
     ];
     const lost = dropped;

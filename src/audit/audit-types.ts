@@ -7,6 +7,22 @@ export interface Actor {
   readonly userAgent?: string | undefined;
 }
 
+/** How a value reached someone, as the access log names it. */
+export type AccessVia = 'ui_reveal' | 'cli_get' | 'pull' | 'keyed_pull' | 'sealed_pull' | 'api_get';
+
+/**
+ * The keys a read handed out, carried with its event to the access log (src/audit/secret-access.ts)
+ * and never written into the event itself: the event's details name its `keys_sha256` and `via`.
+ * Names only, never a value. Built once per key list and shared by every event that carries it.
+ */
+export interface ReceivedKeys {
+  readonly environmentId: string;
+  /** [source project id, key] of every key handed out, sorted. */
+  readonly keys: readonly (readonly [string, string])[];
+  /** SHA-256 of `keys` as stored in secret_access_keysets (keyListHash). */
+  readonly sha256: string;
+}
+
 export interface AuditEvent {
   readonly actor: Actor;
   readonly action: AuditAction;
@@ -16,6 +32,8 @@ export interface AuditEvent {
   readonly details?: Record<string, string | number | boolean | null>;
   /** When it happened (ISO 8601), if not when it is written: queued events are written later. */
   readonly at?: string;
+  /** A read that handed out values: recorded per key in the access log with the event. */
+  readonly received?: { readonly keys: ReceivedKeys; readonly via: AccessVia };
 }
 
 /** An event as read back: what the UI and the CLI show. */

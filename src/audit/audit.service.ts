@@ -14,11 +14,12 @@ import {
 } from './audit-chain.js';
 import { type AuditCheckpoint, checkpointProblem } from './audit-checkpoint.js';
 import { createAuditQueue } from './audit-queue.js';
+import { recordAccess } from './secret-access.js';
 import type { AuditEntry, AuditEvent, AuditVerification } from './audit-types.js';
 import { createTokenRejections } from './token-rejections.js';
 
 export type { AuditAction } from './audit-actions.js';
-export type { Actor, AuditEntry, AuditEvent, AuditVerification } from './audit-types.js';
+export type { AccessVia, Actor, AuditEntry, AuditEvent, AuditVerification, ReceivedKeys } from './audit-types.js';
 export type { RejectedToken, TokenRejection } from './token-rejections.js';
 
 /** Events read per query while walking the chain; other work runs between pages. */
@@ -59,6 +60,8 @@ export function createAuditService({
     );
     // One statement per 50 events (12 columns each, well under SQLite's bound-parameter limit).
     for (let i = 0; i < rows.length; i += 50) await auditRepository.insertEvents(trx, rows.slice(i, i + 50));
+    // Reads that handed out values: the access log, in the same transaction as the events it comes from.
+    if (events.some((event) => event.received)) await recordAccess(trx, rows, events);
   }
 
   /** For events that change nothing else (a failed unseal, a denied request). */

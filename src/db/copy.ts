@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { type Kysely, PostgresAdapter, sql } from 'kysely';
+import type { AccessTables } from '../audit/secret-access.js';
 import { InvalidRequest } from '../errors.js';
 import { errorSummary } from '../logger.js';
 import type { Database } from './database.js';
@@ -23,7 +24,10 @@ const TABLES = [
   { name: 'users', key: ['id'] },
   { name: 'audit_events', key: ['seq'] },
   { name: 'shares', key: ['id'] },
-] as const satisfies readonly { name: keyof Database; key: readonly string[] }[];
+  // The access log: derived from the audit events, but not rebuilt from them, so copied with them.
+  { name: 'secret_access', key: ['project_id', 'environment_id', 'key', 'actor', 'via'] },
+  { name: 'secret_access_keysets', key: ['sha256'] },
+] as const satisfies readonly { name: keyof Database | keyof AccessTables; key: readonly string[] }[];
 
 export type CopiedTable = (typeof TABLES)[number]['name'];
 export const COPIED_TABLES: readonly CopiedTable[] = TABLES.map((table) => table.name);

@@ -10,6 +10,7 @@ import type { AppContext } from '../main.js';
 import { STATIC_DIR, VIEWS_DIR } from '../paths.js';
 import { projectRoutes } from '../projects/project.routes.js';
 import { secretRoutes } from '../secrets/secret.routes.js';
+import { accessLogRoutes } from '../secrets/access-log.routes.js';
 import { tokenRoutes } from '../tokens/token.routes.js';
 import { viewHelpers } from '../ui/view-helpers.js';
 import { createAnonymousCsrf, isCrossSite, isSafeMethod, oncePerMinute } from '../ui/csrf.js';
@@ -123,6 +124,7 @@ export function mountUi(
       instance: deps.instances?.self,
     }),
     secretRoutes({ ctx: { projects, environments, secrets, hostHeld: ctx.hostHeld }, config, now: ctx.now }),
+    accessLogRoutes({ ctx: { database: ctx.database, projects, environments } }),
     tokenRoutes({ ctx: { projects, environments, tokens } }),
     environmentRoutes({ ctx: { environments } }),
     auditRoutes({ ctx: { projects, audit } }),

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
-import type { Actor, AuditService } from '../audit/audit.service.js';
+import type { Actor, AuditService, ReceivedKeys } from '../audit/audit.service.js';
+import { receivedKeys } from '../audit/secret-access.js';
 import type { Database } from '../db/database.js';
 import { InvalidRequest, InvalidToken } from '../errors.js';
 import type { KeyAccess, KeyService } from '../keys/key.service.js';
@@ -26,7 +27,14 @@ export function createSealedPullService(deps: {
    */
   const sealedSecrets = new Map<
     string,
-    { revision: number; json: string; keys: number; bodies: Map<string, { wrappedKey: Uint8Array; body: Buffer }> }
+    {
+      revision: number;
+      json: string;
+      keys: number;
+      /** The keys handed out (names, never ciphertexts), for the access log. */
+      received: ReceivedKeys;
+      bodies: Map<string, { wrappedKey: Uint8Array; body: Buffer }>;
+    }
   >();
 
   /**
@@ -55,7 +63,11 @@ export function createSealedPullService(deps: {
         s.environment.id,
       );
       const json = sealedSecretsJson(heads);
-      entry = { revision, json, keys: heads.length, bodies: new Map() };
+      const received = receivedKeys(
+        s.environment.id,
+        heads.map((head) => [head.projectId, head.key] as const),
+      );
+      entry = { revision, json, keys: heads.length, received, bodies: new Map() };
       sealedSecrets.set(scope, entry);
     }
     // Each token's whole answer, built once per revision (its wrapped key is the only part of its own).
@@ -78,7 +90,14 @@ export function createSealedPullService(deps: {
       built = { wrappedKey: Uint8Array.from(wrappedKey), body: Buffer.from(body) };
       entry.bodies.set(token.id, built);
     }
-    auditApiRead(audit, client, null, { format: 'sealed', keys: entry.keys });
+    // Counted as received: the token decrypts every ciphertext it is handed.
+    auditApiRead(
+      audit,
+      client,
+      null,
+      { format: 'sealed', keys: entry.keys },
+      { keys: entry.received, via: 'sealed_pull' },
+    );
     return built.body;
   }
 

@@ -6,6 +6,8 @@ import { AppError, NotFound } from '../errors.js';
 import type { DataKey, KeyAccess, KeyService } from '../keys/key.service.js';
 import type { Keystore } from '../keys/keystore.js';
 import type { ProjectService } from '../projects/project.service.js';
+import { receivedBy } from '../audit/secret-access.js';
+import { receivedOf, receivedOne } from './access-log-keys.js';
 import { type LoadScope, resolveReferences, UnresolvableReference } from './references.js';
 import { secretRepository, type VersionHead } from './secret.repository.js';
 import { assertSecretKey } from './secret-key.js';
@@ -165,11 +167,12 @@ export function createSecretReadService(deps: {
     // Keyed pulls resolve references with a narrower reach, so their bodies are kept apart.
     const kept = 'keyedToken' in access ? `${variant}/keyed` : variant;
     const cached = keystore.rendered(rootOf(s).id, cacheScope, dataKey.rootKey.revision, kept);
-    if (cached !== undefined) return { body: cached, keys: resolved.size };
+    const received = receivedOf(s, resolved);
+    if (cached !== undefined) return { body: cached, keys: resolved.size, received };
     // Every scope a reference reaches is in the same tree, so the root's revision covers it too.
     const body = render(await withReferences(s, dataKey, access, resolved));
     keystore.rememberRendered(rootOf(s).id, cacheScope, dataKey.rootKey.revision, kept, body);
-    return { body, keys: resolved.size };
+    return { body, keys: resolved.size, received };
   }
 
   /**
@@ -187,7 +190,8 @@ export function createSecretReadService(deps: {
     const rendered = await keys.withDataKey(rootOf(s), access, (dataKey) =>
       renderWithKey(s, dataKey, access, view.variant, render),
     );
-    auditApiRead(audit, client, null, { format: view.format, keys: rendered.keys });
+    const via = 'keyedToken' in access ? 'keyed_pull' : 'pull';
+    auditApiRead(audit, client, null, { format: view.format, keys: rendered.keys }, { keys: rendered.received, via });
     return rendered;
   }
 
@@ -204,28 +208,44 @@ export function createSecretReadService(deps: {
       action: 'secrets_revealed',
       projectId: s.project.id,
       environment: s.environment.name,
-      details: { keys: resolved.size },
+      ...receivedBy(receivedOf(s, resolved), 'ui_reveal'),
     });
     return resolved;
   }
 
   /**
    * One value of a scope, inherited and with its references resolved (`raw`: as written, for the
-   * editor). NotFound when the scope has no such key.
+   * editor). NotFound when the scope has no such key. `revealedTo`: the CLI's `secret get`,
+   * recorded as `secrets_revealed` and in the key's access log.
    */
   async function get(
     input: ScopeInput & { key: string },
     access: KeyAccess,
-    options: { raw?: boolean } = {},
+    options: { raw?: boolean; revealedTo?: Actor } = {},
   ): Promise<ResolvedSecret> {
     assertSecretKey(input.key);
     const s = await scopeOf(input.project, input.environment);
+    const found = await getIn(s, input.key, access, options);
+    if (options.revealedTo) {
+      await audit.recordAlone({
+        actor: options.revealedTo,
+        action: 'secrets_revealed',
+        projectId: s.project.id,
+        environment: s.environment.name,
+        key: input.key,
+        ...receivedBy(receivedOne(s, input.key, found.project), 'cli_get'),
+      });
+    }
+    return found;
+  }
+
+  function getIn(s: SecretScope, key: string, access: KeyAccess, options: { raw?: boolean }): Promise<ResolvedSecret> {
     return keys.withDataKey(rootOf(s), access, async (dataKey) => {
       const resolved = await resolveWithKey(s, dataKey);
-      const found = resolved.get(input.key);
-      if (!found) throw new NotFound('secret', input.key);
+      const found = resolved.get(key);
+      if (!found) throw new NotFound('secret', key);
       if (!found.references || options.raw) return found;
-      return (await withReferences(s, dataKey, access, resolved, [input.key])).get(input.key)!;
+      return (await withReferences(s, dataKey, access, resolved, [key])).get(key)!;
     });
   }
 
@@ -235,8 +255,16 @@ export function createSecretReadService(deps: {
    */
   async function getForApi(client: ApiClient, key: string, access: KeyAccess): Promise<ResolvedSecret> {
     const { token } = client;
-    const secret = await get({ project: token.project, environment: token.environment, key }, access);
-    auditApiRead(audit, client, key, { version: secret.version });
+    assertSecretKey(key);
+    const s = await scopeOf(token.project, token.environment);
+    const secret = await getIn(s, key, access, {});
+    auditApiRead(
+      audit,
+      client,
+      key,
+      { version: secret.version },
+      { keys: receivedOne(s, key, secret.project), via: 'api_get' },
+    );
     return secret;
   }
 

@@ -1,4 +1,5 @@
-import type { Actor, AuditEvent, AuditService } from '../audit/audit.service.js';
+import type { AccessVia, Actor, AuditEvent, AuditService, ReceivedKeys } from '../audit/audit.service.js';
+import { receivedBy } from '../audit/secret-access.js';
 import { DecryptionFailed } from '../crypto/aead.js';
 import { decryptValue, type ValueContext } from '../crypto/envelope.js';
 import { IntegrityFailed } from '../errors.js';
@@ -69,15 +70,18 @@ export function decryptStored(key: Uint8Array, ciphertext: Uint8Array, context: 
 
 /**
  * Records an API read, queued for the audit log (identical reads within a batch are counted as one
- * event, so the hottest request writes nothing itself). `key` is null for a whole pull.
+ * event, so the hottest request writes nothing itself). `key` is null for a whole pull. `received`:
+ * the keys the answer held, for the access log (by reference: the list is built once per revision).
  */
 export function auditApiRead(
   audit: Pick<AuditService, 'enqueue'>,
   client: ApiClient,
   key: string | null,
   details: Record<string, string | number>,
+  received: { keys: ReceivedKeys; via: AccessVia },
 ): void {
   const { token } = client;
+  const access = receivedBy(received.keys, received.via);
   audit.enqueue(
     {
       actor: client.actor,
@@ -85,7 +89,8 @@ export function auditApiRead(
       projectId: token.projectId,
       environment: token.environment,
       key,
-      details: { token_id: token.id, ...details },
+      details: { token_id: token.id, ...details, ...access.details },
+      received: access.received,
     },
     { coalesce: true },
   );

@@ -258,9 +258,22 @@ describe('secrets', () => {
       expect((await ctx.secrets.getForApi(web, 'A', access)).value).toBe('a');
       await ctx.audit.flush();
       const reads = await ctx.audit.list({ action: 'api_read' });
+      // keys_sha256 names the list of keys received (the access log's anchor); last_at the last of a count.
+      const sha = expect.stringMatching(/^[0-9a-f]{64}$/);
       expect(reads.map((e) => [e.key, e.details])).toEqual([
-        ['A', { token_id: 't1', version: 1 }],
-        [null, { token_id: 't1', format: 'json', keys: 1, count: 3 }],
+        ['A', { token_id: 't1', version: 1, keys: 1, keys_sha256: sha, via: 'api_get' }],
+        [
+          null,
+          {
+            token_id: 't1',
+            format: 'json',
+            keys: 1,
+            keys_sha256: sha,
+            via: 'pull',
+            count: 3,
+            last_at: expect.any(String),
+          },
+        ],
       ]);
       expect(reads[0]).toMatchObject({ actor: 'token:t1', ip: '10.0.0.9', projectId: web.token.projectId });
     });
