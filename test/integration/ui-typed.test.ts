@@ -79,7 +79,9 @@ describe('typed secrets in the admin UI', () => {
     expect(tls.text).toContain('/secrets/TLS/test');
     // The edit form holds the PEM exactly, line for line (no indentation added, CRLF as LF).
     const pem = read('tls.crt').replace(/\n$/, '');
-    expect(tls.text).toContain(`name="field_certificate" rows="6" spellcheck="false" autocomplete="off" required>\n${pem}`);
+    expect(tls.text).toContain(
+      `name="field_certificate" rows="6" spellcheck="false" autocomplete="off" required>\n${pem}`,
+    );
     const tested = await admin.post(`${page}/secrets/TLS/test`, {});
     expect(tested.status).toBe(303);
     const flash = await admin.get(`${page}/secrets/TLS`);
