@@ -7,6 +7,7 @@ import * as instances from './2026-11-26T0000-instances.js';
 import * as hostHeld from './2026-11-28T0000-host-held.js';
 import * as accessLog from './2026-11-28T0100-access-log.js';
 import * as typedSecrets from './2026-11-28T0200-typed-secrets.js';
+import * as auditActorAtIndexes from './2026-11-28T0300-audit-actor-at-indexes.js';
 
 /**
  * Every migration, by name; names sort in the order they apply. Listed statically (rather than
@@ -22,4 +23,5 @@ export const migrations: Record<string, Migration> = {
   '2026-11-28T0000-host-held': hostHeld,
   '2026-11-28T0100-access-log': accessLog,
   '2026-11-28T0200-typed-secrets': typedSecrets,
+  '2026-11-28T0300-audit-actor-at-indexes': auditActorAtIndexes,
 };

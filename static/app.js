@@ -56,6 +56,8 @@ const relativeTime = (at) => {
   }
   return null;
 };
+// For pages whose own script shows a date (share-create.js): the same words as everywhere else.
+globalThis.secretsflyRelativeTime = relativeTime;
 setInterval(() => {
   for (const time of document.querySelectorAll('time.when[datetime]')) {
     const text = relativeTime(Date.parse(time.dateTime));

@@ -31,7 +31,15 @@ form.addEventListener('submit', async (event) => {
   created = body;
   form.reset();
   document.getElementById('share-link').textContent = `${location.origin}/s/${body.id}#${key}`;
-  document.getElementById('share-expires').textContent = new Date(body.expires_at).toLocaleString();
+  // One date format everywhere (src/ui/view-helpers.ts `when`): relative, the exact UTC time on hover and focus.
+  const expires = new Date(body.expires_at);
+  const time = document.createElement('time');
+  time.className = 'when';
+  time.dateTime = expires.toISOString();
+  time.title = `${expires.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+  time.tabIndex = 0;
+  time.textContent = globalThis.secretsflyRelativeTime?.(expires.getTime()) ?? time.title;
+  document.getElementById('share-expires').replaceChildren(time);
   document.getElementById('share-state').textContent = 'pending';
   document.getElementById('share-result').hidden = false;
 });

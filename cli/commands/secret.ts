@@ -179,7 +179,7 @@ export function registerSecretCommands(program: Command): void {
               printJson({
                 key,
                 value,
-                type: found.typed?.type ?? 'generic',
+                ...(found.typed && { type: found.typed.type }),
                 version: found.version,
                 project: found.project,
                 environment: env,
@@ -202,7 +202,7 @@ export function registerSecretCommands(program: Command): void {
           printJson([
             ...rows.map((r) => ({
               key: r.key,
-              type: r.type,
+              ...(r.type !== 'generic' && { type: r.type }),
               version: r.version,
               project: r.project,
               inherited: r.inherited,

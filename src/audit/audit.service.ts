@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../db/database.js';
 import { writeTransaction } from '../db/open.js';
 import { errorSummary, type Logger } from '../logger.js';
-import { auditRepository } from './audit.repository.js';
+import { type AuditEventFilter, auditRepository } from './audit.repository.js';
 import type { AuditEventRow } from './audit.table.js';
 import {
   CHAIN_START,
@@ -94,7 +94,7 @@ export function createAuditService({
     return queue.flush();
   }
 
-  async function list(filter: { projectIds?: readonly string[]; action?: string; limit?: number; beforeSeq?: number }) {
+  async function list(filter: Omit<AuditEventFilter, 'limit'> & { limit?: number }) {
     const rows = await auditRepository.listEvents(db, {
       ...filter,
       limit: Math.min(Math.max(filter.limit ?? 100, 1), 1000),

@@ -103,7 +103,8 @@ export function mountSecretApi(router: IRouter, prefix: string, deps: SecretApiD
                 version: secret.version,
                 project: secret.project,
                 updated_at: secret.updatedAt,
-                type: secret.typed?.type ?? 'generic',
+                // Only for a typed secret: a plain value's answer is as it always was (CONTRACT §4).
+                ...(secret.typed && { type: secret.typed.type }),
               }
             : value;
         }
@@ -123,7 +124,7 @@ export function mountSecretApi(router: IRouter, prefix: string, deps: SecretApiD
       res.json({
         key,
         value: secret.typed ? typedJson(secret.typed) : secret.value,
-        type: secret.typed?.type ?? 'generic',
+        ...(secret.typed && { type: secret.typed.type }),
         version: secret.version,
         project: secret.project,
         environment: caller.token.environment,

@@ -77,7 +77,6 @@ describe('secretsfly CLI', () => {
     const json = JSON.parse(ok(await withKey(['--json', 'secret', 'get', 'acme-web', 'prod', 'FROM_ARG'])).stdout);
     expect(json).toEqual({
       key: 'FROM_ARG',
-      type: 'generic',
       value: 'postgres://u:p@h/db',
       version: 1,
       project: 'acme',

@@ -48,7 +48,7 @@ describe('shell completion', () => {
   };
 
   it('should complete command names', () => {
-    expect(complete('secretsfly', 'se')).toEqual(['secret', 'serve']);
+    expect(complete('secretsfly', 'se')).toEqual(['secret', 'serve', 'secrets']);
   });
 
   it('should complete subcommand names', () => {

@@ -136,7 +136,7 @@ describe('every page, in Chromium: accessible, light, and first-party only', () 
       await visit('unseal', '/projects/acme/envs/prod/reveal');
       await page.goto(`${server.url}/projects/acme/envs/prod`);
       await page.getByPlaceholder('Master key of acme').fill(masterKey);
-      await page.getByRole('button', { name: 'Unseal' }).click();
+      await page.getByRole('button', { name: 'Unseal', exact: true }).click();
       for (const value of ['one', 'two']) {
         await page.getByLabel('Key').fill('LOG_LEVEL');
         await page.getByLabel('Value').fill(value);

@@ -36,6 +36,10 @@ describe('one-time sharing in Chromium', () => {
     await page.getByRole('button', { name: 'Create link' }).click();
     await page.locator('#share-result').waitFor({ state: 'visible' });
     const link = await page.locator('#share-link').innerText();
+    // Its expiry in the one date format of every page: relative, the exact UTC time on hover and focus.
+    const expires = page.locator('#share-expires time.when');
+    expect(await expires.getAttribute('title')).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
+    expect(await expires.innerText()).toMatch(/^in \d+ (hours?|days?|minutes?)$/);
     if (process.env.UPDATE_SCREENSHOTS)
       await page.screenshot({ path: path.join(ROOT, 'docs', 'ui-share.png'), fullPage: true });
     await context.close();

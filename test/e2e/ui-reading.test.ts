@@ -281,7 +281,7 @@ describe('reading the admin UI (audit log, dates, tokens, navigation, phone)', (
     // A secret with two versions, so that its history offers a rollback (it needs the root unsealed).
     const secrets = await open(phone, '/projects/acme/envs/prod');
     await secrets.getByPlaceholder('Master key of acme').fill(acmeKey);
-    await secrets.getByRole('button', { name: 'Unseal' }).click();
+    await secrets.getByRole('button', { name: 'Unseal', exact: true }).click();
     for (const value of ['one', 'two']) {
       await secrets.getByLabel('Key').fill('LOG_LEVEL');
       await secrets.getByLabel('Value').fill(value);

@@ -142,13 +142,21 @@ describe('a database from release 0.1.0 under scoped keys', () => {
         '2026-11-25T0000-scoped-keys',
         // Recorded on SQLite too, where it creates nothing (PostgreSQL's shared tables).
         '2026-11-26T0000-instances',
+        // New tables and indexes; the two columns of typed secrets, null for every old version.
+        '2026-11-28T0000-host-held',
+        '2026-11-28T0100-access-log',
+        '2026-11-28T0200-typed-secrets',
+        '2026-11-28T0300-audit-actor-at-indexes',
       ]);
+      expect(after.secret_versions).toEqual(
+        before.secret_versions!.map((row) => ({ ...(row as object), type: null, metadata: null })),
+      );
       expect(after.root_keys).toEqual(before.root_keys!.map((row) => ({ ...(row as object), value_keys: 'root' })));
       expect(after.service_tokens).toEqual(
         before.service_tokens!.map((row) => ({ ...(row as object), kind: 'classic', wrapped_key: null })),
       );
       for (const table of Object.keys(before).filter(
-        (name) => !['kysely_migration', 'root_keys', 'service_tokens'].includes(name),
+        (name) => !['kysely_migration', 'root_keys', 'service_tokens', 'secret_versions'].includes(name),
       )) {
         expect(after[table], table).toEqual(before[table]);
       }

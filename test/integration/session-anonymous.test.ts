@@ -124,7 +124,7 @@ describe('what a stranger can do to the UI before signing in', () => {
     await stranger.get('/login');
     const huge = await stranger.post('/login', { username: 'admin', password: 'x'.repeat(300 * 1024) });
     expect(huge.status).toBe(413);
-    expect(huge.text).toContain('request body larger than 256 KiB');
+    expect(huge.text).toContain('Request body larger than 256 KiB');
   });
 
   it('should not let refused forms from many addresses fill the audit log', async () => {
@@ -162,7 +162,7 @@ describe('forms of a signed-in admin', () => {
     await admin.get('/projects/acme/envs/prod');
     const huge = await admin.post('/projects/acme/envs/prod/secrets', { key: 'BIG', value: 'x'.repeat(300 * 1024) });
     expect(huge.status).toBe(413);
-    expect(huge.text).toContain('request body larger than 256 KiB');
+    expect(huge.text).toContain('Request body larger than 256 KiB');
     expect(await server.ctx.secrets.list({ project: 'acme', environment: 'prod' })).toHaveLength(0);
   });
 
