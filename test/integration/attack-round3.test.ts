@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveSealedReferences } from '../../src/secrets/sealed-pull.js';
+import { createAccessLogService } from '../../src/secrets/access-log.service.js';
 import { REFERENCE_LIMITS } from '../../src/secrets/references.js';
 import { bytesOf, keyedParts, openValues, type ScopedTree, startScopedTree } from '../helpers/scoped-tree.js';
 import { call } from '../helpers/test-server.js';
@@ -109,6 +110,48 @@ describe('attack round 3', () => {
       const pulled = await call(t.server, '/api/v1/secrets', { token: reader, masterKey: t.masterKey });
       expect(pulled.status).toBe(422);
       expect(Date.now() - started).toBeLessThan(2_000);
+    });
+  });
+
+  describe('access log', () => {
+    const entries = (project: string, environment: string, key: string) =>
+      createAccessLogService({
+        db: t.ctx.database.db,
+        projects: t.ctx.projects,
+        environments: t.ctx.environments,
+      }).list({ project, environment, key });
+
+    it("should list the admin who saw a key's value on its page, and values shown by a bulk preview", async () => {
+      // The attack: an admin reads a key on its page (value and every version) or pastes a block
+      // into the bulk edit to see each key's current value, and the key's access log never says so.
+      const access = { masterKey: bytesOf(t.masterKey) };
+      const spy = { name: 'user:spy' };
+      const revealed = await t.ctx.secrets.revealKey(
+        { project: 'acme-web', environment: 'prod', key: 'API_KEY' },
+        access,
+        spy,
+      );
+      expect(revealed.current?.value).toBe('pl41n-prod-web-api-key');
+      const snoop = { name: 'user:snoop' };
+      const preview = await t.ctx.secrets.previewDotenv(
+        { project: 'acme-web', environment: 'staging', content: 'API_KEY=guess\nNEW_ONE=1' },
+        access,
+        snoop,
+      );
+      expect(preview.rows[0]!.before).toBe('pl41n-staging-web-api-key');
+      await t.ctx.audit.flush();
+      expect(await entries('acme-web', 'prod', 'API_KEY')).toContainEqual(
+        expect.objectContaining({ actor: 'user:spy', via: 'ui_reveal', count: 1 }),
+      );
+      expect(await entries('acme-web', 'staging', 'API_KEY')).toContainEqual(
+        expect.objectContaining({ actor: 'user:snoop', via: 'ui_reveal', count: 1 }),
+      );
+      // An inherited key shown on a child's key page is the ancestor's value: logged under it.
+      await t.ctx.secrets.revealKey({ project: 'acme-web', environment: 'prod', key: 'DB_URL' }, access, spy);
+      await t.ctx.audit.flush();
+      expect(await entries('acme', 'prod', 'DB_URL')).toContainEqual(
+        expect.objectContaining({ actor: 'user:spy', via: 'ui_reveal' }),
+      );
     });
   });
 });
