@@ -11,8 +11,8 @@ import { agentDataDir, loadKey, readStore, scopeKey, storeFile } from './agent-s
  */
 export function mergeHostHeld<V extends { readonly value: string }>(
   pulled: ReadonlyMap<string, V>,
-): Map<string, V | { value: string }> {
-  const merged = new Map<string, V | { value: string }>(pulled);
+): Map<string, V | { value: string; heldType: string }> {
+  const merged = new Map<string, V | { value: string; heldType: string }>(pulled);
   const dir = agentDataDir();
   if (!fs.existsSync(storeFile(dir))) return merged;
   const store = readStore(dir, loadKey(dir, { create: false }));
@@ -31,7 +31,7 @@ export function mergeHostHeld<V extends { readonly value: string }>(
     if (merged.has(held.name)) {
       say(`secretsfly: ${held.name} is held on this host and also pulled from the server: the host's value is used`);
     }
-    merged.set(held.name, { value: held.value });
+    merged.set(held.name, { value: held.value, heldType: held.type });
   }
   return merged;
 }

@@ -68,7 +68,12 @@ async function fetchClassic(url: string, token: string, options: ClientOptions):
 interface PulledValue {
   readonly value: string;
   readonly typed?: TypedValue | undefined;
+  /** A host-held value's type, as its agent was told (run-merge.ts): one string, whatever the type. */
+  readonly heldType?: string | undefined;
 }
+
+/** Host-held types whose value is key material: a file with `run --files`, as a typed secret's would be. */
+const HELD_FILE_TYPES: ReadonlySet<string> = new Set(['ssh_key', 'certificate']);
 
 /**
  * The resolved values: with a keyed token by the zero-knowledge pull (decrypted here; no master key
@@ -89,8 +94,12 @@ async function fetchValues(options: ClientOptions, files?: PrivateFiles): Promis
   const env = expandAll(pulled);
   if (files) {
     for (const [key, secret] of pulled) {
-      if (!secret.typed) continue;
-      for (const { variable, content } of fileMaterial(key, secret.typed)) {
+      const material = secret.typed
+        ? fileMaterial(key, secret.typed)
+        : secret.heldType !== undefined && HELD_FILE_TYPES.has(secret.heldType)
+          ? [{ variable: key, content: asFile(secret.value) }]
+          : [];
+      for (const { variable, content } of material) {
         env.delete(variable);
         const name = `${variable}_FILE`;
         if (env.has(name)) throw new CliError(`${name} would be set by --files and by a key of that name: rename one`);
@@ -100,6 +109,9 @@ async function fetchValues(options: ClientOptions, files?: PrivateFiles): Promis
   }
   return env;
 }
+
+/** PEM text as a file of it ends (fileMaterial does the same for typed secrets). */
+const asFile = (text: string) => (text.startsWith('-----BEGIN') && !text.endsWith('\n') ? `${text}\n` : text);
 
 /** --only and --exclude (of keys as stored: --only DB takes a typed DB's every variable); a key --only names that the scope does not have is a typo, said as one. */
 function selectKeys<V>(values: Map<string, V>, options: ClientOptions): Map<string, V> {

@@ -96,6 +96,23 @@ export interface ReferenceSource {
  */
 export type LoadScope = (scope: ReferenceScope) => Promise<ReadonlyMap<string, ReferenceSource>>;
 
+/**
+ * Bounds on one resolution, so that a writer cannot turn a few small values into a huge answer or a
+ * long stall: `${L0}` written 10,000 times, each L0 a 60 KB value, is 600 MB from two writes, and
+ * a chain of thousands of keys each referencing the next costs time quadratic in its length. A
+ * pull that would pass one of them fails as any unresolvable one does (422, naming the key).
+ */
+export const REFERENCE_LIMITS = Object.freeze({
+  /** Characters of one resolved value. */
+  valueChars: 1024 * 1024,
+  /** Characters produced by all the templates of one resolution together. */
+  totalChars: 16 * 1024 * 1024,
+  /** References followed in one resolution (each `${…}` met, resolved before or not). */
+  references: 100_000,
+  /** References nested inside one another. */
+  depth: 32,
+});
+
 const sameScope = (a: ReferenceScope, b: ReferenceScope) => a.project === b.project && a.environment === b.environment;
 
 /**
@@ -121,6 +138,8 @@ export async function resolveReferences(
     return found;
   };
   const done = new Map<string, string>();
+  let produced = 0;
+  let followed = 0;
   const name = (at: ReferenceScope, key: string) =>
     sameScope(at, scope) ? key : `${at.project}.${at.environment}.${key}`;
 
@@ -135,11 +154,33 @@ export async function resolveReferences(
     if (known !== undefined) return known;
     if (!source.references) return source.value;
     if (trail.includes(id)) throw new UnresolvableReference(`a reference cycle: ${[...trail, id].join(' → ')}`);
+    if (trail.length >= REFERENCE_LIMITS.depth) {
+      throw new UnresolvableReference(
+        `${trail[0]} nests references more than ${REFERENCE_LIMITS.depth} deep (at ${id})`,
+      );
+    }
     let out = '';
+    const append = (text: string) => {
+      out += text;
+      produced += text.length;
+      if (out.length > REFERENCE_LIMITS.valueChars) {
+        throw new UnresolvableReference(`${id} resolves to more than ${REFERENCE_LIMITS.valueChars} characters`);
+      }
+      if (produced > REFERENCE_LIMITS.totalChars) {
+        throw new UnresolvableReference(
+          `the references of this scope resolve to more than ${REFERENCE_LIMITS.totalChars} characters (at ${id})`,
+        );
+      }
+    };
     for (const part of parseStored(source.value, id)) {
       if (typeof part === 'string') {
-        out += part;
+        append(part);
         continue;
+      }
+      if (++followed > REFERENCE_LIMITS.references) {
+        throw new UnresolvableReference(
+          `this scope's values hold more than ${REFERENCE_LIMITS.references} references (at ${id})`,
+        );
       }
       const target = { project: part.project ?? at.project, environment: part.environment ?? at.environment };
       if ((options.keyed || source.references === 'scope') && !sameScope(target, at)) {
@@ -156,7 +197,7 @@ export async function resolveReferences(
           `${id} references ${part.text}, but ${part.key} does not exist in ${target.project}/${target.environment} (write $\${ for a literal \${)`,
         );
       }
-      out += await resolveOne(target, part.key, targetSource, [...trail, id]);
+      append(await resolveOne(target, part.key, targetSource, [...trail, id]));
     }
     done.set(id, out);
     return out;

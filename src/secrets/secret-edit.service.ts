@@ -9,6 +9,7 @@ import type { SecretReadService } from './secret-read.service.js';
 import { secretRepository } from './secret.repository.js';
 import type { SecretVersionKind } from './secret.table.js';
 import { assertSecretKey, assertSecretValue } from './secret-key.js';
+import { receivedBy, receivedKeys } from '../audit/secret-access.js';
 import { decodeStoredValue } from './stored-value.js';
 import type { TypedValue } from './typed-secrets.js';
 import { decryptStored, rootOf, type ScopeInput, type ScopeLookup, valueContext } from './secret-scope.js';
@@ -97,13 +98,22 @@ export function createSecretEditService(deps: {
       }
       return revealed;
     });
+    // In the key's access log: the value shown (the ancestor's, when inherited) and the project's own versions.
+    const shown = new Map<string, readonly [string, string]>();
+    if (current) {
+      const source = s.chain.find((p) => p.name === current.project) ?? s.project;
+      shown.set(source.id, [source.id, input.key]);
+    }
+    if (versions.some((v) => v.value !== null)) shown.set(s.project.id, [s.project.id, input.key]);
+    const received = receivedBy(receivedKeys(s.environment.id, shown.values()), 'ui_reveal');
     await audit.recordAlone({
       actor,
       action: 'secrets_revealed',
       projectId: s.project.id,
       environment: s.environment.name,
       key: input.key,
-      details: { keys: current ? 1 : 0, versions: versions.filter((v) => v.value !== null).length },
+      received: received.received,
+      details: { ...received.details, versions: versions.filter((v) => v.value !== null).length },
     });
     return {
       current: current && {
@@ -160,12 +170,21 @@ export function createSecretEditService(deps: {
       }
       return out;
     });
+    // Each current value the preview shows is a reveal of that key, in its access log.
+    const received = receivedBy(
+      receivedKeys(
+        s.environment.id,
+        rows.filter((r) => r.before !== undefined).map((r) => [s.project.id, r.key] as const),
+      ),
+      'ui_reveal',
+    );
     await audit.recordAlone({
       actor,
       action: 'secrets_revealed',
       projectId: s.project.id,
       environment: s.environment.name,
-      details: { keys: rows.filter((r) => r.before !== undefined).length, bulk_preview: 1 },
+      received: received.received,
+      details: { ...received.details, bulk_preview: 1 },
     });
     return { rows, warnings: findSurprisingDotenvLines(input.content), seen };
   }
