@@ -20,7 +20,8 @@ document.addEventListener('click', async (event) => {
 });
 
 document.addEventListener('submit', (event) => {
-  const message = event.target.dataset && event.target.dataset.confirm;
+  // A button may submit a shared form (form="…" formaction="…"): its own question comes first.
+  const message = event.submitter?.dataset?.confirm ?? (event.target.dataset && event.target.dataset.confirm);
   if (message && !window.confirm(message)) event.preventDefault();
 });
 

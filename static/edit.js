@@ -24,5 +24,25 @@ if (filter) {
     else url.searchParams.delete('q');
     window.history.replaceState(null, '', url);
   };
-  filter.addEventListener('input', apply);
+  // Past a page of keys the server filters (src/secrets/secret.routes.ts): ask it, and show its rows.
+  let pending;
+  const ask = () => {
+    clearTimeout(pending);
+    pending = setTimeout(async () => {
+      const url = new URL(window.location.href);
+      url.searchParams.delete('page');
+      if (filter.value.trim()) url.searchParams.set('q', filter.value.trim());
+      else url.searchParams.delete('q');
+      const response = await fetch(url, { headers: { accept: 'text/html' }, credentials: 'same-origin' });
+      if (!response.ok) return;
+      const next = new DOMParser().parseFromString(await response.text(), 'text/html');
+      for (const selector of [filter.dataset.filter, '#key-count', '#key-pager', '#no-match']) {
+        const fresh = next.querySelector(selector);
+        const shown = document.querySelector(selector);
+        if (fresh && shown) shown.replaceWith(document.adoptNode(fresh));
+      }
+      window.history.replaceState(null, '', url);
+    }, 200);
+  };
+  filter.addEventListener('input', filter.dataset.paged ? ask : apply);
 }

@@ -7,6 +7,9 @@ import { decodeSeen, diffView, previewView } from './bulk-edit.js';
 import type { SecretType, TypedValue } from './typed-secrets.js';
 import { certificateView, formType, typedFormView, typedFromForm, typeLabel } from './typed-form.js';
 
+/** Keys on one page of a project's list: past this the server filters and pages (under 100 KB a page). */
+const KEYS_PER_PAGE = 100;
+
 /** Longest dotenv block a bulk edit takes (the UI's form bodies are limited to 256 KiB). */
 const MAX_BULK_CHARS = 200_000;
 
@@ -59,13 +62,31 @@ export function secretRoutes({ ctx, config, now }: SecretRoutesDeps): Router {
     const all = await ctx.secrets.list({ project: header.project.name, environment: param(req, 'env') });
     // Hundreds of keys stay usable: ?q= filters on the server, static/edit.js as you type.
     const query = typeof req.query.q === 'string' ? req.query.q.trim().slice(0, 128) : '';
-    // Every row is sent, those that do not match hidden: the script can widen the filter as you type.
-    const secrets = all.map((s) => ({
+    const matches = (key: string) => key.toLowerCase().includes(query.toLowerCase());
+    // Up to a page of keys, every row is sent and those that do not match hidden, so the script can
+    // widen the filter as you type. Past it, the server filters and pages (a page stays under 100 KB).
+    const paged = all.length > KEYS_PER_PAGE;
+    const matching = paged ? all.filter((s) => matches(s.key)) : all;
+    const pages = Math.max(1, Math.ceil(matching.length / KEYS_PER_PAGE));
+    const pageNumber = Math.min(Math.max(Math.trunc(Number(req.query.page)) || 1, 1), pages);
+    const rows = paged ? matching.slice((pageNumber - 1) * KEYS_PER_PAGE, pageNumber * KEYS_PER_PAGE) : all;
+    const secrets = rows.map((s) => ({
       ...s,
-      hidden: !s.key.toLowerCase().includes(query.toLowerCase()),
+      hidden: !paged && !matches(s.key),
       typeLabel: s.type === 'generic' ? undefined : typeLabel(s.type),
       certificate: certificateView(s.certificate, now()),
     }));
+    const pageHref = (n: number) =>
+      `${base(req)}?${new URLSearchParams({ ...(query && { q: query }), page: String(n) }).toString()}`;
+    const pager =
+      paged && pages > 1
+        ? {
+            page: pageNumber,
+            pages,
+            previous: pageNumber > 1 ? pageHref(pageNumber - 1) : undefined,
+            next: pageNumber < pages ? pageHref(pageNumber + 1) : undefined,
+          }
+        : undefined;
     const prefill = typeof req.query.key === 'string' ? req.query.key.slice(0, 128) : '';
     // Titles only, never values: these live on the app hosts that hold them (README, "Host-held secrets").
     const held = await ctx.hostHeld.list({ project: header.project.name, environment: param(req, 'env') });
@@ -76,7 +97,9 @@ export function secretRoutes({ ctx, config, now }: SecretRoutesDeps): Router {
       held,
       form: typedFormView(formType(req.query.type), (t) => `${base(req)}?type=${t}#secret-form`),
       total: all.length,
-      shown: secrets.filter((s) => !s.hidden).length,
+      shown: paged ? matching.length : secrets.filter((s) => !s.hidden).length,
+      pager,
+      paged,
       query,
       prefill,
       serverUrl: `${req.protocol}://${req.get('host') ?? 'localhost'}`,
@@ -342,10 +365,24 @@ export function secretRoutes({ ctx, config, now }: SecretRoutesDeps): Router {
   router.get('/projects/:name/missing', async (req, res) => {
     const header = await projectHeader(req, param(req, 'name'));
     const diff = await ctx.secrets.diff(header.project.name);
+    // A page of keys at a time, as on the project page (a thousand missing keys made 229 KB).
+    const pages = Math.max(1, Math.ceil(diff.missing.length / KEYS_PER_PAGE));
+    const pageNumber = Math.min(Math.max(Math.trunc(Number(req.query.page)) || 1, 1), pages);
+    const href = (n: number) => `/projects/${encodeURIComponent(header.project.name)}/missing?page=${n}`;
     res.render('pages/missing', {
       title: `${header.project.name} · missing keys`,
       ...header,
-      diff,
+      diff: { ...diff, missing: diff.missing.slice((pageNumber - 1) * KEYS_PER_PAGE, pageNumber * KEYS_PER_PAGE) },
+      pager:
+        pages > 1
+          ? {
+              page: pageNumber,
+              pages,
+              total: diff.missing.length,
+              previous: pageNumber > 1 ? href(pageNumber - 1) : undefined,
+              next: pageNumber < pages ? href(pageNumber + 1) : undefined,
+            }
+          : undefined,
       tab: 'missing',
       back: `/projects/${header.project.name}/missing`,
     });

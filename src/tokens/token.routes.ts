@@ -20,6 +20,9 @@ const stateOf = (token: Pick<TokenView, 'revoked_at' | 'expires_at'>, now: numbe
   return token.expires_at && Date.parse(token.expires_at) <= now ? 'expired' : 'active';
 };
 
+/** Tokens on one page of a project's list. */
+const TOKENS_PER_PAGE = 50;
+
 export function tokenRoutes({ ctx }: TokenRoutesDeps): Router {
   const router = Router();
   const page = (name: string) => `/projects/${encodeURIComponent(name)}/tokens`;
@@ -27,7 +30,14 @@ export function tokenRoutes({ ctx }: TokenRoutesDeps): Router {
   router.get('/projects/:name/tokens', async (req, res) => {
     const project = await ctx.projects.view(param(req, 'name'), sessionHolder(req));
     const now = Date.now();
-    const tokens = (await ctx.tokens.list(project.name)).map((token) => ({ ...token, state: stateOf(token, now) }));
+    const all = await ctx.tokens.list(project.name);
+    // A page of tokens at a time: two hundred of them made a 274 KB page.
+    const pages = Math.max(1, Math.ceil(all.length / TOKENS_PER_PAGE));
+    const pageNumber = Math.min(Math.max(Math.trunc(Number(req.query.page)) || 1, 1), pages);
+    const tokens = all
+      .slice((pageNumber - 1) * TOKENS_PER_PAGE, pageNumber * TOKENS_PER_PAGE)
+      .map((token) => ({ ...token, state: stateOf(token, now) }));
+    const href = (n: number) => `${page(project.name)}?page=${n}`;
     const environments = (await ctx.environments.list()).map((e) => ({ name: e.name }));
     res.render('pages/tokens', {
       title: `${project.name} · tokens`,
@@ -35,6 +45,16 @@ export function tokenRoutes({ ctx }: TokenRoutesDeps): Router {
       project,
       environments,
       tokens,
+      pager:
+        pages > 1
+          ? {
+              page: pageNumber,
+              pages,
+              total: all.length,
+              previous: pageNumber > 1 ? href(pageNumber - 1) : undefined,
+              next: pageNumber < pages ? href(pageNumber + 1) : undefined,
+            }
+          : undefined,
       tab: 'tokens',
       back: page(project.name),
     });
