@@ -1,14 +1,11 @@
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
 import type { Command } from 'commander';
+import { childEnv, FORWARDED_SIGNALS, launchChild, writePrivateFile } from '../child-process.js';
 import { globals } from '../context.js';
 import { CliError, readMasterKeyText, UsageError } from '../io.js';
 import { PULL_FORMATS, type PullFormat } from '../../src/formats/names.js';
 import { clientCredentials } from '../client-config.js';
 import { callServer } from '../server-client.js';
 import type { FallbackOptions } from '../sealed-client.js';
-import type { ChildRun } from '../watch.js';
 import { PrivateFiles } from '../private-files.js';
 import {
   expandAll,
@@ -32,27 +29,6 @@ interface ClientOptions {
 type Format = PullFormat;
 
 const FORMAT_NAMES = PULL_FORMATS.join(', ');
-
-/**
- * `body` into `file`, readable by the user alone from its first byte: a new file beside it, flushed,
- * then renamed over `file` (an existing file is replaced whole, never left half written).
- */
-function writePrivateFile(file: string, body: string): void {
-  const temp = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.${process.pid}.tmp`);
-  try {
-    const fd = fs.openSync(temp, 'wx', 0o600);
-    try {
-      fs.writeFileSync(fd, body);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(temp, file);
-  } catch (error) {
-    fs.rmSync(temp, { force: true });
-    throw new CliError(`cannot write ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-  }
-}
 
 const isKeyedToken = (token: string): boolean => token.startsWith('sfst_k1_');
 
@@ -200,8 +176,6 @@ function keyList(text: string): string[] {
   return keys;
 }
 
-const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
-
 export function registerClientCommands(program: Command): void {
   program
     .command('pull')
@@ -314,50 +288,3 @@ export function registerClientCommands(program: Command): void {
       }
     });
 }
-
-/**
- * The child's environment: ours without the SECRETSFLY_ variables (none of it with --no-inherit-env),
- * plus the secrets, which override what ours sets unless --preserve-env.
- */
-function childEnv(
-  secrets: ReadonlyMap<string, string>,
-  how: { inherit: boolean; preserve: boolean },
-): NodeJS.ProcessEnv {
-  // No prototype: assigning `env.__proto__` on a plain object would set its prototype, not a variable.
-  const env: NodeJS.ProcessEnv = Object.create(null);
-  if (how.inherit) {
-    for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('SECRETSFLY_')) env[name] = value;
-  }
-  for (const [name, value] of secrets) {
-    if (how.preserve && env[name] !== undefined) continue;
-    // The server refuses NUL at write, but an older value may hold one: name it rather than fail obscurely.
-    if (value.includes('\0'))
-      throw new CliError(`the value of ${name} holds a NUL character, which no environment variable can hold`);
-    env[name] = value;
-  }
-  return env;
-}
-
-/** The command started directly, never through a shell (arguments are passed as they are), and its exit code. */
-function launchChild(file: string, args: string[], env: NodeJS.ProcessEnv): ChildRun {
-  const child = spawn(file, args, { env, stdio: 'inherit' });
-  const exit = new Promise<number>((resolve, reject) => {
-    child.on('error', (error: NodeJS.ErrnoException) =>
-      reject(
-        new CliError(error.code === 'ENOENT' ? `command not found: ${file}` : `cannot run ${file}: ${error.message}`),
-      ),
-    );
-    child.on('exit', (exitCode, signal) => resolve(exitCode ?? 128 + (signal ? (osSignals[signal] ?? 0) : 0)));
-  });
-  return { child, exit };
-}
-
-const osSignals: Partial<Record<NodeJS.Signals, number>> = {
-  SIGHUP: 1,
-  SIGINT: 2,
-  SIGQUIT: 3,
-  SIGKILL: 9,
-  SIGUSR1: 10,
-  SIGUSR2: 12,
-  SIGTERM: 15,
-};

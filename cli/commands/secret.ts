@@ -1,24 +1,16 @@
 import type { Command } from 'commander';
 import { globals, withContext } from '../context.js';
-import { SurprisingDotenv } from '../../src/errors.js';
-import { describeDotenvWarning, findSurprisingDotenvLines } from '../../src/formats/dotenv-lines.js';
+import { CliError, cliActor, printJson, printTable, say, UsageError, valueFrom, withMasterKey } from '../io.js';
+import { SECRET_TYPES, typedJson } from '../../src/secrets/typed-secrets.js';
+import { registerAccessLogCommand } from './access-log.js';
+import { registerImportCommands } from './import.js';
 import {
-  CliError,
-  cliActor,
-  dropOneTrailingNewline,
-  printJson,
-  printTable,
-  readTextFile,
-  say,
-  UsageError,
-  valueFrom,
-  withMasterKey,
-} from '../io.js';
-import { withProgress } from '../progress.js';
-import { isStructuredType, SECRET_TYPES, type TypedValue, typedJson } from '../../src/secrets/typed-secrets.js';
-import type { CertificateMetadata } from '../../src/secrets/typed-validation.js';
-
-const masterKeyOption = ['--master-key-file <path>', "file holding the master key of the project's root"] as const;
+  collectField,
+  describeCertificate,
+  masterKeyOption,
+  registerExpiringCommand,
+  typedFromOptions,
+} from './secret-types.js';
 
 function parseVersion(text: string): number {
   if (!/^\d{1,9}$/.test(text) || Number(text) < 1)
@@ -34,74 +26,8 @@ const versionJson = (project: string, environment: string, written: { key: strin
   version: written.version,
 });
 
-/** A certificate in one line: whom it names and when it expires (or expired). */
-function describeCertificate(certificate: CertificateMetadata): string {
-  const cn = /(?:^|\n)CN=([^\n]*)/.exec(certificate.subject)?.[1] ?? certificate.subject.replace(/\n/g, ', ');
-  const expired = Date.parse(certificate.not_after) < Date.now();
-  return `${cn}, ${expired ? 'expired' : 'expires'} ${certificate.not_after.slice(0, 10)}`;
-}
-
-const collectField = (field: string, fields: string[]) => [...fields, field];
-
-/** `--type` and `--field name=value|name=@file` as a typed value; undefined for a generic one. */
-function typedFromOptions(
-  options: { type: string; field: string[]; fromFile?: string },
-  argument: string | undefined,
-): TypedValue | undefined {
-  if (options.type === 'generic') {
-    if (options.field.length > 0) throw new UsageError(`--field needs --type (${SECRET_TYPES.slice(1).join(', ')})`);
-    return undefined;
-  }
-  if (!isStructuredType(options.type)) throw new UsageError(`--type takes ${SECRET_TYPES.join(', ')}`);
-  if (argument !== undefined || options.fromFile !== undefined) {
-    throw new UsageError(`a ${options.type} takes --field name=value (or name=@file), not a value`);
-  }
-  const fields: Record<string, string> = Object.create(null);
-  for (const field of options.field) {
-    const at = field.indexOf('=');
-    if (at < 1) throw new UsageError(`--field takes name=value or name=@file, not "${field.slice(0, 40)}"`);
-    const name = field.slice(0, at);
-    const value = field.slice(at + 1);
-    if (Object.hasOwn(fields, name)) throw new UsageError(`--field ${name} is given twice`);
-    fields[name] = value.startsWith('@') ? dropOneTrailingNewline(readTextFile(value.slice(1))) : value;
-  }
-  return { type: options.type, fields: { ...fields } };
-}
-
 export function registerSecretCommands(program: Command): void {
-  program
-    .command('expiring')
-    .description('certificates that expire within the window (expired ones too); exit 1 when there is one')
-    .option('--within <duration>', 'how far ahead to look: 12h, 30d …', '30d')
-    .action(async (options: { within: string }, command: Command) => {
-      const { parseDuration } = await import('../../src/tokens/token-duration.js');
-      let seconds: number;
-      try {
-        seconds = parseDuration(options.within);
-      } catch {
-        throw new UsageError('--within takes a number and s, m, h or d, e.g. 30d');
-      }
-      await withContext(async (ctx) => {
-        const now = ctx.now();
-        const rows = await ctx.secrets.expiring(new Date(now.getTime() + seconds * 1000));
-        const days = (at: string) => Math.floor((Date.parse(at) - now.getTime()) / 86_400_000);
-        if (globals(command).json) printJson(rows.map((r) => ({ ...r, days_left: days(r.certificate.not_after) })));
-        else
-          printTable(
-            ['PROJECT', 'ENV', 'KEY', 'SUBJECT', 'EXPIRES', 'DAYS LEFT'],
-            rows.map((r) => [
-              r.project,
-              r.environment,
-              r.key,
-              r.certificate.subject.replace(/\n/g, ', '),
-              r.certificate.not_after,
-              days(r.certificate.not_after) < 0 ? 'expired' : days(r.certificate.not_after),
-            ]),
-            `no certificate expires within ${options.within}`,
-          );
-        if (rows.length > 0) process.exitCode = 1;
-      });
-    });
+  registerExpiringCommand(program);
 
   const secret = program.command('secret').description('secrets of a project in an environment');
 
@@ -255,54 +181,7 @@ export function registerSecretCommands(program: Command): void {
       });
     });
 
-  secret
-    .command('access-log <project> <env> <KEY>')
-    .description('who received or revealed the value of a key of this project: how, when, from where; never the value')
-    .action(async (project: string, env: string, key: string, _options, command: Command) => {
-      await withContext(async (ctx) => {
-        const { createAccessLogService } = await import('../../src/secrets/access-log.service.js');
-        const entries = await createAccessLogService({
-          db: ctx.database.db,
-          projects: ctx.projects,
-          environments: ctx.environments,
-        }).list({
-          project,
-          environment: env,
-          key,
-        });
-        if (globals(command).json)
-          printJson(
-            entries.map((e) => ({
-              actor: e.actor,
-              kind: e.kind,
-              id: e.id,
-              name: e.name,
-              revoked: e.revoked,
-              via: e.via,
-              first_at: e.firstAt,
-              last_at: e.lastAt,
-              count: e.count,
-              last_ip: e.lastIp,
-              last_user_agent: e.lastUserAgent,
-              first_seq: e.firstSeq,
-              last_seq: e.lastSeq,
-            })),
-          );
-        else
-          printTable(
-            ['WHO', 'HOW', 'FIRST', 'LAST', 'COUNT', 'FROM'],
-            entries.map((e) => [
-              e.kind === 'token' ? `token ${e.name ?? '(deleted)'} (${e.id})${e.revoked ? ' revoked' : ''}` : e.actor,
-              e.how,
-              e.firstAt,
-              e.lastAt,
-              e.count,
-              [e.lastIp, e.lastUserAgent].filter(Boolean).join(' ') || '-',
-            ]),
-            `nobody has received or revealed ${key} of ${project}/${env}`,
-          );
-      });
-    });
+  registerAccessLogCommand(secret);
 
   secret
     .command('delete <project> <env> <KEY>')
@@ -343,70 +222,5 @@ export function registerSecretCommands(program: Command): void {
       },
     );
 
-  program
-    .command('import <project> <env> <file>')
-    .description('write every key of a dotenv file, in one transaction')
-    .option(...masterKeyOption)
-    .option('--allow-warnings', 'import even when some lines would not be read as written (each is reported)')
-    .action(
-      async (
-        project: string,
-        env: string,
-        file: string,
-        options: { masterKeyFile?: string; allowWarnings?: boolean },
-        command: Command,
-      ) => {
-        const content = readTextFile(file);
-        // Every surprising line on stderr, whether the import then goes ahead (--allow-warnings) or not.
-        const warnings = findSurprisingDotenvLines(content);
-        for (const warning of warnings) say(`${file}: ${describeDotenvWarning(warning)}`);
-        await withContext((ctx) =>
-          withMasterKey(options, async (masterKey) => {
-            const result = await withProgress('import', (onProgress) =>
-              ctx.secrets.importDotenv(
-                { project, environment: env, content, allowWarnings: options.allowWarnings === true },
-                { masterKey },
-                cliActor(),
-                onProgress,
-              ),
-            ).catch((error: unknown) => {
-              if (error instanceof SurprisingDotenv) {
-                throw new CliError(
-                  `nothing was imported: ${error.warnings.length} surprising line(s) in ${file} (listed above); fix them or pass --allow-warnings`,
-                );
-              }
-              throw error;
-            });
-            if (globals(command).json)
-              printJson({ project, environment: env, written: result.written, unchanged: result.unchanged, warnings });
-            else
-              say(
-                `imported ${result.written.length} keys into ${project}/${env} (${result.unchanged.length} unchanged)`,
-              );
-          }),
-        );
-      },
-    );
-
-  program
-    .command('diff <project>')
-    .description('keys present in some environments but missing in others (resolved)')
-    .action(async (project: string, _options, command: Command) => {
-      await withContext(async (ctx) => {
-        const result = await ctx.secrets.diff(project);
-        if (globals(command).json) {
-          printJson(result.missing.map((r) => ({ key: r.key, present_in: r.presentIn, missing_in: r.missingIn })));
-          return;
-        }
-        if (result.missing.length === 0) {
-          say(`every key of ${project} is present in all ${result.environments.length} environments`);
-          return;
-        }
-        printTable(
-          ['KEY', 'MISSING IN', 'PRESENT IN'],
-          result.missing.map((r) => [r.key, r.missingIn.join(','), r.presentIn.join(',')]),
-          '',
-        );
-      });
-    });
+  registerImportCommands(program);
 }

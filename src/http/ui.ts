@@ -9,6 +9,7 @@ import { Forbidden, NoSuchRoute, NotFound } from '../errors.js';
 import type { AppContext } from '../main.js';
 import { STATIC_DIR, VIEWS_DIR } from '../paths.js';
 import { projectRoutes } from '../projects/project.routes.js';
+import { bulkEditRoutes } from '../secrets/bulk-edit.routes.js';
 import { secretRoutes } from '../secrets/secret.routes.js';
 import { accessLogRoutes } from '../secrets/access-log.routes.js';
 import { tokenRoutes } from '../tokens/token.routes.js';
@@ -124,6 +125,7 @@ export function mountUi(
       instance: deps.instances?.self,
     }),
     secretRoutes({ ctx: { projects, environments, secrets, hostHeld: ctx.hostHeld }, config, now: ctx.now }),
+    bulkEditRoutes({ ctx: { projects, environments, secrets } }),
     accessLogRoutes({ ctx: { database: ctx.database, projects, environments } }),
     tokenRoutes({ ctx: { projects, environments, tokens } }),
     environmentRoutes({ ctx: { environments } }),

@@ -1,11 +1,9 @@
 import type { Kysely } from 'kysely';
 import type { Actor, AuditService } from '../audit/audit.service.js';
 import type { Database } from '../db/database.js';
-import type { EnvironmentService } from '../environments/environment.service.js';
 import { AppError, NotFound } from '../errors.js';
 import type { DataKey, KeyAccess, KeyService } from '../keys/key.service.js';
 import type { Keystore } from '../keys/keystore.js';
-import type { ProjectService } from '../projects/project.service.js';
 import { receivedBy } from '../audit/secret-access.js';
 import { receivedOf, receivedOne } from './access-log-keys.js';
 import { type LoadScope, resolveReferences, UnresolvableReference } from './references.js';
@@ -23,7 +21,6 @@ import {
 } from './secret-scope.js';
 import { decodeStoredValue, type ReferenceReach } from './stored-value.js';
 import type { TypedValue } from './typed-secrets.js';
-import type { CertificateMetadata } from './typed-validation.js';
 
 export interface ResolvedSecret {
   /** As written: a template's references are resolved only for pulls (withReferences). */
@@ -38,34 +35,20 @@ export interface ResolvedSecret {
   readonly updatedAt: string;
 }
 
-export interface SecretSummary {
-  readonly key: string;
-  readonly version: number;
-  readonly project: string;
-  readonly inherited: boolean;
-  readonly updatedAt: string;
-  /** generic, or a typed secret's type (plaintext metadata). */
-  readonly type: string;
-  /** A certificate's public metadata (subject, issuer, SANs, validity). */
-  readonly certificate?: CertificateMetadata | undefined;
-}
-
 type Render = (resolved: ReadonlyMap<string, ResolvedSecret>) => string;
 
 /**
- * Reads: values resolved through inheritance (with the keystore's caches of decrypted values and
- * rendered bodies), and metadata that needs no key (list, history, diff).
+ * Reads of values: resolved through inheritance and references (with the keystore's caches of
+ * decrypted values and rendered bodies). Reads that need no key: secret-metadata.service.ts.
  */
 export function createSecretReadService(deps: {
   db: Kysely<Database>;
   scopeOf: ScopeLookup;
-  projects: Pick<ProjectService, 'byName' | 'chain'>;
-  environments: Pick<EnvironmentService, 'list'>;
   keys: Pick<KeyService, 'withDataKey' | 'requireRootKey'>;
   keystore: Pick<Keystore, 'resolved' | 'lastResolved' | 'rememberResolved' | 'rendered' | 'rememberRendered'>;
   audit: Pick<AuditService, 'enqueue' | 'recordAlone'>;
 }) {
-  const { db, scopeOf, projects, environments, keys, keystore, audit } = deps;
+  const { db, scopeOf, keys, keystore, audit } = deps;
 
   function winners(s: SecretScope): Promise<VersionHead[]> {
     return secretRepository.listWinners(
@@ -268,94 +251,7 @@ export function createSecretReadService(deps: {
     return secret;
   }
 
-  /** Resolved keys with versions and source projects: metadata only, no key needed. */
-  async function list(input: ScopeInput): Promise<SecretSummary[]> {
-    const s = await scopeOf(input.project, input.environment);
-    const names = new Map(s.chain.map((p) => [p.id, p.name]));
-    return (await winners(s)).map((head) => ({
-      key: head.key,
-      version: head.version,
-      project: names.get(head.projectId)!,
-      inherited: head.projectId !== s.project.id,
-      updatedAt: head.createdAt,
-      type: head.type ?? 'generic',
-      ...(head.metadata &&
-        head.type === 'certificate' && { certificate: JSON.parse(head.metadata) as CertificateMetadata }),
-    }));
-  }
-
-  /** Versions of a key in the project itself (not its ancestors), oldest first, without values. */
-  async function history(input: ScopeInput & { key: string }) {
-    assertSecretKey(input.key);
-    const s = await scopeOf(input.project, input.environment);
-    const existing = await secretRepository.findSecret(db, s.project.id, s.environment.id, input.key);
-    if (!existing) throw new NotFound('secret', input.key);
-    return (await secretRepository.listVersions(db, existing.id)).map((row) => ({
-      version: row.version,
-      kind: row.kind,
-      deleted: Boolean(row.tombstone),
-      createdAt: row.created_at,
-      createdBy: row.created_by,
-    }));
-  }
-
-  /**
-   * Certificates whose current version expires before `until` (expired ones included), soonest
-   * first: from the plaintext metadata, so no key is needed.
-   */
-  async function expiring(until: Date) {
-    const rows = await secretRepository.listCurrentCertificates(db);
-    return rows
-      .map((row) => ({ ...row, certificate: JSON.parse(row.metadata!) as CertificateMetadata }))
-      .filter((row) => Date.parse(row.certificate.not_after) <= until.getTime())
-      .sort((a, b) => a.certificate.not_after.localeCompare(b.certificate.not_after))
-      .map(({ project, environment, key, version, certificate }) => ({
-        project,
-        environment,
-        key,
-        version,
-        certificate,
-      }));
-  }
-
-  /** Keys resolved in some environments but missing in others (metadata only, no key needed). */
-  async function diff(projectName: string) {
-    const project = await projects.byName(projectName);
-    const chainIds = (await projects.chain(project)).map((p) => p.id);
-    const envs = await environments.list();
-    const present = new Map<string, Set<string>>();
-    for (const env of envs) {
-      present.set(
-        env.name,
-        new Set((await secretRepository.listWinners(db, chainIds, env.id)).map((head) => head.key)),
-      );
-    }
-    const allKeys = [...new Set([...present.values()].flatMap((keys) => [...keys]))].sort();
-    const missing = allKeys
-      .map((key) => ({
-        key,
-        presentIn: envs.filter((env) => present.get(env.name)!.has(key)).map((env) => env.name),
-        missingIn: envs.filter((env) => !present.get(env.name)!.has(key)).map((env) => env.name),
-      }))
-      .filter((row) => row.missingIn.length > 0);
-    return { environments: envs.map((env) => env.name), missing };
-  }
-
-  /**
-   * Compiles the resolution query before the first request needs it (http/warm-up.ts): its SQL
-   * depends on the chain's length, so for chains of 1 to 3 projects.
-   */
-  async function warmUp(): Promise<void> {
-    for (const length of [1, 2, 3]) {
-      await secretRepository.listWinners(
-        db,
-        Array.from({ length }, (_, i) => `warm-up-${i}`),
-        'warm-up',
-      );
-    }
-  }
-
-  return { resolve, pull, reveal, get, getForApi, list, history, diff, expiring, warmUp };
+  return { resolve, pull, reveal, get, getForApi };
 }
 
 export type SecretReadService = ReturnType<typeof createSecretReadService>;

@@ -5,18 +5,10 @@ import { refuseHostHeld } from '../agents/host-held.service.js';
 import { encryptValue } from '../crypto/envelope.js';
 import type { Database } from '../db/database.js';
 import { writeTransaction } from '../db/open.js';
-import {
-  InvalidRequest,
-  KeyRotatedMeanwhile,
-  TooLarge,
-  NotFound,
-  SurprisingDotenv,
-  VersionConflict,
-} from '../errors.js';
+import { InvalidRequest, KeyRotatedMeanwhile, NotFound, SurprisingDotenv, VersionConflict } from '../errors.js';
 import { parseDotenv } from '../formats/dotenv.js';
 import { describeDotenvWarning, findSurprisingDotenvLines } from '../formats/dotenv-lines.js';
 import type { DataKey, KeyAccess, KeyService } from '../keys/key.service.js';
-import { parseTemplate } from './references.js';
 import { secretRepository } from './secret.repository.js';
 import type { SecretVersionKind } from './secret.table.js';
 import { assertSecretKey, assertSecretValue } from './secret-key.js';
@@ -30,9 +22,10 @@ import {
   type SecretScope,
   valueContext,
 } from './secret-scope.js';
-import { decodeStoredValue, encodeStoredValue, encodeTypedValue } from './stored-value.js';
+import { type StoredWrite, storedForm } from './stored-form.js';
+import { decodeStoredValue } from './stored-value.js';
 import type { TypedValue } from './typed-secrets.js';
-import { type CertificateMetadata, validateTyped } from './typed-validation.js';
+import { validateTyped } from './typed-validation.js';
 
 export interface WrittenVersion {
   readonly key: string;
@@ -50,64 +43,15 @@ export function createSecretWriteService(deps: {
 }) {
   const { db, scopeOf, keys, audit, now, maxSecretBytes } = deps;
 
-  /**
-   * The plaintext to store for a value `actor` writes: a value holding `${` becomes a template
-   * (stored-value.ts), checked here: a malformed reference, or one beyond the reach of a value
-   * written with a service token (references.ts), is a 400 naming the key. `literal` (a rollback to
-   * a value from before references existed) stores it as it was, never to be resolved.
-   */
-  function storedForm(s: SecretScope, key: string, value: string, actor: Actor, literal: boolean): string {
-    if (literal || !value.includes('${')) return value;
-    const stored = encodeStoredValue(value, actor.name);
-    let parts;
-    try {
-      parts = parseTemplate(value);
-    } catch (error) {
-      throw new InvalidRequest(`the value of ${key} has a malformed reference: ${(error as Error).message}`);
-    }
-    if (decodeStoredValue(stored).references === 'scope') {
-      const outside = parts.find(
-        (part) =>
-          typeof part !== 'string' &&
-          ((part.project !== undefined && part.project !== s.project.name) ||
-            (part.environment !== undefined && part.environment !== s.environment.name)),
-      );
-      if (outside && typeof outside !== 'string') {
-        throw new InvalidRequest(
-          `the value of ${key} references ${outside.text}: a value written with a service token may reference only keys of its own project and environment (an owner can write it in the UI or with the server-side CLI)`,
-        );
-      }
-    }
-    return stored;
-  }
-
   /** Writes one new version (a value, or a tombstone for `null`) of `key` in the scope's own project. */
   async function writeVersion(
     trx: Kysely<Database>,
     s: SecretScope,
     valueKey: Uint8Array | null,
-    write: {
-      key: string;
-      value: string | null;
-      kind: SecretVersionKind;
-      cas?: number | undefined;
-      literal?: boolean;
-      /** A typed secret (typed-secrets.ts), written instead of `value`; validated here. */
-      typed?: TypedValue | undefined;
-    },
+    write: StoredWrite & { kind: SecretVersionKind; cas?: number | undefined },
     actor: Actor,
   ): Promise<number> {
-    let metadata: CertificateMetadata | undefined;
-    let plaintext: string | null;
-    if (write.typed) {
-      metadata = validateTyped(write.key, write.typed);
-      plaintext = encodeTypedValue(write.typed);
-      if (Buffer.byteLength(plaintext) > maxSecretBytes) {
-        throw new TooLarge(`the fields of ${write.key} exceed the ${maxSecretBytes}-byte limit for a value`);
-      }
-    } else {
-      plaintext = write.value === null ? null : storedForm(s, write.key, write.value, actor, write.literal === true);
-    }
+    const { plaintext, type, metadata } = storedForm(s, write, actor.name, maxSecretBytes);
     await refuseHostHeld(trx, s.project.id, s.environment.id, write.key);
     const existing = await secretRepository.findSecret(trx, s.project.id, s.environment.id, write.key);
     const current = existing?.current_version ?? 0;
@@ -137,8 +81,8 @@ export function createSecretWriteService(deps: {
       version,
       ciphertext,
       kind: write.kind,
-      type: write.typed?.type ?? null,
-      metadata: metadata ? JSON.stringify(metadata) : null,
+      type,
+      metadata,
       created_at: now().toISOString(),
       created_by: actor.name.slice(0, 200),
     });

@@ -1,17 +1,16 @@
 import { type Request, type Response, Router } from 'express';
-import { AppError, InvalidRequest, NotFound, Sealed, TooLarge, VersionConflict } from '../errors.js';
+import { type AppError, InvalidRequest, NotFound, Sealed } from '../errors.js';
 import type { Config } from '../config.js';
 import type { AppContext } from '../main.js';
 import { action, field, flash, formOnError, noStore, param, sessionHolder, uiActor } from '../ui/ui-kit.js';
-import { decodeSeen, diffView, previewView } from './bulk-edit.js';
+import { pageOf } from '../ui/pager.js';
+import { diffView } from './bulk-edit.js';
+import { projectPages } from './project-page.js';
 import type { SecretType, TypedValue } from './typed-secrets.js';
 import { certificateView, formType, typedFormView, typedFromForm, typeLabel } from './typed-form.js';
 
 /** Keys on one page of a project's list: past this the server filters and pages (under 100 KB a page). */
 const KEYS_PER_PAGE = 100;
-
-/** Longest dotenv block a bulk edit takes (the UI's form bodies are limited to 256 KiB). */
-const MAX_BULK_CHARS = 200_000;
 
 export interface SecretRoutesDeps {
   readonly ctx: {
@@ -19,17 +18,7 @@ export interface SecretRoutesDeps {
     readonly environments: Pick<AppContext['environments'], 'byName' | 'list'>;
     readonly secrets: Pick<
       AppContext['secrets'],
-      | 'list'
-      | 'reveal'
-      | 'set'
-      | 'remove'
-      | 'history'
-      | 'rollback'
-      | 'diff'
-      | 'revealKey'
-      | 'previewDotenv'
-      | 'importDotenv'
-      | 'get'
+      'list' | 'reveal' | 'set' | 'remove' | 'history' | 'rollback' | 'revealKey' | 'get'
     >;
     readonly hostHeld: Pick<AppContext['hostHeld'], 'list'>;
   };
@@ -40,19 +29,7 @@ export interface SecretRoutesDeps {
 
 export function secretRoutes({ ctx, config, now }: SecretRoutesDeps): Router {
   const router = Router();
-  const base = (req: Request) =>
-    `/projects/${encodeURIComponent(param(req, 'name'))}/envs/${encodeURIComponent(param(req, 'env'))}`;
-
-  /** What the project header needs on every project page. */
-  async function projectHeader(req: Request, name: string, environment?: string) {
-    const project = await ctx.projects.view(name, sessionHolder(req));
-    if (environment !== undefined) await ctx.environments.byName(environment);
-    const environments = (await ctx.environments.list()).map((e) => ({
-      name: e.name,
-      current: e.name === environment,
-    }));
-    return { project, environments, environment };
-  }
+  const { base, projectHeader } = projectPages(ctx);
 
   /** A key's page (its value to edit, its history), at its history. */
   const keyPage = (req: Request) => `${base(req)}/secrets/${encodeURIComponent(param(req, 'key'))}/history`;
@@ -67,26 +44,17 @@ export function secretRoutes({ ctx, config, now }: SecretRoutesDeps): Router {
     // widen the filter as you type. Past it, the server filters and pages (a page stays under 100 KB).
     const paged = all.length > KEYS_PER_PAGE;
     const matching = paged ? all.filter((s) => matches(s.key)) : all;
-    const pages = Math.max(1, Math.ceil(matching.length / KEYS_PER_PAGE));
-    const pageNumber = Math.min(Math.max(Math.trunc(Number(req.query.page)) || 1, 1), pages);
-    const rows = paged ? matching.slice((pageNumber - 1) * KEYS_PER_PAGE, pageNumber * KEYS_PER_PAGE) : all;
+    const pageHref = (n: number) =>
+      `${base(req)}?${new URLSearchParams({ ...(query && { q: query }), page: String(n) }).toString()}`;
+    const { rows, pager } = paged
+      ? pageOf(matching, KEYS_PER_PAGE, req.query.page, pageHref)
+      : { rows: all, pager: undefined };
     const secrets = rows.map((s) => ({
       ...s,
       hidden: !paged && !matches(s.key),
       typeLabel: s.type === 'generic' ? undefined : typeLabel(s.type),
       certificate: certificateView(s.certificate, now()),
     }));
-    const pageHref = (n: number) =>
-      `${base(req)}?${new URLSearchParams({ ...(query && { q: query }), page: String(n) }).toString()}`;
-    const pager =
-      paged && pages > 1
-        ? {
-            page: pageNumber,
-            pages,
-            previous: pageNumber > 1 ? pageHref(pageNumber - 1) : undefined,
-            next: pageNumber < pages ? pageHref(pageNumber + 1) : undefined,
-          }
-        : undefined;
     const prefill = typeof req.query.key === 'string' ? req.query.key.slice(0, 128) : '';
     // Titles only, never values: these live on the app hosts that hold them (README, "Host-held secrets").
     const held = await ctx.hostHeld.list({ project: header.project.name, environment: param(req, 'env') });
@@ -287,106 +255,6 @@ export function secretRoutes({ ctx, config, now }: SecretRoutesDeps): Router {
       },
     ),
   );
-
-  /** The pasted block, line breaks as the author meant them (a browser sends CRLF); bounded. */
-  const bulkContent = (req: Request) => {
-    const content = field(req, 'content', MAX_BULK_CHARS + 1).replace(/\r\n/g, '\n');
-    if (content.length > MAX_BULK_CHARS) throw new TooLarge(`a bulk edit takes at most ${MAX_BULK_CHARS} characters`);
-    return content;
-  };
-
-  /** The bulk edit form, again with the pasted block (bad input, sealed, or data changed since the preview). */
-  const bulkForm = async (req: Request, res?: Response) => {
-    // The block holds values: a page showing it again is never cached either.
-    if (res) noStore(res);
-    return {
-      ...(await projectHeader(req, param(req, 'name'), param(req, 'env'))),
-      title: `Bulk edit · ${param(req, 'name')} · ${param(req, 'env')}`,
-      content: field(req, 'content', MAX_BULK_CHARS).replace(/\r\n/g, '\n'),
-      tab: 'secrets',
-      back: `${base(req)}/bulk`,
-    };
-  };
-
-  router.get('/projects/:name/envs/:env/bulk', async (req, res) => {
-    res.render('pages/bulk-edit', await bulkForm(req));
-  });
-
-  // "Edit the block" from a preview: the form again with what was pasted.
-  router.post('/projects/:name/envs/:env/bulk', async (req, res) => {
-    res.render('pages/bulk-edit', await bulkForm(req, res));
-  });
-
-  router.post('/projects/:name/envs/:env/bulk/preview', formOnError('pages/bulk-edit', bulkForm), async (req, res) => {
-    const locals = await bulkForm(req);
-    const content = bulkContent(req);
-    if (!locals.project.unsealedUntil)
-      throw new Sealed(locals.project.root, `Unseal "${locals.project.root}" to compare values.`);
-    const preview = await ctx.secrets.previewDotenv(
-      { project: locals.project.name, environment: param(req, 'env'), content },
-      { unsealedBy: sessionHolder(req) },
-      uiActor(req, res),
-    );
-    noStore(res).render('pages/bulk-edit-preview', { ...locals, content, ...previewView(preview) });
-  });
-
-  router.post('/projects/:name/envs/:env/bulk/apply', formOnError('pages/bulk-edit', bulkForm), async (req, res) => {
-    const content = bulkContent(req);
-    const seen = decodeSeen(field(req, 'seen', 200_000));
-    const result = await ctx.secrets
-      .importDotenv(
-        {
-          project: param(req, 'name'),
-          environment: param(req, 'env'),
-          content,
-          allowWarnings: field(req, 'allowWarnings') === '1',
-          expectedVersions: seen,
-        },
-        { unsealedBy: sessionHolder(req) },
-        uiActor(req, res),
-      )
-      .catch((error: unknown) => {
-        if (error instanceof VersionConflict) {
-          throw new AppError(
-            'version_conflict',
-            `Nothing was applied: the values changed since your preview (${error.message} now). Preview again to see what they hold.`,
-          );
-        }
-        throw error;
-      });
-    flash(
-      req,
-      'success',
-      `Applied: ${result.written.length} ${result.written.length === 1 ? 'key' : 'keys'} written as new versions, ${result.unchanged.length} unchanged.`,
-    );
-    res.redirect(303, base(req));
-  });
-
-  router.get('/projects/:name/missing', async (req, res) => {
-    const header = await projectHeader(req, param(req, 'name'));
-    const diff = await ctx.secrets.diff(header.project.name);
-    // A page of keys at a time, as on the project page (a thousand missing keys made 229 KB).
-    const pages = Math.max(1, Math.ceil(diff.missing.length / KEYS_PER_PAGE));
-    const pageNumber = Math.min(Math.max(Math.trunc(Number(req.query.page)) || 1, 1), pages);
-    const href = (n: number) => `/projects/${encodeURIComponent(header.project.name)}/missing?page=${n}`;
-    res.render('pages/missing', {
-      title: `${header.project.name} · missing keys`,
-      ...header,
-      diff: { ...diff, missing: diff.missing.slice((pageNumber - 1) * KEYS_PER_PAGE, pageNumber * KEYS_PER_PAGE) },
-      pager:
-        pages > 1
-          ? {
-              page: pageNumber,
-              pages,
-              total: diff.missing.length,
-              previous: pageNumber > 1 ? href(pageNumber - 1) : undefined,
-              next: pageNumber < pages ? href(pageNumber + 1) : undefined,
-            }
-          : undefined,
-      tab: 'missing',
-      back: `/projects/${header.project.name}/missing`,
-    });
-  });
 
   return router;
 }

@@ -6,13 +6,15 @@ import type { KeyService } from '../keys/key.service.js';
 import type { Keystore } from '../keys/keystore.js';
 import type { ProjectService } from '../projects/project.service.js';
 import { createSecretEditService } from './secret-edit.service.js';
+import { createSecretMetadataService } from './secret-metadata.service.js';
 import { createSecretReadService } from './secret-read.service.js';
 import { createScopeLookup } from './secret-scope.js';
 import { createReencryptService } from './secret-reencrypt.service.js';
 import { createSealedPullService } from './sealed-pull.service.js';
 import { createSecretWriteService } from './secret-write.service.js';
 
-export type { ResolvedSecret, SecretSummary } from './secret-read.service.js';
+export type { ResolvedSecret } from './secret-read.service.js';
+export type { SecretSummary } from './secret-metadata.service.js';
 export type { ApiClient, ScopeInput } from './secret-scope.js';
 export type { WrittenVersion } from './secret-write.service.js';
 export type { BulkPreview, BulkRow, RevealedKey } from './secret-edit.service.js';
@@ -35,6 +37,7 @@ export function createSecretService(deps: {
   const read = createSecretReadService({ ...deps, scopeOf });
   return {
     ...read,
+    ...createSecretMetadataService({ ...deps, scopeOf }),
     ...createSecretEditService({ ...deps, scopeOf, resolve: read.resolve }),
     ...createSealedPullService({ ...deps, scopeOf }),
     ...createSecretWriteService({ ...deps, scopeOf }),

@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import { pageOf } from '../ui/pager.js';
 import type { AppContext } from '../main.js';
 import { action, field, flash, localPath, noStore, param, sessionHolder, uiActor } from '../ui/ui-kit.js';
 import { parseDuration } from './token-duration.js';
@@ -30,14 +31,14 @@ export function tokenRoutes({ ctx }: TokenRoutesDeps): Router {
   router.get('/projects/:name/tokens', async (req, res) => {
     const project = await ctx.projects.view(param(req, 'name'), sessionHolder(req));
     const now = Date.now();
-    const all = await ctx.tokens.list(project.name);
     // A page of tokens at a time: two hundred of them made a 274 KB page.
-    const pages = Math.max(1, Math.ceil(all.length / TOKENS_PER_PAGE));
-    const pageNumber = Math.min(Math.max(Math.trunc(Number(req.query.page)) || 1, 1), pages);
-    const tokens = all
-      .slice((pageNumber - 1) * TOKENS_PER_PAGE, pageNumber * TOKENS_PER_PAGE)
-      .map((token) => ({ ...token, state: stateOf(token, now) }));
-    const href = (n: number) => `${page(project.name)}?page=${n}`;
+    const { rows, pager } = pageOf(
+      await ctx.tokens.list(project.name),
+      TOKENS_PER_PAGE,
+      req.query.page,
+      (n) => `${page(project.name)}?page=${n}`,
+    );
+    const tokens = rows.map((token) => ({ ...token, state: stateOf(token, now) }));
     const environments = (await ctx.environments.list()).map((e) => ({ name: e.name }));
     res.render('pages/tokens', {
       title: `${project.name} · tokens`,
@@ -45,16 +46,7 @@ export function tokenRoutes({ ctx }: TokenRoutesDeps): Router {
       project,
       environments,
       tokens,
-      pager:
-        pages > 1
-          ? {
-              page: pageNumber,
-              pages,
-              total: all.length,
-              previous: pageNumber > 1 ? href(pageNumber - 1) : undefined,
-              next: pageNumber < pages ? href(pageNumber + 1) : undefined,
-            }
-          : undefined,
+      pager,
       tab: 'tokens',
       back: page(project.name),
     });
