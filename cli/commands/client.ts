@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { childEnv, FORWARDED_SIGNALS, launchChild, writePrivateFile } from '../child-process.js';
 import { globals } from '../context.js';
-import { CliError, readMasterKeyText, UsageError } from '../io.js';
+import { CliError, readMasterKeyText, say, UsageError } from '../io.js';
 import { PULL_FORMATS, type PullFormat } from '../../src/formats/names.js';
 import { clientCredentials } from '../client-config.js';
 import { callServer } from '../server-client.js';
@@ -67,7 +67,15 @@ async function fetchPulled(options: ClientOptions): Promise<Map<string, PulledVa
  */
 async function fetchValues(options: ClientOptions, files?: PrivateFiles): Promise<Map<string, string>> {
   const pulled = await fetchPulled(options);
-  const env = expandAll(pulled);
+  // The server's values expanded, then what this host holds over them: the host wins, also over a
+  // variable of a typed secret (a held DB_PASSWORD over a credential DB's), each clash said by name.
+  const env = expandAll(new Map([...pulled].filter(([, secret]) => secret.heldType === undefined)));
+  for (const [key, secret] of pulled) {
+    if (secret.heldType === undefined) continue;
+    if (env.has(key))
+      say(`secretsfly: ${key} is held on this host and also set from the server: the host's value is used`);
+    env.set(key, secret.value);
+  }
   if (files) {
     for (const [key, secret] of pulled) {
       const material = secret.typed

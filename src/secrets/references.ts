@@ -56,7 +56,8 @@ export function parseTemplate(value: string): TemplatePart[] {
     } else if (value.startsWith('${', i)) {
       const end = value.indexOf('}', i + 2);
       if (end === -1)
-        throw new Error(`"${value.slice(i, i + 20)}" is not closed by "}" (write $\${ for a literal \${)`);
+        // Positions, never the text: this message may reach a log, a flash message or an answer.
+        throw new Error(`the \${ at character ${i + 1} is not closed by "}" (write $\${ for a literal \${)`);
       const text = value.slice(i, end + 1);
       const names = value.slice(i + 2, end).split('.');
       const key = names.pop()!;
@@ -68,7 +69,7 @@ export function parseTemplate(value: string): TemplatePart[] {
         (project !== undefined && !PROJECT.test(project))
       ) {
         throw new Error(
-          `"${text.slice(0, 60)}" is not a reference: write \${KEY}, \${env.KEY} or \${project.env.KEY} (or $\${ for a literal \${)`,
+          `the \${…} at character ${i + 1} is not a reference: write \${KEY}, \${env.KEY} or \${project.env.KEY} (or $\${ for a literal \${)`,
         );
       }
       if (literal) parts.push(literal);

@@ -106,8 +106,10 @@ export function createSecretWriteService(deps: {
   ): Promise<WrittenVersion> {
     assertSecretKey(input.key);
     const typed = input.typed;
-    if (typed) validateTyped(input.key, typed);
-    else assertSecretValue(input.key, input.value, maxSecretBytes);
+    // Validated here, once, before any transaction: opening an encrypted key runs its KDF.
+    const certificate = typed ? validateTyped(input.key, typed, maxSecretBytes) : undefined;
+    if (!typed) assertSecretValue(input.key, input.value, maxSecretBytes);
+    const metadata = certificate ? JSON.stringify(certificate) : null;
     const value = typed ? '' : (input.value as string);
     const s = await scopeOf(input.project, input.environment);
     return keys.withDataKey(rootOf(s), access, (dataKey) =>
@@ -116,7 +118,7 @@ export function createSecretWriteService(deps: {
           trx,
           s,
           dataKey.valueKey(s.environment.id),
-          { key: input.key, value, kind: 'set', cas: input.cas, typed },
+          { key: input.key, value, kind: 'set', cas: input.cas, typed, metadata },
           actor,
         );
         await audit.record(
@@ -199,7 +201,15 @@ export function createSecretWriteService(deps: {
           trx,
           s,
           valueKey,
-          { key: input.key, value: stored.value, kind: 'rollback', literal: !stored.references, typed: stored.typed },
+          // A typed version was validated when first written: its metadata comes with it.
+          {
+            key: input.key,
+            value: stored.value,
+            kind: 'rollback',
+            literal: !stored.references,
+            typed: stored.typed,
+            metadata: old.metadata,
+          },
           actor,
         );
         await audit.record(trx, {

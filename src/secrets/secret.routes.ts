@@ -8,6 +8,7 @@ import { diffView } from './bulk-edit.js';
 import { projectPages } from './project-page.js';
 import type { SecretType, TypedValue } from './typed-secrets.js';
 import { certificateView, formType, typedFormView, typedFromForm, typeLabel } from './typed-form.js';
+import { validateTyped } from './typed-validation.js';
 
 /** Keys on one page of a project's list: past this the server filters and pages (under 100 KB a page). */
 const KEYS_PER_PAGE = 100;
@@ -219,8 +220,7 @@ export function secretRoutes({ ctx, config, now }: SecretRoutesDeps): Router {
         if (!stored.typed || (stored.typed.type !== 'certificate' && stored.typed.type !== 'ssh_key')) {
           throw new InvalidRequest(`${scope.key} is not an SSH key or a certificate: there is nothing to test`);
         }
-        const { validateTyped } = await import('./typed-validation.js');
-        const certificate = validateTyped(scope.key, stored.typed);
+        const certificate = validateTyped(scope.key, stored.typed, config.maxSecretBytes);
         const expiry = certificateView(certificate, now());
         flash(
           req,

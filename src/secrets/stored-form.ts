@@ -3,13 +3,13 @@ import { parseTemplate } from './references.js';
 import type { SecretScope } from './secret-scope.js';
 import { decodeStoredValue, encodeStoredValue, encodeTypedValue } from './stored-value.js';
 import type { TypedValue } from './typed-secrets.js';
-import { validateTyped } from './typed-validation.js';
 
 /**
  * What a write stores (stored-value.ts): the plaintext to encrypt, and the plaintext metadata of its
  * version (a typed secret's type, a certificate's public fields). Every check of what is written
  * happens here, each a 400 naming the key and changing nothing:
- * - a typed secret is validated (typed-validation.ts) and must fit the value size limit;
+ * - a typed secret must fit the value size limit; the caller validated it (typed-validation.ts)
+ *   before its transaction began, so no key's KDF ever runs while the write lock is held;
  * - a value holding `${` becomes a template: a malformed reference, or one beyond the reach of a
  *   value written with a service token (references.ts), is refused;
  * - `literal` (a rollback to a value from before references existed) stores it as it was, never
@@ -21,6 +21,8 @@ export interface StoredWrite {
   readonly value: string | null;
   readonly literal?: boolean | undefined;
   readonly typed?: TypedValue | undefined;
+  /** A typed secret's plaintext metadata as JSON (a certificate's public fields), from its validation. */
+  readonly metadata?: string | null | undefined;
 }
 
 export function storedForm(
@@ -31,12 +33,11 @@ export function storedForm(
 ): { plaintext: string | null; type: string | null; metadata: string | null } {
   const { key, value, typed } = write;
   if (typed) {
-    const certificate = validateTyped(key, typed);
     const plaintext = encodeTypedValue(typed);
     if (Buffer.byteLength(plaintext) > maxBytes) {
       throw new TooLarge(`the fields of ${key} exceed the ${maxBytes}-byte limit for a value`);
     }
-    return { plaintext, type: typed.type, metadata: certificate ? JSON.stringify(certificate) : null };
+    return { plaintext, type: typed.type, metadata: write.metadata ?? null };
   }
   if (value === null || write.literal || !value.includes('${')) return { plaintext: value, type: null, metadata: null };
   const stored = encodeStoredValue(value, actorName);

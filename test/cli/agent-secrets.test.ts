@@ -48,12 +48,13 @@ describe('host-held secrets on the agent', () => {
   let server: TestServer;
   let proxy: Recorded;
   let env: Record<string, string>;
+  let masterKey: string;
   const VALUE = 'hunter2-host-only-\u00e9-value';
 
   beforeAll(async () => {
     server = await startTestServer();
     proxy = await recordingProxy(server.url);
-    const masterKey = (await server.ctx.projects.create({ name: 'app' }, actor)).masterKey!;
+    masterKey = (await server.ctx.projects.create({ name: 'app' }, actor)).masterKey!;
     await server.ctx.projects.create({ name: 'app-web', parent: 'app' }, actor);
     const access = () => ({ masterKey: masterKeyBytes(masterKey) });
     const set = (project: string, key: string, value: string) =>
@@ -160,6 +161,35 @@ describe('host-held secrets on the agent', () => {
       env,
     });
     expect(JSON.parse(only.stdout)).toEqual({ db: VALUE });
+
+    // A typed secret on the server whose variable the host holds: the host still wins, said by name.
+    await server.ctx.secrets.set(
+      {
+        project: 'app-web',
+        environment: 'prod',
+        key: 'DB',
+        value: '',
+        typed: { type: 'credential', fields: { username: 'server-user', password: 'server-password' } },
+      },
+      { masterKey: masterKeyBytes(masterKey) },
+      actor,
+    );
+    const typed = await runCli(
+      [
+        'run',
+        '--',
+        process.execPath,
+        '-e',
+        'process.stdout.write(JSON.stringify([process.env.DB_USERNAME, process.env.DB_PASSWORD]))',
+      ],
+      { dataDir: '', env },
+    );
+    expect(typed.code, typed.stderr).toBe(0);
+    expect(JSON.parse(typed.stdout)).toEqual(['server-user', VALUE]);
+    expect(typed.stderr).toContain(
+      "DB_PASSWORD is held on this host and also set from the server: the host's value is used",
+    );
+    expect(typed.stderr).not.toContain('server-password');
   });
 
   it('should refuse a server write of a host-held name with a 409 naming the host', async () => {
