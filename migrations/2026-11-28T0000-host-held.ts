@@ -12,8 +12,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     // The id the agent gave it (a UUID); never one of a server-held secret (checked at each sync).
     .addColumn('id', 'varchar(36)', (c) => c.primaryKey())
     .addColumn('agent', 'varchar(64)', (c) => c.notNull())
-    // Cascades: a restore into PostgreSQL (`copy --force`, which does not copy these titles; agents
-    // sync them again) empties projects and environments, and must not be blocked by them.
+    // Cascades: a restore into PostgreSQL (`copy --force`) empties projects and environments before
+    // it copies every table back, these titles included, and must not be blocked by them.
     .addColumn('project_id', 'varchar(36)', (c) => c.notNull().references('projects.id').onDelete('cascade'))
     .addColumn('environment_id', 'varchar(36)', (c) => c.notNull().references('environments.id').onDelete('cascade'))
     .addColumn('name', 'varchar(128)', (c) => c.notNull())

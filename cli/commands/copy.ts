@@ -50,7 +50,8 @@ export function registerCopyCommand(program: Command): void {
         if (globals(command).json) printJson({ from: source.file, to, tables: counts, audit: verified });
         else {
           const lines = [`copied ${source.file} to ${to}:`];
-          for (const table of COPIED_TABLES) lines.push(`  ${table.padEnd(16)} ${counts[table]} rows`);
+          for (const table of COPIED_TABLES)
+            lines.push(`  ${table.padEnd(Math.max(...COPIED_TABLES.map((t) => t.length)))} ${counts[table]} rows`);
           if (verified.ok) lines.push(`audit log intact there: ${verified.events} events`);
           process.stdout.write(`${lines.join('\n')}\n`);
         }

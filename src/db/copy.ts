@@ -9,8 +9,9 @@ import { writeTransaction } from './open.js';
 /**
  * Copies a whole secretsfly database from one engine to another (SQLite → PostgreSQL for `copy` and
  * `restore`, PostgreSQL → SQLite for `backup`): every table the application keeps, row for row and
- * byte for byte, all or nothing. Migration bookkeeping and PostgreSQL's own tables (change stamp,
- * sessions, limits, settings, instances) are the target's and are not copied.
+ * byte for byte, all or nothing. Migration bookkeeping, PostgreSQL's own tables (change stamp,
+ * sessions, limits, settings, instances) and the agents' sync signatures are the target's and are
+ * not copied.
  */
 
 /** Every table, parents before children (foreign-key order); each with its primary key. */
@@ -27,7 +28,13 @@ const TABLES = [
   // The access log: derived from the audit events, but not rebuilt from them, so copied with them.
   { name: 'secret_access', key: ['project_id', 'environment_id', 'key', 'actor', 'via'] },
   { name: 'secret_access_keysets', key: ['sha256'] },
-] as const satisfies readonly { name: keyof Database | keyof AccessTables; key: readonly string[] }[];
+  // Titles of host-held secrets: without them a restored server would take writes of held names until
+  // every agent synced again. The sync signatures (a 5-minute replay memory) are the target's own.
+  { name: 'host_held_secrets', key: ['id'] },
+] as const satisfies readonly {
+  name: keyof Database | keyof AccessTables | 'host_held_secrets';
+  key: readonly string[];
+}[];
 
 export type CopiedTable = (typeof TABLES)[number]['name'];
 export const COPIED_TABLES: readonly CopiedTable[] = TABLES.map((table) => table.name);

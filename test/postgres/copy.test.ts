@@ -124,6 +124,14 @@ beforeAll(async () => {
   } finally {
     server.child.kill('SIGTERM');
   }
+  // A title an agent synced (its value stays on its host): a restored server must still refuse writes of it.
+  await rawSql(
+    source,
+    `insert into host_held_secrets (id, agent, project_id, environment_id, name, type, synced_at)
+     select '0b6f2a8e-0000-4000-8000-000000000001', 'web-1', p.id, e.id, 'HOST_ONLY', 'generic', '2026-11-24T00:00:00.000Z'
+     from projects p, environments e where p.name = 'web' and e.name = 'prod'`,
+    { engine: 'sqlite' },
+  );
 }, 60_000);
 
 afterAll(async () => {
@@ -146,6 +154,7 @@ describe('secretsfly copy --to', () => {
       users: 1,
     });
     expect(report.tables.shares).toBe(1);
+    expect(report.tables.host_held_secrets).toBe(1);
 
     // The same rows, the same bytes (Buffers compare by content).
     const before = await snapshotDatabase(source, { engine: 'sqlite' });
