@@ -18,7 +18,8 @@ import { decryptStored, rootOf, type ScopeInput, type ScopeLookup, valueContext 
 export interface RevealedVersion {
   readonly version: number;
   readonly kind: SecretVersionKind;
-  readonly value: string | null;
+  /** null: a deletion; undefined: older than the newest SHOWN_VERSIONS, not decrypted. */
+  readonly value: string | null | undefined;
   readonly createdAt: string;
   readonly createdBy: string;
 }
@@ -57,6 +58,9 @@ export interface BulkPreview {
   readonly seen: ReadonlyMap<string, number>;
 }
 
+/** Versions of a key whose values its page shows (older ones are listed without). */
+export const SHOWN_VERSIONS = 20;
+
 /**
  * What the admin UI reveals to edit values: one key with its history, and the preview of a pasted
  * dotenv block (applied by importDotenv with the versions the preview saw). Each decrypts, so each
@@ -81,7 +85,18 @@ export function createSecretEditService(deps: {
       if (!existing) return [];
       const valueKey = dataKey.valueKey(s.environment.id);
       const revealed: RevealedVersion[] = [];
-      for (const meta of (await secretRepository.listVersions(db, existing.id)).reverse()) {
+      for (const [index, meta] of (await secretRepository.listVersions(db, existing.id)).reverse().entries()) {
+        // A key with thousands of versions stays one page: the newest are shown with their values.
+        if (index >= SHOWN_VERSIONS) {
+          revealed.push({
+            version: meta.version,
+            kind: meta.kind,
+            value: meta.tombstone ? null : undefined,
+            createdAt: meta.created_at,
+            createdBy: meta.created_by,
+          });
+          continue;
+        }
         const row = (await secretRepository.findVersion(db, existing.id, meta.version))!;
         revealed.push({
           version: row.version,

@@ -166,11 +166,12 @@ export function secretRoutes({ ctx, config, now }: SecretRoutesDeps): Router {
     }
     if (versions.length === 0 && !current) throw new NotFound('secret', scope.key);
     const head = versions[0];
-    const live = versions.filter((v) => v.kind !== 'delete');
+    // Only versions whose values the page holds can be compared (the newest SHOWN_VERSIONS).
+    const live = versions.filter((v) => v.kind !== 'delete' && (!unsealed || v.value !== undefined));
     const valueOf = (version: number) => versions.find((v) => v.version === version)?.value ?? '';
     const pick = (name: string, fallback: number | undefined) => {
       const asked = Number(req.query[name]);
-      return versions.some((v) => v.version === asked) ? asked : fallback;
+      return live.some((v) => v.version === asked) ? asked : fallback;
     };
     // By default the newest live version against the live one before it.
     const to = pick('to', live[0]?.version);

@@ -68,6 +68,25 @@ describe('a project page with many keys', () => {
     expect((await server.ctx.tokens.list('big')).find((t) => t.id === id)!.revoked_at).not.toBeNull();
   });
 
+  it("should show the values of a key's newest 20 versions only, listing the older ones", async () => {
+    const masterKey = (await server.ctx.projects.create({ name: 'versions' }, actor)).masterKey!;
+    const access = { masterKey: new TextEncoder().encode(masterKey) };
+    for (let i = 1; i <= 25; i++) {
+      await server.ctx.secrets.set(
+        { project: 'versions', environment: 'prod', key: 'K', value: `value ${i}` },
+        access,
+        actor,
+      );
+    }
+    const key = '/projects/versions/envs/prod/secrets/K';
+    await admin.submit(key, '/projects/versions/unseal', { masterKey, back: key });
+    const html = (await admin.get(key)).text;
+    expect(html.match(/<pre class="value">/g)).toHaveLength(20);
+    expect(html.match(/older than the last 20 versions: not shown/g)).toHaveLength(5);
+    expect(html).toContain('<pre class="value">value 25</pre>');
+    expect(html).not.toContain('value 5<');
+  });
+
   it('should delete a key through the shared form', async () => {
     await admin.get(page);
     const deleted = await admin.post(`${page}/secrets/KEY_000/delete`, {});
