@@ -15,8 +15,12 @@ import { CliError } from './io.js';
  */
 export { PULL_FORMATS, type PullFormat };
 
+/** `pull --format json`: the values, a typed secret as its object. */
+export const renderJson = (values: ReadonlyMap<string, string | Record<string, string>>): string =>
+  `${JSON.stringify(Object.fromEntries(values), null, 2)}\n`;
+
 const RENDERERS: Record<PullFormat, (values: ReadonlyMap<string, string>) => string> = {
-  json: (values) => `${JSON.stringify(Object.fromEntries(values), null, 2)}\n`,
+  json: renderJson,
   dotenv: toDotenv,
   'dotenv-export': toDotenvExport,
   'env-no-quotes': toEnvNoQuotes,
@@ -24,10 +28,6 @@ const RENDERERS: Record<PullFormat, (values: ReadonlyMap<string, string>) => str
   yaml: toYaml,
   shell: toShell,
 };
-
-/** `pull --format json`: the values, a typed secret as its object. */
-export const renderJson = (values: ReadonlyMap<string, string | Record<string, string>>): string =>
-  `${JSON.stringify(Object.fromEntries(values), null, 2)}\n`;
 
 /** The document for `format`; a value it cannot carry is a CliError: `KEY cannot be written as <format>: <reason>`. */
 export function renderValues(values: ReadonlyMap<string, string>, format: PullFormat): string {

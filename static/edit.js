@@ -26,16 +26,26 @@ if (filter) {
   };
   // Past a page of keys the server filters (src/secrets/secret.routes.ts): ask it, and show its rows.
   let pending;
+  let inFlight;
   const ask = () => {
     clearTimeout(pending);
     pending = setTimeout(async () => {
+      // Only the newest answer is shown: an older one arriving late is dropped.
+      inFlight?.abort();
+      inFlight = new AbortController();
+      const { signal } = inFlight;
       const url = new URL(window.location.href);
       url.searchParams.delete('page');
       if (filter.value.trim()) url.searchParams.set('q', filter.value.trim());
       else url.searchParams.delete('q');
-      const response = await fetch(url, { headers: { accept: 'text/html' }, credentials: 'same-origin' });
-      if (!response.ok) return;
-      const next = new DOMParser().parseFromString(await response.text(), 'text/html');
+      let next;
+      try {
+        const response = await fetch(url, { headers: { accept: 'text/html' }, credentials: 'same-origin', signal });
+        if (!response.ok) return;
+        next = new DOMParser().parseFromString(await response.text(), 'text/html');
+      } catch {
+        return; // aborted by a newer query, or the server is away: the list stays as it is
+      }
       for (const selector of [filter.dataset.filter, '#key-count', '#key-pager', '#no-match']) {
         const fresh = next.querySelector(selector);
         const shown = document.querySelector(selector);
