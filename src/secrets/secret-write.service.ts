@@ -22,10 +22,9 @@ import {
   type SecretScope,
   valueContext,
 } from './secret-scope.js';
-import { type StoredWrite, storedForm } from './stored-form.js';
+import { checkedWrite, type StoredWrite, storedForm } from './stored-form.js';
 import { decodeStoredValue } from './stored-value.js';
 import type { TypedValue } from './typed-secrets.js';
-import { validateTyped } from './typed-validation.js';
 
 export interface WrittenVersion {
   readonly key: string;
@@ -105,12 +104,7 @@ export function createSecretWriteService(deps: {
     client?: ApiClient,
   ): Promise<WrittenVersion> {
     assertSecretKey(input.key);
-    const typed = input.typed;
-    // Validated here, once, before any transaction: opening an encrypted key runs its KDF.
-    const certificate = typed ? validateTyped(input.key, typed, maxSecretBytes) : undefined;
-    if (!typed) assertSecretValue(input.key, input.value, maxSecretBytes);
-    const metadata = certificate ? JSON.stringify(certificate) : null;
-    const value = typed ? '' : (input.value as string);
+    const { value, typed, metadata } = checkedWrite(input.key, input.value, input.typed, maxSecretBytes);
     const s = await scopeOf(input.project, input.environment);
     return keys.withDataKey(rootOf(s), access, (dataKey) =>
       writeWithKey(s, dataKey, async (trx) => {

@@ -2,7 +2,9 @@ import { InvalidRequest, TooLarge } from '../errors.js';
 import { parseTemplate } from './references.js';
 import type { SecretScope } from './secret-scope.js';
 import { decodeStoredValue, encodeStoredValue, encodeTypedValue } from './stored-value.js';
+import { assertSecretValue } from './secret-key.js';
 import type { TypedValue } from './typed-secrets.js';
+import { validateTyped } from './typed-validation.js';
 
 /**
  * What a write stores (stored-value.ts): the plaintext to encrypt, and the plaintext metadata of its
@@ -61,4 +63,22 @@ export function storedForm(
     }
   }
   return { plaintext: stored, type: null, metadata: null };
+}
+
+/**
+ * A value or a typed secret as a write receives it, checked before any transaction begins: opening
+ * an encrypted key runs its KDF (bounded by KEY_KDF_LIMITS), which must never hold the write lock.
+ */
+export function checkedWrite(
+  key: string,
+  value: unknown,
+  typed: TypedValue | undefined,
+  maxBytes: number,
+): { value: string; typed?: TypedValue | undefined; metadata: string | null } {
+  if (!typed) {
+    assertSecretValue(key, value, maxBytes);
+    return { value, metadata: null };
+  }
+  const certificate = validateTyped(key, typed, maxBytes);
+  return { value: '', typed, metadata: certificate ? JSON.stringify(certificate) : null };
 }
