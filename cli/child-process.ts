@@ -1,10 +1,8 @@
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
 import { CliError } from './io.js';
 import type { ChildRun } from './watch.js';
 
-/** How `run` starts its command and hands it the secrets; and `secrets download`'s private file. */
+/** How `run` starts its command and hands it the secrets. */
 
 /** What `run` passes on to its command rather than act on itself. */
 export const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
@@ -55,24 +53,3 @@ const osSignals: Partial<Record<NodeJS.Signals, number>> = {
   SIGUSR2: 12,
   SIGTERM: 15,
 };
-
-/**
- * `body` into `file`, readable by the user alone from its first byte: a new file beside it, flushed,
- * then renamed over `file` (an existing file is replaced whole, never left half written).
- */
-export function writePrivateFile(file: string, body: string): void {
-  const temp = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.${process.pid}.tmp`);
-  try {
-    const fd = fs.openSync(temp, 'wx', 0o600);
-    try {
-      fs.writeFileSync(fd, body);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(temp, file);
-  } catch (error) {
-    fs.rmSync(temp, { force: true });
-    throw new CliError(`cannot write ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-  }
-}

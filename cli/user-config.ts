@@ -33,6 +33,21 @@ export function readPrivateJson<T>(name: string): T | undefined {
 
 /** readPrivateJson for a file anywhere (a sealed copy kept where `run --fallback` says). */
 export function readPrivateJsonAt<T>(file: string): T | undefined {
+  const bytes = readPrivateFileAt(file);
+  if (bytes === undefined) return undefined;
+  try {
+    return JSON.parse(bytes.toString('utf8')) as T;
+  } catch {
+    throw new CliError(`${file} is not valid JSON: fix or remove it`);
+  }
+}
+
+/**
+ * The bytes of a private file, or undefined when there is none: refused (one line) when it is a
+ * symbolic link, not a regular file of this user, or group or others may read or write it. The
+ * user's config, the sealed copies and the agent's store and key are all read through it.
+ */
+export function readPrivateFileAt(file: string): Buffer | undefined {
   let fd: number;
   try {
     // O_NOFOLLOW: a symlink planted in the user's config is refused, not followed.
@@ -53,12 +68,7 @@ export function readPrivateJsonAt<T>(file: string): T | undefined {
       const mode = (stat.mode & 0o777).toString(8).padStart(4, '0');
       throw new CliError(`${file} can be read or changed by others (mode ${mode}): refusing it; run chmod 600 ${file}`);
     }
-    const text = fs.readFileSync(fd, 'utf8');
-    try {
-      return JSON.parse(text) as T;
-    } catch {
-      throw new CliError(`${file} is not valid JSON: fix or remove it`);
-    }
+    return fs.readFileSync(fd);
   } finally {
     fs.closeSync(fd);
   }
@@ -74,7 +84,16 @@ export function writePrivateJson(name: string, data: unknown): void {
 
 /** writePrivateJson for a file anywhere; its folder is made 0700 when missing. */
 export function writePrivateJsonAt(file: string, data: unknown): void {
-  const dir = path.dirname(file);
+  writePrivateFileAt(file, `${JSON.stringify(data, null, 2)}\n`);
+}
+
+/**
+ * Replaces a private file whole: a 0600 temporary file beside it (never an existing one), written
+ * and flushed, renamed over it, then the folder flushed; its folder is made 0700 when missing. A
+ * crash leaves the old file or the new one, never half of one.
+ */
+export function writePrivateFileAt(file: string, body: string | Uint8Array): void {
+  const dir = path.dirname(path.resolve(file));
   const name = path.basename(file);
   try {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -85,7 +104,7 @@ export function writePrivateJsonAt(file: string, data: unknown): void {
   let fd: number | undefined;
   try {
     fd = fs.openSync(temp, 'wx', 0o600);
-    fs.writeFileSync(fd, `${JSON.stringify(data, null, 2)}\n`);
+    fs.writeFileSync(fd, body);
     fs.fsyncSync(fd);
     fs.closeSync(fd);
     fd = undefined;

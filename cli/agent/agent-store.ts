@@ -5,7 +5,7 @@ import path from 'node:path';
 import { DecryptionFailed, open, seal } from '../../src/crypto/aead.js';
 import { decodeKey43 } from '../../src/crypto/scoped-keys.js';
 import { CliError } from '../io.js';
-import { syncDir } from '../user-config.js';
+import { readPrivateFileAt, syncDir } from '../user-config.js';
 
 /**
  * The agent's file of host-held secrets (README, "Host-held secrets"): one XChaCha20-Poly1305 blob
@@ -81,30 +81,8 @@ function keyFromEnvironment(text: string): Uint8Array {
   );
 }
 
-/** A private file's text: a regular file of this user that nobody else may read or write. */
-function readPrivate(file: string): string | undefined {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0));
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return undefined;
-    if (code === 'ELOOP') throw new CliError(`${file} is a symbolic link: refusing to read it`);
-    throw new CliError(`${file} cannot be read (${code ?? 'error'})`);
-  }
-  try {
-    const stat = fs.fstatSync(fd);
-    const me = process.getuid?.();
-    if (!stat.isFile()) throw new CliError(`${file} is not a regular file: refusing to read it`);
-    if (me !== undefined && stat.uid !== me) throw new CliError(`${file} belongs to another user: refusing to read it`);
-    if (me !== undefined && (stat.mode & 0o077) !== 0) {
-      throw new CliError(`${file} can be read or changed by others: refusing it; run chmod 600 ${file}`);
-    }
-    return fs.readFileSync(fd, 'latin1');
-  } finally {
-    fs.closeSync(fd);
-  }
-}
+/** A private file's text (latin1: the store is binary): the user-config reader's checks. */
+const readPrivate = (file: string): string | undefined => readPrivateFileAt(file)?.toString('latin1');
 
 /**
  * The file's key: AGENT_SECRET_KEY, else agent.key, else (`create`, and only while no secrets file

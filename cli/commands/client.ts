@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { childEnv, FORWARDED_SIGNALS, launchChild, writePrivateFile } from '../child-process.js';
+import { childEnv, FORWARDED_SIGNALS, launchChild } from '../child-process.js';
+import { writePrivateFileAt } from '../user-config.js';
 import { globals } from '../context.js';
 import { CliError, readMasterKeyText, say, UsageError } from '../io.js';
 import { PULL_FORMATS, type PullFormat } from '../../src/formats/names.js';
@@ -221,7 +222,7 @@ export function registerClientCommands(program: Command): void {
         process.stdout.write(body);
         return;
       }
-      writePrivateFile(file, body);
+      writePrivateFileAt(file, body);
       process.stderr.write(`wrote ${body === '' ? 'nothing' : 'the secrets'} to ${file} (mode 0600)\n`);
     });
 

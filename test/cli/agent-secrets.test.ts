@@ -214,6 +214,23 @@ describe('host-held secrets on the agent', () => {
     expect((await agent(['secrets', 'remove', 'OTHER'], undefined, withKey)).code).toBe(0);
   });
 
+  it('should refuse a store or key file that others may read, in one line, changing nothing', async () => {
+    const file = path.join(env.AGENT_DATA_DIR!, 'secrets.enc');
+    const before = fs.readFileSync(file);
+    fs.chmodSync(file, 0o644);
+    try {
+      const listed = await agent(['secrets', 'list']);
+      expect(listed.code).toBe(1);
+      expect(listed.stderr.trim().split('\n')).toHaveLength(1);
+      expect(listed.stderr).toContain(
+        `${file} can be read or changed by others (mode 0644): refusing it; run chmod 600`,
+      );
+      expect(fs.readFileSync(file)).toEqual(before);
+    } finally {
+      fs.chmodSync(file, 0o600);
+    }
+  });
+
   it('should take --agent at any level, over AGENT_NAME', async () => {
     const dir = { AGENT_DATA_DIR: path.join(tempDir(), 'agent') };
     expect(
