@@ -12,6 +12,7 @@ import { createLogger, errorSummary, type Logger } from './logger.js';
 import { Keystore } from './keys/keystore.js';
 import { createRotationService } from './keys/rotation.service.js';
 import { createProjectService } from './projects/project.service.js';
+import { createAccessLogService } from './secrets/access-log.service.js';
 import { createSecretService } from './secrets/secret.service.js';
 import { createHostHeldService } from './agents/host-held.service.js';
 import { createShareService } from './shares/share.service.js';
@@ -101,6 +102,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
   const users = createUserService({ db, kdf, audit, now });
   const shares = createShareService({ db, audit, now, maxBytes: config.shareMaxBytes });
   const hostHeld = createHostHeldService({ db, projects, environments, keys, audit, now });
+  const accessLog = createAccessLogService({ db, projects, environments });
 
   let closed = false;
   return {
@@ -121,6 +123,8 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     shares,
     /** Titles of secrets held on app hosts, never their values (src/agents). */
     hostHeld,
+    /** Who received or revealed each key's value (src/secrets/access-log.service.ts). */
+    accessLog,
     /** The store of each named rate limit: shared through PostgreSQL, else in memory (rate-limit-store.ts). */
     limits: limitStores(database.engine === 'postgres' ? database.pool : undefined),
     /** Compiles the pull path's queries (a server calls it before its first request: http/warm-up.ts). */

@@ -9,16 +9,7 @@ export function registerAccessLogCommand(secret: Command): void {
     .description('who received or revealed the value of a key of this project: how, when, from where; never the value')
     .action(async (project: string, env: string, key: string, _options, command: Command) => {
       await withContext(async (ctx) => {
-        const { createAccessLogService } = await import('../../src/secrets/access-log.service.js');
-        const entries = await createAccessLogService({
-          db: ctx.database.db,
-          projects: ctx.projects,
-          environments: ctx.environments,
-        }).list({
-          project,
-          environment: env,
-          key,
-        });
+        const entries = await ctx.accessLog.list({ project, environment: env, key });
         if (globals(command).json)
           printJson(
             entries.map((e) => ({

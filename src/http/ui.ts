@@ -126,7 +126,7 @@ export function mountUi(
     }),
     secretRoutes({ ctx: { projects, environments, secrets, hostHeld: ctx.hostHeld }, config, now: ctx.now }),
     bulkEditRoutes({ ctx: { projects, environments, secrets } }),
-    accessLogRoutes({ ctx: { database: ctx.database, projects, environments } }),
+    accessLogRoutes({ ctx: { projects, environments, accessLog: ctx.accessLog } }),
     tokenRoutes({ ctx: { projects, environments, tokens } }),
     environmentRoutes({ ctx: { environments } }),
     auditRoutes({ ctx: { projects, audit } }),

@@ -1,47 +1,34 @@
 import { type Request, type Response, Router } from 'express';
 import type { AppContext } from '../main.js';
-import { param, sessionHolder } from '../ui/ui-kit.js';
-import { createAccessLogService } from './access-log.service.js';
+import { param } from '../ui/ui-kit.js';
+import { projectPages } from './project-page.js';
 
 export interface AccessLogRoutesDeps {
   readonly ctx: {
-    readonly database: Pick<AppContext['database'], 'db'>;
-    readonly projects: Pick<AppContext['projects'], 'view' | 'byName' | 'chain'>;
+    readonly projects: Pick<AppContext['projects'], 'view'>;
     readonly environments: Pick<AppContext['environments'], 'byName' | 'list'>;
+    readonly accessLog: Pick<AppContext['accessLog'], 'list'>;
   };
 }
 
 /** A key's access log page: who received or revealed its value, how, when and from where; never the value. */
 export function accessLogRoutes({ ctx }: AccessLogRoutesDeps): Router {
   const router = Router();
-  const accessLog = createAccessLogService({
-    db: ctx.database.db,
-    projects: ctx.projects,
-    environments: ctx.environments,
-  });
+  const { base, projectHeader } = projectPages(ctx);
 
   // Beside the key's history page (secret.routes.ts), under the same path.
   router.get('/projects/:name/envs/:env/secrets/:key/access-log', async (req: Request, res: Response) => {
-    const project = await ctx.projects.view(param(req, 'name'), sessionHolder(req));
-    const environment = param(req, 'env');
-    await ctx.environments.byName(environment);
+    const header = await projectHeader(req, param(req, 'name'), param(req, 'env'));
     const key = param(req, 'key');
-    const entries = await accessLog.list({ project: project.name, environment, key });
-    const environments = (await ctx.environments.list()).map((e) => ({
-      name: e.name,
-      current: e.name === environment,
-    }));
-    const base = `/projects/${encodeURIComponent(project.name)}/envs/${encodeURIComponent(environment)}`;
+    const entries = await ctx.accessLog.list({ project: header.project.name, environment: param(req, 'env'), key });
     res.render('pages/access-log', {
       title: `${key} · access log`,
-      project,
-      environments,
-      environment,
+      ...header,
       key,
       entries,
       tab: 'secrets',
-      back: base,
-      history: `${base}/secrets/${encodeURIComponent(key)}/history`,
+      back: base(req),
+      history: `${base(req)}/secrets/${encodeURIComponent(key)}/history`,
     });
   });
 
