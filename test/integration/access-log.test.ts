@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccessLogService } from '../../src/secrets/access-log.service.js';
 import { FormClient } from '../helpers/form-client.js';
@@ -156,11 +157,13 @@ describe('per-secret access log', () => {
     expect((await admin.get(empty)).status).toBe(200);
     await t.ctx.audit.flush();
     expect((await t.ctx.audit.verify()).ok).toBe(true);
-    const keysets = new Map(
-      (await selectRows<{ sha256: string; keys: string }>(t.server.dataDir, 'select * from secret_access_keysets')).map(
-        (row) => [row.sha256, JSON.parse(row.keys) as [string, string][]],
-      ),
+    const rows = await selectRows<{ sha256: string; keys: string }>(
+      t.server.dataDir,
+      'select * from secret_access_keysets',
     );
+    // Each stored list is what its hash, committed in the chain, was taken over: an edited list shows.
+    for (const row of rows) expect(createHash('sha256').update(row.keys).digest('hex'), row.keys).toBe(row.sha256);
+    const keysets = new Map(rows.map((row) => [row.sha256, JSON.parse(row.keys) as [string, string][]]));
     const envIds: Record<string, string> = { prod: t.ids.prod, staging: t.ids.staging };
     const derived = new Map<string, { first: string; last: string; count: number }>();
     for (const event of await t.ctx.audit.list({ limit: 1000 })) {

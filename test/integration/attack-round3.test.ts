@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveSealedReferences } from '../../src/secrets/sealed-pull.js';
-import { createAccessLogService } from '../../src/secrets/access-log.service.js';
 import { REFERENCE_LIMITS } from '../../src/secrets/references.js';
 import { bytesOf, keyedParts, openValues, type ScopedTree, startScopedTree } from '../helpers/scoped-tree.js';
 import { call } from '../helpers/test-server.js';
@@ -96,7 +95,7 @@ describe('attack round 3', () => {
       expect(deep.json.error.message).toContain(`nests references more than ${depth} deep`);
     });
 
-    it('should resolve a long chain of 2,000 keys quickly, by refusing it', async () => {
+    it('should refuse a whole pull holding a chain of 2,000 keys, naming the depth limit', async () => {
       const { project } = await scopeWithWriter();
       const lines = ['C1999=x'];
       for (let i = 0; i < 1_999; i++) lines.push(`C${i}=\${C${i + 1}}`);
@@ -106,20 +105,18 @@ describe('attack round 3', () => {
         { name: 'token:attacker' },
       );
       const reader = (await t.ctx.tokens.create({ project, environment: 'staging', access: 'read' }, OWNER)).token;
-      const started = Date.now();
+      // The depth limit bounds each key's work (speed is the bench's business, not a test's): the
+      // pull is refused whole, naming why, never answered with some keys resolved and others not.
       const pulled = await call(t.server, '/api/v1/secrets', { token: reader, masterKey: t.masterKey });
-      expect(pulled.status).toBe(422);
-      expect(Date.now() - started).toBeLessThan(2_000);
+      expect([pulled.status, pulled.json.error.code]).toEqual([422, 'unresolvable_reference']);
+      expect(pulled.json.error.message).toContain(`nests references more than ${REFERENCE_LIMITS.depth} deep`);
+      expect(pulled.text).not.toContain('"secrets"');
     });
   });
 
   describe('access log', () => {
     const entries = (project: string, environment: string, key: string) =>
-      createAccessLogService({
-        db: t.ctx.database.db,
-        projects: t.ctx.projects,
-        environments: t.ctx.environments,
-      }).list({ project, environment, key });
+      t.ctx.accessLog.list({ project, environment, key });
 
     it("should list the admin who saw a key's value on its page, and values shown by a bulk preview", async () => {
       // The attack: an admin reads a key on its page (value and every version) or pastes a block
