@@ -37,7 +37,8 @@ export function typedFromOptions(
   const fields: Record<string, string> = Object.create(null);
   for (const field of options.field) {
     const at = field.indexOf('=');
-    if (at < 1) throw new UsageError(`--field takes name=value or name=@file, not "${field.slice(0, 40)}"`);
+    // Never echoed: what was typed may be the value itself (`--field =hunter2`).
+    if (at < 1) throw new UsageError('--field takes name=value or name=@file (a field name, then =)');
     const name = field.slice(0, at);
     const value = field.slice(at + 1);
     if (Object.hasOwn(fields, name)) throw new UsageError(`--field ${name} is given twice`);

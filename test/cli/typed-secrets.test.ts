@@ -190,6 +190,21 @@ describe('typed secrets through the CLI', () => {
       expect(result.stderr).toContain(message);
       expect(result.stderr.trim().split('\n')).toHaveLength(1);
     }
+    // A mistyped --field is refused without echoing it: it may be the value itself.
+    const echo = await admin(
+      'secret',
+      'set',
+      'app',
+      'prod',
+      'BAD',
+      '--type',
+      'credential',
+      '--field',
+      '=hunter2-canary',
+    );
+    expect(echo.code).toBe(2);
+    expect(echo.stderr).toContain('--field takes name=value or name=@file');
+    expect(echo.stderr).not.toContain('canary');
     expect((await admin('secret', 'get', 'app', 'prod', 'BAD')).code).toBe(1);
     // Over the API too, with the same words and a 400.
     const put = await call(server, '/api/v1/secrets/BAD', {
