@@ -2,8 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { masterKeyBytes } from '../../src/keys/master-key.js';
-import { actor, BIN, CLI_FAST_KDF_ENV, runCli, tempDir } from '../helpers/test-context.js';
+import { BIN, CLI_FAST_KDF_ENV, runCli, tempDir } from '../helpers/test-context.js';
+import { agentHost } from '../helpers/agent-host.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 /**
@@ -16,17 +16,12 @@ describe('host-held secrets file under kill -9', () => {
 
   beforeAll(async () => {
     server = await startTestServer();
-    const masterKey = (await server.ctx.projects.create({ name: 'app' }, actor)).masterKey!;
-    const { token } = await server.ctx.tokens.create(
-      { project: 'app', environment: 'prod', access: 'read_write', keyed: { masterKey: masterKeyBytes(masterKey) } },
-      actor,
-    );
+    const host = await agentHost(server);
     base = {
       PATH: process.env.PATH!,
       HOME: process.env.HOME!,
       XDG_CONFIG_HOME: tempDir(),
-      SECRETSFLY_URL: server.url,
-      SECRETSFLY_TOKEN: token,
+      ...host.env,
       AGENT_NAME: 'crashy',
       ...CLI_FAST_KDF_ENV,
     };

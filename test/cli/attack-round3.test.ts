@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { masterKeyBytes } from '../../src/keys/master-key.js';
-import { actor, runCli, tempDir } from '../helpers/test-context.js';
+import { runCli, tempDir } from '../helpers/test-context.js';
+import { agentHost } from '../helpers/agent-host.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 /** Attacks on this round's CLI (run --files, host-held secrets), kept as the tests that showed them. */
@@ -14,14 +14,9 @@ describe('attack round 3 (CLI)', () => {
 
   beforeAll(async () => {
     server = await startTestServer();
-    const masterKey = (await server.ctx.projects.create({ name: 'app' }, actor)).masterKey!;
-    const { token } = await server.ctx.tokens.create(
-      { project: 'app', environment: 'prod', access: 'read_write', keyed: { masterKey: masterKeyBytes(masterKey) } },
-      actor,
-    );
+    const host = await agentHost(server);
     env = {
-      SECRETSFLY_URL: server.url,
-      SECRETSFLY_TOKEN: token,
+      ...host.env,
       SECRETSFLY_STATE_DIR: tempDir(),
       AGENT_DATA_DIR: path.join(tempDir(), 'agent'),
       AGENT_NAME: 'web-1',
